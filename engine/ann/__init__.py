@@ -1,0 +1,15 @@
+"""Swappable ANN backends behind one interface (see base.py and registry.py)."""
+
+from engine.ann.base import AnnIndex, SearchResult
+from engine.ann.registry import availability, available, backend_class, create, names, search_grid
+
+__all__ = [
+    "AnnIndex",
+    "SearchResult",
+    "availability",
+    "available",
+    "backend_class",
+    "create",
+    "names",
+    "search_grid",
+]

@@ -1,0 +1,185 @@
+"""The one interface every ANN backend implements.
+
+Build parameters go to the constructor, search parameters to `set_search_params`, so one
+built index can be swept over many search settings (as in ann-benchmarks). The base class
+validates every input once, so backends only translate to their library, and contract tests
+(tests/ann/test_contract.py) run against every registered backend.
+
+Similarity is the inner product; on L2-normalised vectors that is the cosine.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.artifacts import read_manifest, write_manifest
+from engine.errors import ArtifactError, InvalidRequestError
+from engine.progress import Progress, no_progress
+
+INDEX_KIND = "twostage.ann-index"
+ADD_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Row i holds the k best ids for query i, best first. Ids are -1 (score -inf) where a
+    backend found fewer than k, which approximate indexes may do at weak settings."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+
+
+class AnnIndex(ABC):
+    """Base of every backend; subclasses fill in the `_`-prefixed methods."""
+
+    name: ClassVar[str]
+    #: search parameter -> default; `set_search_params` accepts exactly these names.
+    search_defaults: ClassVar[dict[str, int]] = {}
+    #: the files `_write` creates in an index directory.
+    files: ClassVar[tuple[str, ...]]
+
+    def __init__(self, **build_params: Any) -> None:
+        self.build_params: dict[str, Any] = build_params
+        self.search_params: dict[str, int] = dict(self.search_defaults)
+        self.dim = 0
+        self.count = 0
+        self.build_seconds = 0.0
+
+    # ----------------------------------------------------------------- public API
+    def build(self, vectors: np.ndarray, progress: Progress = no_progress) -> None:
+        """Index `vectors` (n x d); row i gets id i."""
+        data = as_float32_matrix(vectors, what="vectors to index")
+        if data.shape[0] == 0:
+            raise InvalidRequestError("cannot build an index from zero vectors")
+        started = time.perf_counter_ns()
+        self.dim, self.count = int(data.shape[1]), int(data.shape[0])
+        self._build(data, progress)
+        self._apply_search_params()
+        self.build_seconds = (time.perf_counter_ns() - started) / 1e9
+
+    def set_search_params(self, **params: int) -> None:
+        """Change search-time settings (efSearch, nprobe, ...) without rebuilding."""
+        for key, value in params.items():
+            if key not in self.search_defaults:
+                known = ", ".join(self.search_defaults) or "none"
+                raise InvalidRequestError(
+                    f"backend '{self.name}' has no search parameter '{key}'; it takes: {known}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise InvalidRequestError(f"search parameter {key} must be a positive integer, got {value!r}")
+        self.search_params.update({k: int(v) for k, v in params.items()})
+        if self.count:
+            self._apply_search_params()
+
+    def search(self, queries: np.ndarray, k: int) -> SearchResult:
+        """The k most similar indexed vectors for each query row (a 1-d query is one row)."""
+        if not self.count:
+            raise InvalidRequestError(f"the {self.name} index is empty; build or load it first")
+        matrix = as_float32_matrix(queries, what="query vector", dim=self.dim)
+        check_k(k, self.count)
+        ids, scores = self._search(matrix, int(k))
+        return SearchResult(ids.astype(np.int64, copy=False), scores.astype(np.float32, copy=False))
+
+    def save(self, directory: Path, **meta: Any) -> None:
+        """Write the library's own files, then the manifest (the commit point)."""
+        if not self.count:
+            raise InvalidRequestError(f"the {self.name} index is empty; nothing to save")
+        directory.mkdir(parents=True, exist_ok=True)
+        self._write(directory)
+        write_manifest(
+            directory,
+            INDEX_KIND,
+            list(self.files),
+            backend=self.name,
+            build_params=self.build_params,
+            search_params=self.search_params,
+            dim=self.dim,
+            count=self.count,
+            build_seconds=self.build_seconds,
+            memory_bytes=self.memory_bytes(),
+            **meta,
+        )
+
+    @classmethod
+    def load(cls, directory: Path, *, expect: dict[str, Any] | None = None) -> AnnIndex:
+        """Read an index saved by `save`; `expect` lists manifest values that must match."""
+        manifest = read_manifest(directory, INDEX_KIND)
+        if manifest.get("backend") != cls.name:
+            raise ArtifactError(
+                f"{directory} holds a '{manifest.get('backend')}' index, not '{cls.name}'"
+            )
+        for key, value in (expect or {}).items():
+            if manifest.get(key) != value:
+                raise ArtifactError(
+                    f"{directory}: the index was built with {key} = {manifest.get(key)!r}, "
+                    f"but the data set has {value!r}; rebuild it with `twostage build --force`"
+                )
+        index = cls(**manifest["build_params"])
+        index.dim, index.count = int(manifest["dim"]), int(manifest["count"])
+        index.build_seconds = float(manifest.get("build_seconds", 0.0))
+        index._read(directory)
+        index.search_params = dict(cls.search_defaults)
+        index.set_search_params(**manifest.get("search_params", {}))
+        return index
+
+    @abstractmethod
+    def memory_bytes(self) -> int:
+        """Approximate resident size of the index, from the library's data layout."""
+
+    # ----------------------------------------------------------- backend hooks
+    @abstractmethod
+    def _build(self, data: np.ndarray, progress: Progress) -> None: ...
+
+    @abstractmethod
+    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    @abstractmethod
+    def _write(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def _read(self, directory: Path) -> None: ...
+
+    def _apply_search_params(self) -> None:
+        """Push `self.search_params` into the library, for backends that keep them there."""
+
+
+def as_float32_matrix(values: Any, *, what: str, dim: int | None = None) -> np.ndarray:
+    """Contiguous float32 rows, or a clear error for a wrong shape, length or NaN."""
+    try:
+        matrix = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InvalidRequestError(f"{what} must be numbers, got {type(values).__name__}") from None
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2:
+        raise InvalidRequestError(f"{what} must be a vector or a matrix of rows, got shape {matrix.shape}")
+    if dim is not None and matrix.shape[1] != dim:
+        raise InvalidRequestError(
+            f"{what} has {matrix.shape[1]} dimensions but the index has {dim}; "
+            f"pass vectors of length {dim}"
+        )
+    if not np.isfinite(matrix).all():
+        bad = np.argwhere(~np.isfinite(matrix))[0]
+        raise InvalidRequestError(
+            f"{what} contains NaN or infinity (row {bad[0]}, column {bad[1]}); pass finite values"
+        )
+    return np.ascontiguousarray(matrix)
+
+
+def check_k(k: Any, count: int) -> None:
+    """k must be a whole number in 1..count."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise InvalidRequestError(f"k must be a whole number, got {k!r}")
+    if not 1 <= k <= count:
+        raise InvalidRequestError(f"k must be between 1 and {count} (the number of indexed items), got {k}")
+
+
+def chunks(total: int, size: int = ADD_CHUNK) -> list[tuple[int, int]]:
+    """(start, stop) pairs for adding vectors in pieces, so builds can report progress."""
+    return [(start, min(total, start + size)) for start in range(0, total, size)]

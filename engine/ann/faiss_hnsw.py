@@ -1,0 +1,47 @@
+"""FAISS HNSW (IndexHNSWFlat): a graph index; efSearch trades recall for latency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from engine.ann import faiss_common
+from engine.ann.base import AnnIndex
+from engine.progress import Progress
+
+
+class FaissHnswIndex(AnnIndex):
+    """FAISS uses efSearch as given, so efSearch < k returns k results of lower recall."""
+
+    name = "faiss-hnsw"
+    search_defaults = {"efSearch": 512}
+    files = (faiss_common.INDEX_FILE,)
+
+    def __init__(self, M: int = 32, efConstruction: int = 200) -> None:  # noqa: N803 (FAISS names)
+        super().__init__(M=M, efConstruction=efConstruction)
+        self._index: faiss.IndexHNSWFlat | None = None
+
+    def _build(self, data: np.ndarray, progress: Progress) -> None:
+        index = faiss.IndexHNSWFlat(self.dim, self.build_params["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = self.build_params["efConstruction"]
+        faiss_common.add_in_chunks(index, data, f"index {self.name}", progress)
+        self._index = index
+
+    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        faiss_common.single_thread()
+        params = faiss.SearchParametersHNSW(efSearch=self.search_params["efSearch"])
+        scores, ids = self._index.search(queries, k, params=params)
+        return ids, scores
+
+    def _write(self, directory: Path) -> None:
+        faiss_common.write_index(self._index, directory)
+
+    def _read(self, directory: Path) -> None:
+        self._index = faiss_common.read_index(directory)
+
+    def memory_bytes(self) -> int:
+        hnsw = self._index.hnsw
+        graph = hnsw.neighbors.size() * 4 + hnsw.offsets.size() * 8 + hnsw.levels.size() * 4
+        return int(self._index.ntotal * self.dim * 4 + graph)

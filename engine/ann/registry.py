@@ -1,0 +1,82 @@
+"""Backend names -> implementations. Adding a backend is one module plus one line here.
+
+Modules are imported on first use, so a missing library makes its backend *unavailable*
+(with the reason) instead of breaking start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from functools import cache
+from importlib import resources
+from itertools import product
+from typing import Any
+
+from engine.ann.base import AnnIndex
+from engine.errors import BackendUnavailableError, UnknownBackendError
+
+BACKENDS: dict[str, tuple[str, str]] = {
+    # name: (module:class, pip package that provides the library)
+    "exact": ("engine.ann.exact:ExactIndex", "numpy"),
+    "faiss-hnsw": ("engine.ann.faiss_hnsw:FaissHnswIndex", "faiss-cpu"),
+    "faiss-ivf": ("engine.ann.faiss_ivf:FaissIvfIndex", "faiss-cpu"),
+    "hnswlib": ("engine.ann.hnswlib_index:HnswlibIndex", "hnswlib"),
+}
+
+
+def names() -> list[str]:
+    return list(BACKENDS)
+
+
+@cache
+def _import(name: str) -> type[AnnIndex] | str:
+    """The backend class, or the reason it cannot be imported."""
+    target, package = BACKENDS[name]
+    module_name, class_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return f"{package} is not installed ({exc.name or exc}); install it with `pip install {package}`"
+    return getattr(module, class_name)
+
+
+def availability() -> dict[str, str | None]:
+    """name -> None when usable, else why not."""
+    return {name: (None if isinstance(_import(name), type) else _import(name)) for name in BACKENDS}
+
+
+def available() -> list[str]:
+    return [name for name, reason in availability().items() if reason is None]
+
+
+def backend_class(name: str) -> type[AnnIndex]:
+    if name not in BACKENDS:
+        raise UnknownBackendError(
+            f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}"
+        )
+    found = _import(name)
+    if isinstance(found, str):
+        raise BackendUnavailableError(f"backend '{name}' is unavailable: {found}")
+    return found
+
+
+def create(name: str, **build_params: Any) -> AnnIndex:
+    """A new, unbuilt index of backend `name`."""
+    cls = backend_class(name)
+    try:
+        return cls(**build_params)
+    except TypeError as exc:
+        raise UnknownBackendError(f"bad build parameters for backend '{name}': {exc}") from None
+
+
+def search_grid(name: str) -> list[dict[str, int]]:
+    """The search settings `ann-bench` sweeps, read from grids.toml (data, not code)."""
+    grid = _grids().get(name, {})
+    keys = list(grid)
+    return [dict(zip(keys, values, strict=True)) for values in product(*(grid[k] for k in keys))] or [{}]
+
+
+@cache
+def _grids() -> dict[str, dict[str, list[int]]]:
+    return tomllib.loads(resources.files("engine.ann").joinpath("grids.toml").read_text())

@@ -1,0 +1,129 @@
+"""Typed engine configuration: frozen dataclasses, loadable from TOML.
+
+Unknown keys are rejected by name so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from engine.errors import ConfigError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Sizes of the stage-1 retrieval paths, as shares of the candidate-set size."""
+
+    n_candidates: int = 500
+    backend: str = "faiss-hnsw"
+    history_share: float = 0.3
+    history_items: int = 10
+    trending_share: float = 0.1
+    top_categories: int = 3
+    promoted_share: float = 0.04
+    exclude_seen: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n_candidates <= 100_000:
+            raise ConfigError(f"retrieval.n_candidates must be in 1..100000, got {self.n_candidates}")
+        shares = (self.history_share, self.trending_share, self.promoted_share)
+        if any(not 0.0 <= s <= 1.0 for s in shares) or sum(shares) > 0.9:
+            raise ConfigError(
+                "retrieval shares (history_share, trending_share, promoted_share) must each be in "
+                f"0..1 and sum to at most 0.9 so the ANN path keeps a share; got {shares}"
+            )
+        if self.history_items < 1 or self.top_categories < 1:
+            raise ConfigError("retrieval.history_items and retrieval.top_categories must be >= 1")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Latency budget per stage in milliseconds (the product's 10/20/30/40 split of 100 ms)."""
+
+    ann_ms: float = 10.0
+    features_ms: float = 20.0
+    model_ms: float = 30.0
+    buffer_ms: float = 40.0
+    total_ms: float = 100.0
+
+    def __post_init__(self) -> None:
+        parts = (self.ann_ms, self.features_ms, self.model_ms, self.buffer_ms)
+        if any(p < 0 for p in parts) or self.total_ms <= 0:
+            raise ConfigError("budget values must be non-negative and budget.total_ms positive")
+        if sum(parts) > self.total_ms + 1e-9:
+            raise ConfigError(
+                f"budget stages add up to {sum(parts)} ms, more than budget.total_ms = "
+                f"{self.total_ms}; lower a stage or raise the total"
+            )
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything the engine reads at start-up; `search` maps backend name -> search params."""
+
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    search: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def load_config(path: Path | None) -> EngineConfig:
+    """Read a TOML file into an `EngineConfig`; `None` gives the defaults."""
+    if path is None:
+        return EngineConfig()
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass an existing TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return from_mapping(EngineConfig, data, source=str(path))
+
+
+def from_mapping(cls: type[T], data: Any, source: str = "config", prefix: str = "") -> T:
+    """Build dataclass `cls` from nested mappings, checking keys and value types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: '{prefix.rstrip('.') or 'top level'}' must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in data:
+        if key not in known:
+            raise ConfigError(
+                f"{source}: unknown key '{prefix}{key}'; known keys here: {', '.join(sorted(known))}"
+            )
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _convert(hints[name], value, source, f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any, source: str, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return from_mapping(hint, value, source, key + ".")
+    origin = typing.get_origin(hint)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{key}' must be a table")
+        _, value_hint = typing.get_args(hint)
+        return {k: _convert(value_hint, v, source, f"{key}.{k}") for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    ok = (
+        (hint is bool and isinstance(value, bool))
+        or (hint is int and isinstance(value, int) and not isinstance(value, bool))
+        or (hint is float and isinstance(value, int | float) and not isinstance(value, bool))
+        or (hint is str and isinstance(value, str))
+    )
+    if not ok:
+        raise ConfigError(
+            f"{source}: '{key}' must be of type {hint.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return float(value) if hint is float else value

@@ -1,0 +1,241 @@
+"""The columnar data set: items, users with their histories, and the interaction log.
+
+Ids are dense: item i is row i of every item column, user u row u of every user column.
+Everything is a numpy array so the request path can gather with fancy indexing instead of
+looping over candidates in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.artifacts import (
+    load_array,
+    load_table,
+    read_manifest,
+    save_array,
+    save_table,
+    write_manifest,
+)
+from engine.errors import ArtifactError
+
+DATASET_KIND = "twostage.dataset"
+
+ITEM_SCHEMA = {
+    "category": ("int16", 1),
+    "price": ("float32", 1),
+    "margin": ("float32", 1),
+    "created_at": ("int64", 1),
+    "inventory": ("int32", 1),
+    "popularity": ("float32", 1),
+    "promoted": ("bool", 1),
+    "title_bytes": ("uint8", 1),
+    "title_offsets": ("int64", 1),
+}
+USER_SCHEMA = {
+    "segment": ("int8", 1),
+    "price_sensitivity": ("float32", 1),
+    "category_affinity": ("float32", 2),
+    "history_offsets": ("int64", 1),
+    "history_items": ("int64", 1),
+    "history_times": ("int64", 1),
+}
+INTERACTION_SCHEMA = {
+    "user": ("int64", 1),
+    "item": ("int64", 1),
+    "time": ("int64", 1),
+    "clicked": ("bool", 1),
+    "purchased": ("bool", 1),
+}
+FILES = ("items.npz", "item_vectors.npy", "users.npz", "user_vectors.npy", "interactions.npz")
+
+
+@dataclass(frozen=True)
+class StringColumn:
+    """Strings as one UTF-8 blob plus offsets: compact, and saved without pickles."""
+
+    blob: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def from_strings(cls, strings: Sequence[str]) -> StringColumn:
+        encoded = [s.encode("utf-8") for s in strings]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        blob = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+        return cls(blob, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index: int) -> str:
+        start, end = self.offsets[index], self.offsets[index + 1]
+        return self.blob[start:end].tobytes().decode("utf-8")
+
+    def take(self, indices: Sequence[int] | np.ndarray) -> list[str]:
+        return [self[int(i)] for i in indices]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Item columns; `vectors` are L2-normalised float32 rows."""
+
+    vectors: np.ndarray
+    category: np.ndarray
+    price: np.ndarray
+    margin: np.ndarray
+    created_at: np.ndarray
+    inventory: np.ndarray
+    popularity: np.ndarray
+    promoted: np.ndarray
+    titles: StringColumn
+    category_names: tuple[str, ...]
+
+    @property
+    def n_items(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+
+@dataclass(frozen=True)
+class Users:
+    """User columns plus each user's time-ordered history in CSR form."""
+
+    vectors: np.ndarray
+    segment: np.ndarray
+    price_sensitivity: np.ndarray
+    category_affinity: np.ndarray
+    history_offsets: np.ndarray
+    history_items: np.ndarray
+    history_times: np.ndarray
+    segment_names: tuple[str, ...]
+
+    @property
+    def n_users(self) -> int:
+        return int(self.vectors.shape[0])
+
+    def knows(self, user_id: int) -> bool:
+        return 0 <= user_id < self.n_users
+
+    def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Item ids and times of the user's history, oldest first (views, no copy)."""
+        start, end = self.history_offsets[user_id], self.history_offsets[user_id + 1]
+        return self.history_items[start:end], self.history_times[start:end]
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """The impression log: one row per item shown to a user, with its outcome."""
+
+    user: np.ndarray
+    item: np.ndarray
+    time: np.ndarray
+    clicked: np.ndarray
+    purchased: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.user.shape[0])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded data set directory; `now` is the reference time the log ends at."""
+
+    directory: Path
+    catalog: Catalog
+    users: Users
+    manifest: dict[str, Any]
+
+    @property
+    def now(self) -> int:
+        return int(self.manifest["now"])
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the data an index or model was built from."""
+        return str(self.manifest["fingerprint"])
+
+    @cached_property
+    def interactions(self) -> Interactions:
+        """Loaded on first use: only building and training need the log."""
+        cols = load_table(self.directory / "interactions.npz", INTERACTION_SCHEMA)
+        return Interactions(**cols)
+
+
+def save_dataset(
+    directory: Path,
+    catalog: Catalog,
+    users: Users,
+    interactions: Interactions,
+    *,
+    now: int,
+    source: dict[str, Any],
+) -> dict[str, Any]:
+    """Write a data set; the manifest (with its fingerprint) is written last."""
+    directory.mkdir(parents=True, exist_ok=True)
+    item_cols = {name: getattr(catalog, name) for name in ITEM_SCHEMA if hasattr(catalog, name)}
+    item_cols["title_bytes"] = catalog.titles.blob
+    item_cols["title_offsets"] = catalog.titles.offsets
+    save_table(directory / "items.npz", item_cols)
+    save_array(directory / "item_vectors.npy", catalog.vectors.astype(np.float32, copy=False))
+    save_table(directory / "users.npz", {name: getattr(users, name) for name in USER_SCHEMA})
+    save_array(directory / "user_vectors.npy", users.vectors.astype(np.float32, copy=False))
+    save_table(
+        directory / "interactions.npz", {name: getattr(interactions, name) for name in INTERACTION_SCHEMA}
+    )
+    manifest_meta = {
+        "now": int(now),
+        "source": source,
+        "n_items": catalog.n_items,
+        "n_users": users.n_users,
+        "n_interactions": len(interactions),
+        "dim": catalog.dim,
+        "category_names": list(catalog.category_names),
+        "segment_names": list(users.segment_names),
+    }
+    return write_manifest(directory, DATASET_KIND, list(FILES), fingerprint=True, **manifest_meta)
+
+
+def load_dataset(directory: Path, *, verify: bool = True) -> Dataset:
+    """Open a data set directory, checking its manifest and every column's type and length."""
+    manifest = read_manifest(directory, DATASET_KIND, verify=verify)
+    items = load_table(directory / "items.npz", ITEM_SCHEMA)
+    item_vectors = load_array(directory / "item_vectors.npy", dtype="float32", ndim=2)
+    user_cols = load_table(directory / "users.npz", USER_SCHEMA)
+    user_vectors = load_array(directory / "user_vectors.npy", dtype="float32", ndim=2)
+    n_items, n_users = manifest["n_items"], manifest["n_users"]
+    _check_lengths(directory / "items.npz", {k: v for k, v in items.items() if not k.startswith("title")}, n_items)
+    _check_lengths(directory / "item_vectors.npy", {"rows": item_vectors}, n_items)
+    _check_lengths(directory / "users.npz", {k: user_cols[k] for k in ("segment", "price_sensitivity")}, n_users)
+    _check_lengths(directory / "user_vectors.npy", {"rows": user_vectors}, n_users)
+    if len(items["title_offsets"]) != n_items + 1 or len(user_cols["history_offsets"]) != n_users + 1:
+        raise ArtifactError(f"{directory}: title or history offsets do not match the row counts")
+    if user_vectors.shape[1] != item_vectors.shape[1]:
+        raise ArtifactError(
+            f"{directory}: user vectors have {user_vectors.shape[1]} dimensions, item vectors "
+            f"{item_vectors.shape[1]}; both must share one embedding space"
+        )
+    titles = StringColumn(items.pop("title_bytes"), items.pop("title_offsets"))
+    catalog = Catalog(
+        vectors=item_vectors, titles=titles, category_names=tuple(manifest["category_names"]), **items
+    )
+    users = Users(vectors=user_vectors, segment_names=tuple(manifest["segment_names"]), **user_cols)
+    return Dataset(directory=directory, catalog=catalog, users=users, manifest=manifest)
+
+
+def _check_lengths(path: Path, columns: dict[str, np.ndarray], expected: int) -> None:
+    for name, column in columns.items():
+        if column.shape[0] != expected:
+            raise ArtifactError(
+                f"{path}: '{name}' has {column.shape[0]} rows, the manifest says {expected}; "
+                "the files are from different builds; rebuild with `twostage build --force`"
+            )
