@@ -67,10 +67,16 @@ class BudgetConfig:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Everything the engine reads at start-up; `search` maps backend name -> search params."""
+    """Everything the engine reads at start-up.
+
+    `build` and `search` map a backend name to its build and default search parameters
+    (e.g. `[build.faiss-hnsw] M = 32`, `[search.faiss-hnsw] efSearch = 256`); the backend
+    checks the names when it is built or loaded.
+    """
 
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    build: dict[str, dict[str, int]] = field(default_factory=dict)
     search: dict[str, dict[str, int]] = field(default_factory=dict)
 
 

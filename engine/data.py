@@ -190,7 +190,8 @@ def save_dataset(
     save_table(directory / "users.npz", {name: getattr(users, name) for name in USER_SCHEMA})
     save_array(directory / "user_vectors.npy", users.vectors.astype(np.float32, copy=False))
     save_table(
-        directory / "interactions.npz", {name: getattr(interactions, name) for name in INTERACTION_SCHEMA}
+        directory / "interactions.npz",
+        {name: getattr(interactions, name) for name in INTERACTION_SCHEMA},
     )
     manifest_meta = {
         "now": int(now),
@@ -213,9 +214,17 @@ def load_dataset(directory: Path, *, verify: bool = True) -> Dataset:
     user_cols = load_table(directory / "users.npz", USER_SCHEMA)
     user_vectors = load_array(directory / "user_vectors.npy", dtype="float32", ndim=2)
     n_items, n_users = manifest["n_items"], manifest["n_users"]
-    _check_lengths(directory / "items.npz", {k: v for k, v in items.items() if not k.startswith("title")}, n_items)
+    _check_lengths(
+        directory / "items.npz",
+        {k: v for k, v in items.items() if not k.startswith("title")},
+        n_items,
+    )
     _check_lengths(directory / "item_vectors.npy", {"rows": item_vectors}, n_items)
-    _check_lengths(directory / "users.npz", {k: user_cols[k] for k in ("segment", "price_sensitivity")}, n_users)
+    _check_lengths(
+        directory / "users.npz",
+        {k: user_cols[k] for k in ("segment", "price_sensitivity")},
+        n_users,
+    )
     _check_lengths(directory / "user_vectors.npy", {"rows": user_vectors}, n_users)
     if len(items["title_offsets"]) != n_items + 1 or len(user_cols["history_offsets"]) != n_users + 1:
         raise ArtifactError(f"{directory}: title or history offsets do not match the row counts")
@@ -226,7 +235,10 @@ def load_dataset(directory: Path, *, verify: bool = True) -> Dataset:
         )
     titles = StringColumn(items.pop("title_bytes"), items.pop("title_offsets"))
     catalog = Catalog(
-        vectors=item_vectors, titles=titles, category_names=tuple(manifest["category_names"]), **items
+        vectors=item_vectors,
+        titles=titles,
+        category_names=tuple(manifest["category_names"]),
+        **items,
     )
     users = Users(vectors=user_vectors, segment_names=tuple(manifest["segment_names"]), **user_cols)
     return Dataset(directory=directory, catalog=catalog, users=users, manifest=manifest)

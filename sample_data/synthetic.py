@@ -165,7 +165,10 @@ def _items(
 
 
 def _users(
-    rng: np.random.Generator, params: SyntheticParams, topic_centres: np.ndarray, topic_category: np.ndarray
+    rng: np.random.Generator,
+    params: SyntheticParams,
+    topic_centres: np.ndarray,
+    topic_category: np.ndarray,
 ) -> tuple[Users, np.ndarray]:
     u, c, d = params.n_users, params.n_categories, params.dim
     affinity = rng.dirichlet(np.full(c, 0.3), size=u).astype(np.float32)
@@ -205,7 +208,9 @@ def _impressions(
 ) -> Interactions:
     n_items, c = catalog.n_items, params.n_categories
     activity = rng.lognormal(0.0, 0.8, size=users.n_users)
-    counts = np.maximum(1, np.round(activity / activity.mean() * params.impressions_per_user)).astype(np.int64)
+    counts = np.maximum(1, np.round(activity / activity.mean() * params.impressions_per_user)).astype(
+        np.int64
+    )
     user = np.repeat(np.arange(users.n_users, dtype=np.int64), counts)
     total = len(user)
     time = NOW - (rng.random(total) * params.log_days * DAY).astype(np.int64)
@@ -253,8 +258,11 @@ def _impressions(
     order = np.lexsort((time, user))
     progress("generate impressions", total, total)
     return Interactions(
-        user=user[order], item=item[order].astype(np.int64), time=time[order],
-        clicked=clicked[order], purchased=purchased[order],
+        user=user[order],
+        item=item[order].astype(np.int64),
+        time=time[order],
+        clicked=clicked[order],
+        purchased=purchased[order],
     )
 
 

@@ -60,11 +60,27 @@ class AnnIndex(ABC):
         started = time.perf_counter_ns()
         self.dim, self.count = int(data.shape[1]), int(data.shape[0])
         self._build(data, progress)
-        self._apply_search_params()
         self.build_seconds = (time.perf_counter_ns() - started) / 1e9
 
     def set_search_params(self, **params: int) -> None:
-        """Change search-time settings (efSearch, nprobe, ...) without rebuilding."""
+        """Change the default search-time settings (efSearch, nprobe, ...) without rebuilding."""
+        self.search_params = self._resolve(params)
+
+    def search(self, queries: np.ndarray, k: int, params: dict[str, int] | None = None) -> SearchResult:
+        """The k most similar indexed vectors for each query row (a 1-d query is one row).
+
+        `params` overrides the search settings for this call only, so concurrent requests
+        with different settings do not race on shared state.
+        """
+        if not self.count:
+            raise InvalidRequestError(f"the {self.name} index is empty; build or load it first")
+        matrix = as_float32_matrix(queries, what="query vector", dim=self.dim)
+        check_k(k, self.count)
+        ids, scores = self._search(matrix, int(k), self._resolve(params) if params else self.search_params)
+        return SearchResult(ids.astype(np.int64, copy=False), scores.astype(np.float32, copy=False))
+
+    def _resolve(self, params: dict[str, int]) -> dict[str, int]:
+        """`search_params` updated with `params`, after checking names and values."""
         for key, value in params.items():
             if key not in self.search_defaults:
                 known = ", ".join(self.search_defaults) or "none"
@@ -73,18 +89,7 @@ class AnnIndex(ABC):
                 )
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise InvalidRequestError(f"search parameter {key} must be a positive integer, got {value!r}")
-        self.search_params.update({k: int(v) for k, v in params.items()})
-        if self.count:
-            self._apply_search_params()
-
-    def search(self, queries: np.ndarray, k: int) -> SearchResult:
-        """The k most similar indexed vectors for each query row (a 1-d query is one row)."""
-        if not self.count:
-            raise InvalidRequestError(f"the {self.name} index is empty; build or load it first")
-        matrix = as_float32_matrix(queries, what="query vector", dim=self.dim)
-        check_k(k, self.count)
-        ids, scores = self._search(matrix, int(k))
-        return SearchResult(ids.astype(np.int64, copy=False), scores.astype(np.float32, copy=False))
+        return {**self.search_params, **{k: int(v) for k, v in params.items()}}
 
     def save(self, directory: Path, **meta: Any) -> None:
         """Write the library's own files, then the manifest (the commit point)."""
@@ -111,9 +116,7 @@ class AnnIndex(ABC):
         """Read an index saved by `save`; `expect` lists manifest values that must match."""
         manifest = read_manifest(directory, INDEX_KIND)
         if manifest.get("backend") != cls.name:
-            raise ArtifactError(
-                f"{directory} holds a '{manifest.get('backend')}' index, not '{cls.name}'"
-            )
+            raise ArtifactError(f"{directory} holds a '{manifest.get('backend')}' index, not '{cls.name}'")
         for key, value in (expect or {}).items():
             if manifest.get(key) != value:
                 raise ArtifactError(
@@ -137,16 +140,15 @@ class AnnIndex(ABC):
     def _build(self, data: np.ndarray, progress: Progress) -> None: ...
 
     @abstractmethod
-    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def _search(
+        self, queries: np.ndarray, k: int, params: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
     @abstractmethod
     def _write(self, directory: Path) -> None: ...
 
     @abstractmethod
     def _read(self, directory: Path) -> None: ...
-
-    def _apply_search_params(self) -> None:
-        """Push `self.search_params` into the library, for backends that keep them there."""
 
 
 def as_float32_matrix(values: Any, *, what: str, dim: int | None = None) -> np.ndarray:
@@ -161,8 +163,7 @@ def as_float32_matrix(values: Any, *, what: str, dim: int | None = None) -> np.n
         raise InvalidRequestError(f"{what} must be a vector or a matrix of rows, got shape {matrix.shape}")
     if dim is not None and matrix.shape[1] != dim:
         raise InvalidRequestError(
-            f"{what} has {matrix.shape[1]} dimensions but the index has {dim}; "
-            f"pass vectors of length {dim}"
+            f"{what} has {matrix.shape[1]} dimensions but the index has {dim}; pass vectors of length {dim}"
         )
     if not np.isfinite(matrix).all():
         bad = np.argwhere(~np.isfinite(matrix))[0]

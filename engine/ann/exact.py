@@ -24,10 +24,10 @@ class ExactIndex(AnnIndex):
         self._vectors = np.zeros((0, 0), dtype=np.float32)
 
     def _build(self, data: np.ndarray, progress: Progress) -> None:
-        self._vectors = np.array(data, dtype=np.float32, order="C", copy=True)
+        self._vectors = data  # already contiguous float32; an mmap stays an mmap
         progress(f"index {self.name}", self.count, self.count)
 
-    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
         rows = max(1, _SCORE_BYTES // (4 * self.count))
         ids = np.empty((len(queries), k), dtype=np.int64)
         scores = np.empty((len(queries), k), dtype=np.float32)
@@ -49,7 +49,9 @@ class ExactIndex(AnnIndex):
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Best k per row, best first; ties broken by the smaller id so results are stable."""
     n = scores.shape[1]
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(scores), 1))
+    part = (
+        np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(scores), 1))
+    )
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     ids = np.take_along_axis(part, order, axis=1)

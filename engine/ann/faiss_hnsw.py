@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import faiss
 import numpy as np
@@ -16,10 +17,10 @@ class FaissHnswIndex(AnnIndex):
     """FAISS uses efSearch as given, so efSearch < k returns k results of lower recall."""
 
     name = "faiss-hnsw"
-    search_defaults = {"efSearch": 512}
+    search_defaults: ClassVar[dict[str, int]] = {"efSearch": 512}
     files = (faiss_common.INDEX_FILE,)
 
-    def __init__(self, M: int = 32, efConstruction: int = 200) -> None:  # noqa: N803 (FAISS names)
+    def __init__(self, M: int = 32, efConstruction: int = 200) -> None:
         super().__init__(M=M, efConstruction=efConstruction)
         self._index: faiss.IndexHNSWFlat | None = None
 
@@ -29,10 +30,10 @@ class FaissHnswIndex(AnnIndex):
         faiss_common.add_in_chunks(index, data, f"index {self.name}", progress)
         self._index = index
 
-    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
         faiss_common.single_thread()
-        params = faiss.SearchParametersHNSW(efSearch=self.search_params["efSearch"])
-        scores, ids = self._index.search(queries, k, params=params)
+        settings = faiss.SearchParametersHNSW(efSearch=params["efSearch"])
+        scores, ids = self._index.search(queries, k, params=settings)
         return ids, scores
 
     def _write(self, directory: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import ClassVar
 
 import faiss
 import numpy as np
@@ -19,7 +20,7 @@ class FaissIvfIndex(AnnIndex):
     """`nlist` 0 means about 4 sqrt(n) cells, capped so every cell has enough training points."""
 
     name = "faiss-ivf"
-    search_defaults = {"nprobe": 32}
+    search_defaults: ClassVar[dict[str, int]] = {"nprobe": 32}
     files = (faiss_common.INDEX_FILE,)
 
     def __init__(self, nlist: int = 0, train_points: int = 200_000, seed: int = 1234) -> None:
@@ -47,10 +48,10 @@ class FaissIvfIndex(AnnIndex):
         self._index = index
         self._quantizer = quantizer  # keep the Python wrapper alive alongside the index
 
-    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
         faiss_common.single_thread()
-        params = faiss.SearchParametersIVF(nprobe=self.search_params["nprobe"])
-        scores, ids = self._index.search(queries, k, params=params)
+        settings = faiss.SearchParametersIVF(nprobe=params["nprobe"])
+        scores, ids = self._index.search(queries, k, params=settings)
         return ids, scores
 
     def _write(self, directory: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import hnswlib
 import numpy as np
@@ -22,10 +23,10 @@ class HnswlibIndex(AnnIndex):
     call; a lock keeps a concurrent search from seeing another call's ef."""
 
     name = "hnswlib"
-    search_defaults = {"ef": 512}
+    search_defaults: ClassVar[dict[str, int]] = {"ef": 512}
     files = (INDEX_FILE,)
 
-    def __init__(self, M: int = 32, ef_construction: int = 200, seed: int = 100) -> None:  # noqa: N803
+    def __init__(self, M: int = 32, ef_construction: int = 200, seed: int = 100) -> None:
         super().__init__(M=M, ef_construction=ef_construction, seed=seed)
         self._index: hnswlib.Index | None = None
         self._lock = threading.Lock()
@@ -44,8 +45,8 @@ class HnswlibIndex(AnnIndex):
             progress(f"index {self.name}", stop, len(data))
         self._index = index
 
-    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        ef = max(self.search_params["ef"], k)
+    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        ef = max(params["ef"], k)
         with self._lock:
             if ef != self._active_ef:
                 self._index.set_ef(ef)

@@ -52,9 +52,7 @@ def available() -> list[str]:
 
 def backend_class(name: str) -> type[AnnIndex]:
     if name not in BACKENDS:
-        raise UnknownBackendError(
-            f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}"
-        )
+        raise UnknownBackendError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}")
     found = _import(name)
     if isinstance(found, str):
         raise BackendUnavailableError(f"backend '{name}' is unavailable: {found}")

@@ -1,0 +1,105 @@
+"""`twostage build`: generate (or keep) the data set, then the trending table and indexes.
+
+Each step is skipped when its artifact already exists for the same data and parameters,
+so a second build is quick; `force` redoes everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.ann import AnnIndex, backend_class, create
+from engine.artifacts import read_manifest
+from engine.config import EngineConfig
+from engine.data import load_dataset
+from engine.errors import ArtifactError, DataFormatError
+from engine.layout import Layout
+from engine.progress import Progress, no_progress
+from engine.retrieval import trending
+from sample_data import synthetic
+
+
+@dataclass
+class BuildReport:
+    """What a build did: per step, 'built' or 'kept', with seconds and sizes for indexes."""
+
+    dataset: str = "kept"
+    trending: str = "kept"
+    indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def build(
+    layout: Layout,
+    params: synthetic.SyntheticParams | None,
+    backends: list[str],
+    *,
+    config: EngineConfig | None = None,
+    force: bool = False,
+    progress: Progress = no_progress,
+) -> BuildReport:
+    """Bring `layout` up to date. `params` None keeps an existing data set whatever its size."""
+    config = config or EngineConfig()
+    for name in backends:
+        backend_class(name)  # unknown or unavailable backends fail before any work
+    report = BuildReport()
+    if force or not (layout.dataset / "manifest.json").exists():
+        synthetic.write(layout.dataset, params or synthetic.SyntheticParams(), progress)
+        report.dataset = "built"
+    elif params is not None:
+        _check_same_params(layout, params)
+    dataset = load_dataset(layout.dataset)
+
+    if (
+        force
+        or report.dataset == "built"
+        or _stale(layout.trending, "twostage.trending", dataset.fingerprint)
+    ):
+        progress("trending", 0, 1)
+        trending.save(trending.compute(dataset), layout.trending, dataset.fingerprint)
+        progress("trending", 1, 1)
+        report.trending = "built"
+
+    for name in backends:
+        directory = layout.index(name)
+        build_params = config.build.get(name, {})
+        if not force and not _stale(directory, "twostage.ann-index", dataset.fingerprint, build_params):
+            manifest = read_manifest(directory, "twostage.ann-index", verify=False)
+            report.indexes[name] = _summary("kept", manifest["build_seconds"], manifest["memory_bytes"])
+            continue
+        index: AnnIndex = create(name, **build_params)
+        index.build(dataset.catalog.vectors, progress)
+        index.save(directory, dataset=dataset.fingerprint)
+        report.indexes[name] = _summary("built", index.build_seconds, index.memory_bytes())
+    return report
+
+
+def _summary(status: str, seconds: float, memory: int) -> dict[str, Any]:
+    return {"status": status, "build_seconds": round(seconds, 3), "memory_bytes": int(memory)}
+
+
+def _stale(directory, kind: str, fingerprint: str, build_params: dict[str, int] | None = None) -> bool:
+    """True when the artifact is missing, broken, for other data or other build parameters."""
+    try:
+        manifest = read_manifest(directory, kind, verify=False)
+    except ArtifactError:
+        return True
+    if manifest.get("dataset") != fingerprint:
+        return True
+    if build_params is None:
+        return False
+    stored = manifest.get("build_params", {})
+    return any(stored.get(key) != value for key, value in build_params.items())
+
+
+def _check_same_params(layout: Layout, params: synthetic.SyntheticParams) -> None:
+    manifest = read_manifest(layout.dataset, "twostage.dataset", verify=False)
+    stored = manifest.get("source", {}).get("params")
+    if stored is not None and stored != asdict(params):
+        changed = ", ".join(
+            f"{k}={stored.get(k)} (asked {v})" for k, v in asdict(params).items() if stored.get(k) != v
+        )
+        raise DataFormatError(
+            f"the data set in {layout.dataset} was generated with other parameters: {changed}; "
+            "pass --force to regenerate it, or use another --data-dir"
+        )

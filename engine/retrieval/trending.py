@@ -1,0 +1,78 @@
+"""Trending items: recency-weighted clicks and purchases from the log, per category.
+
+Computed once at build time (it reads the whole log) and saved as a small artifact; the
+request path only slices precomputed arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.artifacts import load_table, read_manifest, save_table, write_manifest
+from engine.data import Dataset
+from engine.errors import ArtifactError
+
+TRENDING_KIND = "twostage.trending"
+DAY = 86_400
+HALF_LIFE_DAYS = 3.0
+PURCHASE_WEIGHT = 3.0
+PER_CATEGORY = 2_000
+GLOBAL = 20_000
+SCHEMA = {
+    "offsets": ("int64", 1),
+    "items": ("int64", 1),
+    "scores": ("float32", 1),
+    "global_items": ("int64", 1),
+    "global_scores": ("float32", 1),
+}
+
+
+@dataclass(frozen=True)
+class Trending:
+    """Per category (CSR by `offsets`) and global lists, best first."""
+
+    offsets: np.ndarray
+    items: np.ndarray
+    scores: np.ndarray
+    global_items: np.ndarray
+    global_scores: np.ndarray
+
+    def in_category(self, category: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.offsets[category], self.offsets[category + 1]
+        return self.items[start:end], self.scores[start:end]
+
+
+def compute(dataset: Dataset) -> Trending:
+    """Score = sum over clicks (purchases count PURCHASE_WEIGHT) of 2^(-age / half-life)."""
+    log, catalog = dataset.interactions, dataset.catalog
+    age_days = (dataset.now - log.time) / DAY
+    weight = np.exp2(-age_days / HALF_LIFE_DAYS) * (log.clicked + PURCHASE_WEIGHT * log.purchased)
+    score = np.bincount(log.item, weights=weight, minlength=catalog.n_items).astype(np.float32)
+    live = np.flatnonzero(score > 0)
+    order = live[np.lexsort((live, -score[live], catalog.category[live]))]
+    counts = np.bincount(catalog.category[order], minlength=len(catalog.category_names))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank_in_category = np.arange(len(order)) - np.repeat(starts, counts)
+    top = order[rank_in_category < PER_CATEGORY]
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(np.minimum(counts, PER_CATEGORY), out=offsets[1:])
+    best = live[np.lexsort((live, -score[live]))][:GLOBAL]
+    return Trending(offsets, top.astype(np.int64), score[top], best.astype(np.int64), score[best])
+
+
+def save(trending: Trending, directory: Path, fingerprint: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    save_table(directory / "trending.npz", {name: getattr(trending, name) for name in SCHEMA})
+    write_manifest(directory, TRENDING_KIND, ["trending.npz"], dataset=fingerprint)
+
+
+def load(directory: Path, fingerprint: str) -> Trending:
+    manifest = read_manifest(directory, TRENDING_KIND)
+    if manifest.get("dataset") != fingerprint:
+        raise ArtifactError(
+            f"{directory} was computed for another data set; rebuild with `twostage build --force`"
+        )
+    return Trending(**load_table(directory / "trending.npz", SCHEMA))

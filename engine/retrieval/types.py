@@ -1,0 +1,62 @@
+"""The small typed values that flow between the stage-1 modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Query:
+    """Who and what a request retrieves for, resolved from the request by the engine.
+
+    `vector` is the explicit query or the user's embedding (None for a cold start without a
+    query); `history` holds the user's item ids, oldest first; `top_categories` the user's
+    strongest categories by recency-weighted history (empty for a cold start).
+    """
+
+    user_id: int
+    known_user: bool
+    vector: np.ndarray | None
+    history: np.ndarray
+    top_categories: np.ndarray
+    category_weights: np.ndarray
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """One retrieval path's output, best first."""
+
+    name: str
+    item_ids: np.ndarray
+    scores: np.ndarray
+    quota: int
+
+    def __len__(self) -> int:
+        return int(self.item_ids.shape[0])
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """The merged, de-duplicated candidates in stage-1 order, with per-path provenance.
+
+    Column p of `path_scores` / `path_ranks` belongs to `path_names[p]`; a candidate that
+    path p did not find has score NaN and rank -1 there. Ranks are 0-based.
+    """
+
+    item_ids: np.ndarray
+    path_names: tuple[str, ...]
+    path_scores: np.ndarray
+    path_ranks: np.ndarray
+    similarity: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.item_ids.shape[0])
+
+    def found_by(self, row: int) -> list[str]:
+        return [name for name, rank in zip(self.path_names, self.path_ranks[row], strict=True) if rank >= 0]
+
+    def path_counts(self) -> dict[str, int]:
+        """How many candidates each path contributed (a candidate can count for several)."""
+        return {name: int((self.path_ranks[:, p] >= 0).sum()) for p, name in enumerate(self.path_names)}
