@@ -61,6 +61,10 @@ def build(
         report.trending = "built"
 
     for name in backends:
+        if not backend_class(name).needs_build:
+            memory = dataset.catalog.vectors.nbytes
+            report.indexes[name] = _summary("searches the data set's vectors; nothing to build", 0.0, memory)
+            continue
         directory = layout.index(name)
         build_params = config.build.get(name, {})
         if not force and not _stale(directory, "twostage.ann-index", dataset.fingerprint, build_params):

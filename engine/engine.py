@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.ann import AnnIndex, backend_class
+from engine.ann import AnnIndex, available, backend_class
 from engine.ann.base import as_float32_matrix
 from engine.config import EngineConfig
 from engine.data import Dataset, load_dataset
@@ -58,11 +58,11 @@ class Engine:
         """The built index of `backend`, loaded on first use and checked against the data."""
         cls = backend_class(backend)
         with self._lock:
-            if backend not in self._indexes and backend == "exact":
-                # The oracle needs no file: it searches the catalog's own vectors.
-                exact = cls()
-                exact.build(self.catalog.vectors)
-                self._indexes[backend] = exact
+            if backend not in self._indexes and not cls.needs_build:
+                # Exact search needs no file: it searches the catalog's own vectors.
+                view = cls()
+                view.build(self.catalog.vectors)
+                self._indexes[backend] = view
             if backend not in self._indexes:
                 directory = self.layout.index(backend)
                 if not directory.exists():
@@ -75,11 +75,13 @@ class Engine:
                 self._indexes[backend] = index
             return self._indexes[backend]
 
-    def built_backends(self) -> list[str]:
+    def usable_backends(self) -> list[str]:
+        """Backends this engine can search now: built on disk, or needing no build."""
         root = self.layout.root / "indexes"
-        return (
-            sorted(p.name for p in root.iterdir() if (p / "manifest.json").exists()) if root.exists() else []
+        on_disk = (
+            {p.name for p in root.iterdir() if (p / "manifest.json").exists()} if root.exists() else set()
         )
+        return [name for name in available() if name in on_disk or not backend_class(name).needs_build]
 
     # ------------------------------------------------------------------ stage 1
     def candidates(self, request: CandidateRequest) -> CandidateResult:

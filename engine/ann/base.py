@@ -43,6 +43,9 @@ class AnnIndex(ABC):
     search_defaults: ClassVar[dict[str, int]] = {}
     #: the files `_write` creates in an index directory.
     files: ClassVar[tuple[str, ...]]
+    #: False for indexes that are only a view of the data set's vectors (exact search):
+    #: `twostage build` skips them and the engine builds them in memory on demand.
+    needs_build: ClassVar[bool] = True
 
     def __init__(self, **build_params: Any) -> None:
         self.build_params: dict[str, Any] = build_params

@@ -18,6 +18,7 @@ class ExactIndex(AnnIndex):
 
     name = "exact"
     files = ("vectors.npy",)
+    needs_build = False
 
     def __init__(self) -> None:
         super().__init__()

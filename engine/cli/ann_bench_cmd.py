@@ -7,7 +7,6 @@ from dataclasses import asdict
 
 from rich.table import Table
 
-from engine.ann import available
 from engine.bench import ann_sweep
 from engine.cli.build_cmd import backend_list
 from engine.cli.common import add_common, config_of, emit_json, layout_of, mib, progress_bars, stdout
@@ -26,10 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     engine = Engine.open(layout_of(args).root, config_of(args))
-    if args.backend == "all":
-        backends = [b for b in available() if b in engine.built_backends() or b == "exact"]
-    else:
-        backends = backend_list(args.backend)
+    backends = engine.usable_backends() if args.backend == "all" else backend_list(args.backend)
     with progress_bars() as progress:
         results = ann_sweep(engine, backends, args.k, args.queries, progress)
     if args.json:

@@ -1,0 +1,148 @@
+"""The `twostage` command as a user runs it: exit codes, JSON output, clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.cli.main import main
+from tests.conftest import SMALL
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_candidates_json(capsys, small_dir: Path) -> None:
+    code, out, _ = run(
+        capsys, "candidates", "--user", "3", "--candidates", "50", "--data-dir", str(small_dir), "--json"
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["n_candidates"] == 50 and len(payload["candidates"]) == 50
+    assert payload["candidates"][0]["rank"] == 1 and payload["candidates"][0]["paths"]
+    assert set(payload["timings_ms"]) >= {"ann", "history", "trending", "promoted", "merge", "retrieval"}
+    assert 0 <= payload["ann_recall"] <= 1
+
+
+def test_candidates_table_shows_provenance_and_recall(capsys, small_dir: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "candidates",
+        "--user",
+        "3",
+        "--backend",
+        "faiss-ivf",
+        "--param",
+        "nprobe=2",
+        "--data-dir",
+        str(small_dir),
+        "--show",
+        "5",
+    )
+    assert code == 0
+    assert "nprobe=2" in out and "found by path" in out and "recall@" in out and "timings (ms)" in out
+
+
+def test_ann_bench_json_has_a_row_per_setting(capsys, small_dir: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "ann-bench",
+        "--backend",
+        "faiss-ivf",
+        "--k",
+        "20",
+        "--queries",
+        "10",
+        "--data-dir",
+        str(small_dir),
+        "--json",
+    )
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    assert [r["params"]["nprobe"] for r in rows] == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert rows[0]["recall"] < rows[-1]["recall"] <= 1.0
+    assert all(r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"] and r["qps"] > 0 for r in rows)
+
+
+def test_ann_bench_table_draws_the_curve(capsys, small_dir: Path) -> None:
+    code, out, _ = run(capsys, "ann-bench", "--k", "20", "--queries", "5", "--data-dir", str(small_dir))
+    assert code == 0
+    assert "recall@20" in out and "p50 latency per query (ms)" in out and "faiss-hnsw" in out
+
+
+def test_backends_json(capsys) -> None:
+    code, out, _ = run(capsys, "backends", "--json")
+    assert code == 0
+    assert {row["name"] for row in json.loads(out) if row["available"]} >= {"exact", "faiss-hnsw"}
+
+
+def test_build_keeps_what_exists_and_refuses_other_sizes(capsys, small_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(small_dir, copy)
+    code, out, _ = run(capsys, "build", "--data-dir", str(copy), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["dataset"] == "kept" and report["indexes"]["faiss-hnsw"]["status"] == "kept"
+    code, _, err = run(capsys, "build", "--data-dir", str(copy), "--items", str(SMALL.n_items + 1))
+    assert code == 1 and "generated with other parameters" in err and "--force" in err
+
+
+def test_build_from_scratch_with_one_backend(capsys, tmp_path: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "build",
+        "--data-dir",
+        str(tmp_path),
+        "--items",
+        "500",
+        "--users",
+        "50",
+        "--dim",
+        "8",
+        "--categories",
+        "4",
+        "--backends",
+        "faiss-ivf",
+        "--json",
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["dataset"] == "built" and list(report["indexes"]) == ["faiss-ivf"]
+    assert (tmp_path / "indexes" / "faiss-ivf" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["candidates", "--user", "1", "--backend", "annoy"], "unknown backend 'annoy'"),
+        (["candidates", "--user", "1", "--candidates", "0"], "number of candidates must be"),
+        (["candidates", "--user", "1", "--param", "efSearch"], "takes NAME=INTEGER"),
+        (["ann-bench", "--k", "0"], "k must be between 1 and"),
+        (["build", "--backends", "annoy"], "unknown backend 'annoy'"),
+        (["build", "--items", "5"], "n_items must be in"),
+    ],
+)
+def test_errors_are_one_clear_line(capsys, small_dir: Path, argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, *argv, "--data-dir", str(small_dir))
+    assert code in (1, 2)
+    assert message in err and "Traceback" not in err and out == ""
+
+
+def test_missing_data_dir_tells_the_user_to_build(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "candidates", "--user", "1", "--data-dir", str(tmp_path / "empty"))
+    assert code == 1 and "run `twostage build`" in err
+
+
+def test_bad_config_key_is_named(capsys, small_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[retrieval]\nbackendd = 'exact'\n")
+    code, _, err = run(
+        capsys, "candidates", "--user", "1", "--data-dir", str(small_dir), "--config", str(config)
+    )
+    assert code == 1 and "unknown key 'retrieval.backendd'" in err

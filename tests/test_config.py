@@ -1,0 +1,88 @@
+"""Typed configuration: TOML in, frozen dataclasses out, unknown keys named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.ann import backend_class
+from engine.config import BudgetConfig, EngineConfig, RetrievalConfig, load_config
+from engine.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "engine.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_product_budget() -> None:
+    config = load_config(None)
+    assert config.budget == BudgetConfig(10.0, 20.0, 30.0, 40.0, 100.0)
+    assert config.retrieval.n_candidates == 500
+
+
+def test_toml_values_are_read_and_typed(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[retrieval]
+n_candidates = 200
+backend = "hnswlib"
+[budget]
+ann_ms = 5
+[search.hnswlib]
+ef = 300
+[build.faiss-hnsw]
+M = 16
+""",
+        )
+    )
+    assert config.retrieval == RetrievalConfig(n_candidates=200, backend="hnswlib")
+    assert config.budget.ann_ms == 5.0 and isinstance(config.budget.ann_ms, float)
+    assert config.search == {"hnswlib": {"ef": 300}}
+    assert config.build == {"faiss-hnsw": {"M": 16}}
+    with pytest.raises(AttributeError):
+        config.retrieval.n_candidates = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[retrieval]\nn_candidatez = 5\n", "unknown key 'retrieval.n_candidatez'"),
+        ("bogus = 1\n", "unknown key 'bogus'"),
+        ("[retrieval]\nn_candidates = 'many'\n", "'retrieval.n_candidates' must be of type int"),
+        ("[retrieval]\nexclude_seen = 1\n", "'retrieval.exclude_seen' must be of type bool"),
+        ("[search.hnswlib]\nef = 1.5\n", "'search.hnswlib.ef' must be of type int"),
+        ("retrieval = 3\n", "'retrieval' must be a table"),
+        ("[budget]\nann_ms = 90\n", "more than budget.total_ms"),
+        ("[retrieval]\nn_candidates = 0\n", "n_candidates must be in"),
+        ("[retrieval]\nhistory_share = 0.9\n", "sum to at most 0.9"),
+        ("[retrieval\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_refused_with_the_key_named(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_engine_config_is_frozen() -> None:
+    with pytest.raises(AttributeError):
+        EngineConfig().budget = BudgetConfig()  # type: ignore[misc]
+
+
+def test_the_example_config_is_valid_and_matches_the_defaults() -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "engine.toml"
+    config = load_config(example)
+    assert config.retrieval == RetrievalConfig() and config.budget == BudgetConfig()
+    for backend, params in config.search.items():
+        assert backend_class(backend).search_defaults == params
+    for backend, params in config.build.items():
+        assert backend_class(backend)().build_params == params

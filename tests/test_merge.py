@@ -1,0 +1,46 @@
+"""The merge: quotas interleave paths, duplicates collapse, provenance survives."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.retrieval.merge import merge
+from engine.retrieval.types import PathResult
+
+
+def path(name: str, ids: list[int], quota: int) -> PathResult:
+    scores = np.linspace(1.0, 0.5, num=len(ids), dtype=np.float32) if ids else np.zeros(0, np.float32)
+    return PathResult(name, np.array(ids, dtype=np.int64), scores, quota)
+
+
+def test_quotas_interleave_then_back_fill() -> None:
+    a = path("a", [1, 2, 3, 4, 5, 6], quota=2)
+    b = path("b", [10, 11], quota=2)
+    merged = merge([a, b], size=5)
+    # Keys: a -> 0, .5, 1, 1.5 ...; b -> 0, .5. In-quota entries first, then a back-fills.
+    assert merged.item_ids.tolist() == [1, 10, 2, 11, 3]
+    assert merged.path_counts() == {"a": 3, "b": 2}
+
+
+def test_duplicates_collapse_and_keep_every_paths_rank_and_score() -> None:
+    a = path("a", [7, 8, 9], quota=3)
+    b = path("b", [9, 7], quota=2)
+    merged = merge([a, b], size=10)
+    assert sorted(merged.item_ids.tolist()) == [7, 8, 9]
+    row = merged.item_ids.tolist().index(9)
+    assert merged.path_ranks[row].tolist() == [2, 0]
+    np.testing.assert_allclose(merged.path_scores[row], [a.scores[2], b.scores[0]])
+    assert merged.found_by(row) == ["a", "b"]
+    only_a = merged.item_ids.tolist().index(8)
+    assert merged.path_ranks[only_a].tolist() == [1, -1] and np.isnan(merged.path_scores[only_a, 1])
+
+
+def test_excluded_items_never_appear() -> None:
+    merged = merge([path("a", [1, 2, 3], 3), path("b", [3, 4], 2)], size=10, exclude=np.array([3]))
+    assert sorted(merged.item_ids.tolist()) == [1, 2, 4]
+
+
+def test_empty_paths_and_size_limit() -> None:
+    merged = merge([path("a", [], 5), path("b", [], 5)], size=5)
+    assert len(merged) == 0 and merged.path_scores.shape == (0, 2)
+    assert len(merge([path("a", list(range(100)), 50)], size=7)) == 7

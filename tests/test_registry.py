@@ -1,0 +1,48 @@
+"""The backend registry: names, availability, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.ann import registry
+from engine.errors import BackendUnavailableError, UnknownBackendError
+
+
+def test_every_backend_the_product_promises_is_registered() -> None:
+    assert {"exact", "faiss-hnsw", "faiss-ivf", "hnswlib"} <= set(registry.names())
+
+
+def test_unknown_backend_lists_the_known_ones() -> None:
+    with pytest.raises(
+        UnknownBackendError, match="unknown backend 'annoy'; choose one of: exact, faiss-hnsw"
+    ):
+        registry.backend_class("annoy")
+
+
+def test_backend_with_a_missing_library_is_unavailable_not_an_import_error(monkeypatch) -> None:
+    monkeypatch.setitem(registry.BACKENDS, "ghost", ("tests.ghost_backend:GhostIndex", "ghost-ann"))
+    registry._import.cache_clear()
+    try:
+        reason = registry.availability()["ghost"]
+        assert (
+            reason is not None
+            and "ghost-ann is not installed" in reason
+            and "pip install ghost-ann" in reason
+        )
+        assert "ghost" not in registry.available()
+        with pytest.raises(BackendUnavailableError, match="backend 'ghost' is unavailable"):
+            registry.create("ghost")
+    finally:
+        registry._import.cache_clear()
+
+
+def test_bad_build_parameters_are_reported() -> None:
+    with pytest.raises(UnknownBackendError, match="bad build parameters for backend 'faiss-hnsw'"):
+        registry.create("faiss-hnsw", efConstructionz=3)
+
+
+def test_every_backend_has_a_search_grid_matching_its_parameters() -> None:
+    for name in registry.available():
+        defaults = registry.backend_class(name).search_defaults
+        for setting in registry.search_grid(name):
+            assert set(setting) == set(defaults), name
