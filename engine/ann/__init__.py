@@ -1,7 +1,15 @@
 """Swappable ANN backends behind one interface (see base.py and registry.py)."""
 
 from engine.ann.base import AnnIndex, SearchResult
-from engine.ann.registry import availability, available, backend_class, create, names, search_grid
+from engine.ann.registry import (
+    availability,
+    available,
+    backend_class,
+    create,
+    grid_axes,
+    names,
+    search_grid,
+)
 
 __all__ = [
     "AnnIndex",
@@ -10,6 +18,7 @@ __all__ = [
     "available",
     "backend_class",
     "create",
+    "grid_axes",
     "names",
     "search_grid",
 ]

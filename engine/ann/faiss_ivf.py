@@ -31,11 +31,16 @@ class FaissIvfIndex(AnnIndex):
         wanted = self.build_params["nlist"] or int(4 * math.sqrt(n))
         return max(1, min(wanted, n // MIN_POINTS_PER_CELL))
 
+    def _make_index(self, quantizer: faiss.Index, nlist: int, n: int) -> faiss.Index:
+        """The untrained index; IVF variants (IVF-PQ) override only this."""
+        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = self.build_params["seed"]
+        return index
+
     def _build(self, data: np.ndarray, progress: Progress) -> None:
         nlist = self.cells(len(data))
         quantizer = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = self.build_params["seed"]
+        index = self._make_index(quantizer, nlist, len(data))
         rng = np.random.default_rng(self.build_params["seed"])
         n_train = min(len(data), max(self.build_params["train_points"], nlist * MIN_POINTS_PER_CELL))
         sample = data[np.sort(rng.choice(len(data), size=n_train, replace=False))]
@@ -43,7 +48,6 @@ class FaissIvfIndex(AnnIndex):
         with faiss_common.all_threads():
             index.train(sample)
         progress(f"train {self.name}", 1, 1)
-        index.quantizer_trains_alone = 0
         faiss_common.add_in_chunks(index, data, f"index {self.name}", progress)
         self._index = index
         self._quantizer = quantizer  # keep the Python wrapper alive alongside the index

@@ -21,6 +21,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "exact": ("engine.ann.exact:ExactIndex", "numpy"),
     "faiss-hnsw": ("engine.ann.faiss_hnsw:FaissHnswIndex", "faiss-cpu"),
     "faiss-ivf": ("engine.ann.faiss_ivf:FaissIvfIndex", "faiss-cpu"),
+    "faiss-ivfpq": ("engine.ann.faiss_ivfpq:FaissIvfPqIndex", "faiss-cpu"),
     "hnswlib": ("engine.ann.hnswlib_index:HnswlibIndex", "hnswlib"),
 }
 
@@ -68,9 +69,14 @@ def create(name: str, **build_params: Any) -> AnnIndex:
         raise UnknownBackendError(f"bad build parameters for backend '{name}': {exc}") from None
 
 
+def grid_axes(name: str) -> dict[str, list[int]]:
+    """Each search parameter's values in the `ann-bench` grid, from grids.toml (data, not code)."""
+    return dict(_grids().get(name, {}))
+
+
 def search_grid(name: str) -> list[dict[str, int]]:
-    """The search settings `ann-bench` sweeps, read from grids.toml (data, not code)."""
-    grid = _grids().get(name, {})
+    """Every setting `ann-bench` sweeps: the cartesian product of the grid's axes."""
+    grid = grid_axes(name)
     keys = list(grid)
     return [dict(zip(keys, values, strict=True)) for values in product(*(grid[k] for k in keys))] or [{}]
 
