@@ -99,10 +99,13 @@ class Engine:
                 trending_size = n - promoted_size
             ann_quota = max(1, n - history_size - promoted_size - trending_size)
         params = request.search_params or None
+        history_params = self.config.history_search.get(backend) or None
         with timer.stage("ann"):
             ann = paths.ann_path(query, index, n, ann_quota, params)
         with timer.stage("history"):
-            history = paths.history_path(query, index, self.catalog, cfg.history_items, history_size, params)
+            history = paths.history_path(
+                query, index, self.catalog, cfg.history_items, history_size, history_params
+            )
         with timer.stage("trending"):
             trend = paths.trending_path(query, self.trending, trending_size)
         with timer.stage("promoted"):

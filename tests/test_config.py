@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.ann import backend_class
-from engine.config import BudgetConfig, EngineConfig, RetrievalConfig, load_config
+from engine.config import HISTORY_SEARCH, BudgetConfig, EngineConfig, RetrievalConfig, load_config
 from engine.errors import ConfigError
 
 
@@ -37,6 +37,8 @@ ann_ms = 5
 ef = 300
 [build.faiss-hnsw]
 M = 16
+[history_search.hnswlib]
+ef = 20
 """,
         )
     )
@@ -44,6 +46,8 @@ M = 16
     assert config.budget.ann_ms == 5.0 and isinstance(config.budget.ann_ms, float)
     assert config.search == {"hnswlib": {"ef": 300}}
     assert config.build == {"faiss-hnsw": {"M": 16}}
+    assert config.history_search["hnswlib"] == {"ef": 20}
+    assert config.history_search["faiss-hnsw"] == {"efSearch": 64}, "other backends keep the built-in table"
     with pytest.raises(AttributeError):
         config.retrieval.n_candidates = 3  # type: ignore[misc]
 
@@ -82,6 +86,7 @@ def test_the_example_config_is_valid_and_matches_the_defaults() -> None:
     example = Path(__file__).resolve().parents[1] / "examples" / "engine.toml"
     config = load_config(example)
     assert config.retrieval == RetrievalConfig() and config.budget == BudgetConfig()
+    assert config.history_search == HISTORY_SEARCH
     for backend, params in config.search.items():
         assert backend_class(backend).search_defaults == params
     for backend, params in config.build.items():
