@@ -116,7 +116,8 @@ class Engine:
             if query.vector is not None:
                 merged = replace(merged, similarity=self.catalog.vectors[merged.item_ids] @ query.vector)
         timer.add("retrieval", sum(timer.ns.values()))
-        recall = self.ann_recall(query.vector, ann.item_ids) if request.measure_recall else None
+        ann_k = min(n, index.count)
+        recall = self.ann_recall(query.vector, ann.item_ids, ann_k) if request.measure_recall else None
         return CandidateResult(
             user_id=request.user_id,
             known_user=query.known_user,
@@ -125,6 +126,7 @@ class Engine:
             search_params={**index.search_params, **request.search_params},
             candidates=merged,
             ann_ids=ann.item_ids,
+            ann_k=ann_k,
             timings_ns=timer.ns,
             recall=recall,
             notes=self._notes(request, query, n, len(merged)),
@@ -148,12 +150,13 @@ class Engine:
         top, weights = self._top_categories(items, times)
         return Query(int(user_id), True, vector, items, top, weights)
 
-    def ann_recall(self, vector: np.ndarray | None, found_ids: np.ndarray) -> float | None:
-        """Recall@k of one ANN result against exact search (k = the number of results)."""
-        if vector is None or len(found_ids) == 0:
+    def ann_recall(self, vector: np.ndarray | None, found_ids: np.ndarray, k: int) -> float | None:
+        """Recall@k of one ANN result against exact search; ids it did not return are misses."""
+        if vector is None:
             return None
-        truth = self.index("exact").search(vector, len(found_ids))
-        found = found_ids[None, :]
+        truth = self.index("exact").search(vector, k)
+        found = np.full((1, k), -1, dtype=np.int64)
+        found[0, : min(k, len(found_ids))] = found_ids[:k]
         return float(recall_at_k(found, vector[None, :], self.catalog.vectors, truth.scores[:, -1])[0])
 
     # ------------------------------------------------------------------ helpers

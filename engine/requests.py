@@ -28,7 +28,8 @@ class CandidateRequest:
 
 @dataclass(frozen=True)
 class CandidateResult:
-    """Candidates with provenance, per-stage timings (ns) and, if asked, the ANN recall."""
+    """Candidates with provenance, per-stage timings (ns) and, if asked, the ANN path's
+    recall@`ann_k` against exact search (`ann_ids` may be shorter than `ann_k`)."""
 
     user_id: int
     known_user: bool
@@ -37,6 +38,7 @@ class CandidateResult:
     search_params: dict[str, int]
     candidates: CandidateSet
     ann_ids: np.ndarray
+    ann_k: int
     timings_ns: dict[str, int]
     recall: float | None
     notes: tuple[str, ...]

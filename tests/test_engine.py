@@ -161,3 +161,12 @@ def test_index_from_another_data_set_is_refused(small_dir: Path, tmp_path: Path)
 def test_missing_data_dir_says_to_build(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="run `twostage build`"):
         Engine.open(tmp_path / "nothing-here")
+
+
+def test_recall_counts_results_the_index_did_not_return_as_misses(engine: Engine) -> None:
+    user = active_user(engine)
+    vector = engine.users.vectors[user]
+    truth = engine.index("exact").search(vector, 100).ids[0]
+    assert engine.ann_recall(vector, truth, 100) == 1.0
+    assert engine.ann_recall(vector, truth[:40], 100) == pytest.approx(0.4)
+    assert engine.ann_recall(None, truth, 100) is None

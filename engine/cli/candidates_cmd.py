@@ -80,6 +80,7 @@ def to_json(engine: Engine, result: CandidateResult) -> dict[str, Any]:
         "search_params": result.search_params,
         "n_candidates": len(result.candidates),
         "ann_recall": result.recall,
+        "ann_k": result.ann_k,
         "path_counts": result.candidates.path_counts(),
         "timings_ms": {k: round(v, 4) for k, v in result.timings_ms().items()},
         "notes": list(result.notes),
@@ -106,4 +107,4 @@ def show(engine: Engine, result: CandidateResult, limit: int) -> None:
     timings = "  ".join(f"{stage} {ms:.3f}" for stage, ms in result.timings_ms().items())
     stdout.print(f"timings (ms): {timings}")
     recall = "n/a (no query vector)" if result.recall is None else f"{result.recall:.3f}"
-    stdout.print(f"ANN path recall@{len(result.ann_ids)} vs exact search: {recall}")
+    stdout.print(f"ANN path recall@{result.ann_k} vs exact search: {recall}")
