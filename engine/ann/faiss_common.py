@@ -1,8 +1,9 @@
-"""What the FAISS backends share: thread control, save and load through FAISS's own format."""
+"""What the FAISS backends share: thread control, search, save and load in FAISS's format."""
 
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from engine.ann.base import chunks
+from engine.ann.base import AnnIndex, chunks
 from engine.artifacts import atomic_write
 from engine.errors import ArtifactError
 from engine.progress import Progress
@@ -51,3 +52,25 @@ def read_index(directory: Path) -> faiss.Index:
     except RuntimeError as exc:  # the manifest check makes this rare
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
         raise ArtifactError(f"FAISS cannot read {directory / INDEX_FILE}: {first_line}") from None
+
+
+class FaissIndex(AnnIndex):
+    """Base of the FAISS backends: each supplies `_build` and its per-call search settings."""
+
+    files = (INDEX_FILE,)
+    _index: faiss.Index
+
+    @abstractmethod
+    def _settings(self, params: dict[str, int]) -> faiss.SearchParameters:
+        """FAISS search parameters for one call (per call, so concurrent requests do not race)."""
+
+    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        single_thread()
+        scores, ids = self._index.search(queries, k, params=self._settings(params))
+        return ids, scores
+
+    def _write(self, directory: Path) -> None:
+        write_index(self._index, directory)
+
+    def _read(self, directory: Path) -> None:
+        self._index = read_index(directory)

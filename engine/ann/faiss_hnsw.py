@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 import faiss
 import numpy as np
 
 from engine.ann import faiss_common
-from engine.ann.base import AnnIndex
 from engine.progress import Progress
 
 
-class FaissHnswIndex(AnnIndex):
+class FaissHnswIndex(faiss_common.FaissIndex):
     """FAISS uses efSearch as given, so efSearch < k returns k results of lower recall."""
 
     name = "faiss-hnsw"
     search_defaults: ClassVar[dict[str, int]] = {"efSearch": 512}
-    files = (faiss_common.INDEX_FILE,)
 
     def __init__(self, M: int = 32, efConstruction: int = 200) -> None:
         super().__init__(M=M, efConstruction=efConstruction)
@@ -30,17 +27,8 @@ class FaissHnswIndex(AnnIndex):
         faiss_common.add_in_chunks(index, data, f"index {self.name}", progress)
         self._index = index
 
-    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        faiss_common.single_thread()
-        settings = faiss.SearchParametersHNSW(efSearch=params["efSearch"])
-        scores, ids = self._index.search(queries, k, params=settings)
-        return ids, scores
-
-    def _write(self, directory: Path) -> None:
-        faiss_common.write_index(self._index, directory)
-
-    def _read(self, directory: Path) -> None:
-        self._index = faiss_common.read_index(directory)
+    def _settings(self, params: dict[str, int]) -> faiss.SearchParameters:
+        return faiss.SearchParametersHNSW(efSearch=params["efSearch"])
 
     def memory_bytes(self) -> int:
         hnsw = self._index.hnsw

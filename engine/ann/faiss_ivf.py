@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import ClassVar
 
 import faiss
 import numpy as np
 
 from engine.ann import faiss_common
-from engine.ann.base import AnnIndex
 from engine.progress import Progress
 
 MIN_POINTS_PER_CELL = 39  # FAISS warns below this many training points per centroid
 
 
-class FaissIvfIndex(AnnIndex):
+class FaissIvfIndex(faiss_common.FaissIndex):
     """`nlist` 0 means about 4 sqrt(n) cells, capped so every cell has enough training points."""
 
     name = "faiss-ivf"
     search_defaults: ClassVar[dict[str, int]] = {"nprobe": 32}
-    files = (faiss_common.INDEX_FILE,)
 
     def __init__(self, nlist: int = 0, train_points: int = 200_000, seed: int = 1234) -> None:
         super().__init__(nlist=nlist, train_points=train_points, seed=seed)
@@ -52,17 +49,8 @@ class FaissIvfIndex(AnnIndex):
         self._index = index
         self._quantizer = quantizer  # keep the Python wrapper alive alongside the index
 
-    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        faiss_common.single_thread()
-        settings = faiss.SearchParametersIVF(nprobe=params["nprobe"])
-        scores, ids = self._index.search(queries, k, params=settings)
-        return ids, scores
-
-    def _write(self, directory: Path) -> None:
-        faiss_common.write_index(self._index, directory)
-
-    def _read(self, directory: Path) -> None:
-        self._index = faiss_common.read_index(directory)
+    def _settings(self, params: dict[str, int]) -> faiss.SearchParameters:
+        return faiss.SearchParametersIVF(nprobe=params["nprobe"])
 
     def memory_bytes(self) -> int:
         index = self._index

@@ -12,9 +12,7 @@ import math
 from typing import ClassVar
 
 import faiss
-import numpy as np
 
-from engine.ann import faiss_common
 from engine.ann.faiss_ivf import MIN_POINTS_PER_CELL, FaissIvfIndex
 
 
@@ -45,13 +43,10 @@ class FaissIvfPqIndex(FaissIvfIndex):
         self._parts = (quantizer, ivfpq)  # keep the Python wrappers alive alongside the index
         return index
 
-    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        faiss_common.single_thread()
-        settings = faiss.IndexRefineSearchParameters(
+    def _settings(self, params: dict[str, int]) -> faiss.SearchParameters:
+        return faiss.IndexRefineSearchParameters(
             k_factor=params["k_factor"], base_index_params=faiss.SearchParametersIVF(nprobe=params["nprobe"])
         )
-        scores, ids = self._index.search(queries, k, params=settings)
-        return ids, scores
 
     def memory_bytes(self) -> int:
         base = faiss.downcast_index(self._index.base_index)
