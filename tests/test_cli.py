@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,35 @@ def test_bad_config_key_is_named(capsys, small_dir: Path, tmp_path: Path) -> Non
         capsys, "candidates", "--user", "1", "--data-dir", str(small_dir), "--config", str(config)
     )
     assert code == 1 and "unknown key 'retrieval.backendd'" in err
+
+
+def test_installed_console_script_runs(small_dir: Path) -> None:
+    script = Path(sys.executable).parent / "twostage"
+    if not script.exists():
+        pytest.skip("the twostage console script is not installed next to this Python; pip install -e .")
+    done = subprocess.run(
+        [
+            str(script),
+            "candidates",
+            "--user",
+            "2",
+            "--candidates",
+            "10",
+            "--data-dir",
+            str(small_dir),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["n_candidates"] == 10
+    failed = subprocess.run(
+        [str(script), "candidates", "--user", "2", "--data-dir", str(small_dir), "--backend", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert failed.returncode == 1 and "unknown backend 'nope'" in failed.stderr
+    assert "Traceback" not in failed.stderr
