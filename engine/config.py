@@ -23,7 +23,7 @@ class RetrievalConfig:
     """Sizes of the stage-1 retrieval paths, as shares of the candidate-set size."""
 
     n_candidates: int = 500
-    backend: str = "faiss-hnsw"
+    backend: str = "faiss-ivf"
     history_share: float = 0.3
     history_items: int = 10
     trending_share: float = 0.1

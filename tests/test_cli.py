@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.ann import grid_axes
 from engine.cli.main import main
 from tests.conftest import SMALL
 
@@ -67,7 +68,8 @@ def test_ann_bench_json_has_a_row_per_setting(capsys, small_dir: Path) -> None:
     )
     assert code == 0
     rows = json.loads(out)["rows"]
-    assert [r["params"]["nprobe"] for r in rows] == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert [r["params"]["nprobe"] for r in rows] == grid_axes("faiss-ivf")["nprobe"]
+    assert len(rows) >= 8
     assert rows[0]["recall"] < rows[-1]["recall"] <= 1.0
     assert all(r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"] and r["qps"] > 0 for r in rows)
 

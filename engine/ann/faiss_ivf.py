@@ -18,7 +18,7 @@ class FaissIvfIndex(faiss_common.FaissIndex):
     """`nlist` 0 means about 4 sqrt(n) cells, capped so every cell has enough training points."""
 
     name = "faiss-ivf"
-    search_defaults: ClassVar[dict[str, int]] = {"nprobe": 32}
+    search_defaults: ClassVar[dict[str, int]] = {"nprobe": 128}
 
     def __init__(self, nlist: int = 0, train_points: int = 200_000, seed: int = 1234) -> None:
         super().__init__(nlist=nlist, train_points=train_points, seed=seed)

@@ -20,7 +20,7 @@ class FaissIvfPqIndex(FaissIvfIndex):
     """`m` 0 picks about d/4 sub-quantisers (a divisor of d); `nbits` shrinks on small data."""
 
     name = "faiss-ivfpq"
-    search_defaults: ClassVar[dict[str, int]] = {"nprobe": 32, "k_factor": 4}
+    search_defaults: ClassVar[dict[str, int]] = {"nprobe": 128, "k_factor": 4}
 
     def __init__(
         self, nlist: int = 0, m: int = 0, nbits: int = 8, train_points: int = 200_000, seed: int = 1234
