@@ -44,7 +44,7 @@ class Engine:
         self.config = config
         self._indexes: dict[str, AnnIndex] = {}
         self._lock = threading.Lock()
-        self._promoted = np.flatnonzero(self.catalog.promoted & (self.catalog.inventory > 0))
+        self._promoted = paths.Promoted.of(self.catalog)
 
     @classmethod
     def open(cls, data_dir: Path, config: EngineConfig | None = None) -> Engine:
@@ -71,7 +71,9 @@ class Engine:
                         f"`twostage build --backends {backend} --data-dir {self.layout.root}`"
                     )
                 index = cls.load(directory, expect={"dataset": self.dataset.fingerprint})
-                index.set_search_params(**self.config.search.get(backend, {}))
+                # Search defaults come from the code and the configuration, not from whatever
+                # settings the index happened to be saved with.
+                index.set_search_params(**{**cls.search_defaults, **self.config.search.get(backend, {})})
                 self._indexes[backend] = index
             return self._indexes[backend]
 
@@ -109,7 +111,7 @@ class Engine:
         with timer.stage("trending"):
             trend = paths.trending_path(query, self.trending, trending_size)
         with timer.stage("promoted"):
-            promoted = paths.promoted_path(query, self.catalog, self._promoted, promoted_size)
+            promoted = paths.promoted_path(query, self._promoted, promoted_size)
         with timer.stage("merge"):
             seen = query.history if cfg.exclude_seen else None
             merged = merge([ann, history, trend, promoted], n, exclude=seen)

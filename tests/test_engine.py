@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from engine.ann import available
+from engine.ann.faiss_ivf import FaissIvfIndex
+from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import ArtifactError, InvalidRequestError, UnknownBackendError
 from engine.requests import CandidateRequest
@@ -170,3 +172,13 @@ def test_recall_counts_results_the_index_did_not_return_as_misses(engine: Engine
     assert engine.ann_recall(vector, truth, 100) == 1.0
     assert engine.ann_recall(vector, truth[:40], 100) == pytest.approx(0.4)
     assert engine.ann_recall(None, truth, 100) is None
+
+
+def test_search_defaults_come_from_the_configuration(small_dir: Path) -> None:
+    default = Engine.open(small_dir).candidates(CandidateRequest(1, backend="faiss-ivf"))
+    assert default.search_params == FaissIvfIndex.search_defaults
+    configured = Engine.open(small_dir, EngineConfig(search={"faiss-ivf": {"nprobe": 3}}))
+    assert configured.candidates(CandidateRequest(1, backend="faiss-ivf")).search_params == {"nprobe": 3}
+    per_request = configured.candidates(CandidateRequest(1, backend="faiss-ivf", search_params={"nprobe": 9}))
+    assert per_request.search_params == {"nprobe": 9}
+    assert configured.index("faiss-ivf").search_params == {"nprobe": 3}, "a request must not change defaults"
