@@ -182,3 +182,23 @@ def test_installed_console_script_runs(small_dir: Path) -> None:
     )
     assert failed.returncode == 1 and "unknown backend 'nope'" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_bench_json_reports_every_stage(capsys, small_dir: Path) -> None:
+    code, out, _ = run(
+        capsys, "bench", "--requests", "30", "--candidates", "100", "--data-dir", str(small_dir), "--json"
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["requests"] == 30 and result["n_candidates"] == 100 and result["backend"] == "faiss-ivf"
+    stages = result["stages"]
+    assert set(stages) == {"resolve", "ann", "history", "trending", "promoted", "merge", "retrieval"}
+    for stats in stages.values():
+        assert 0 <= stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] <= stats["max_ms"]
+    assert stages["retrieval"]["p50_ms"] >= stages["ann"]["p50_ms"]
+    assert result["requests_per_second"] > 0 and 0 < result["ann_recall"] <= 1
+
+
+def test_bench_refuses_zero_requests(capsys, small_dir: Path) -> None:
+    code, _, err = run(capsys, "bench", "--requests", "0", "--data-dir", str(small_dir))
+    assert code == 1 and "number of requests must be at least 1" in err
