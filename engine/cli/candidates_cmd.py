@@ -96,15 +96,18 @@ def show(engine: Engine, result: CandidateResult, limit: int) -> None:
     )
     for note in result.notes:
         stdout.print(f"[yellow]note:[/] {note}")
-    table = Table("#", "item", "title", "category", "found by (rank)", "similarity")
+    table = Table("#", "item", "category", "found by: path rank", "sim")
+    table.columns[1].overflow = "ellipsis"
+    table.columns[1].no_wrap = True
+    table.columns[3].no_wrap = True
     for row in rows(engine, result, limit):
-        found = ", ".join(f"{name} ({p['rank']})" for name, p in row["paths"].items())
+        found = ", ".join(f"{name} {p['rank']}" for name, p in row["paths"].items())
         sim = "-" if row["similarity"] is None else f"{row['similarity']:.3f}"
-        table.add_row(str(row["rank"]), str(row["item_id"]), row["title"], row["category"], found, sim)
+        table.add_row(str(row["rank"]), f"{row['title']}", row["category"], found, sim)
     stdout.print(table)
     counts = ", ".join(f"{name} {n}" for name, n in result.candidates.path_counts().items())
     stdout.print(f"found by path: {counts}")
-    timings = "  ".join(f"{stage} {ms:.3f}" for stage, ms in result.timings_ms().items())
+    timings = ", ".join(f"{stage} {ms:.2f}" for stage, ms in result.timings_ms().items())
     stdout.print(f"timings (ms): {timings}")
     recall = "n/a (no query vector)" if result.recall is None else f"{result.recall:.3f}"
     stdout.print(f"ANN path recall@{result.ann_k} vs exact search: {recall}")
