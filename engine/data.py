@@ -182,7 +182,7 @@ def save_dataset(
 ) -> dict[str, Any]:
     """Write a data set; the manifest (with its fingerprint) is written last."""
     directory.mkdir(parents=True, exist_ok=True)
-    item_cols = {name: getattr(catalog, name) for name in ITEM_SCHEMA if hasattr(catalog, name)}
+    item_cols = {name: getattr(catalog, name) for name in ITEM_SCHEMA if not name.startswith("title_")}
     item_cols["title_bytes"] = catalog.titles.blob
     item_cols["title_offsets"] = catalog.titles.offsets
     save_table(directory / "items.npz", item_cols)
