@@ -11,11 +11,14 @@ from typing import Any
 
 from engine.ann import AnnIndex, backend_class, create
 from engine.artifacts import read_manifest
-from engine.config import EngineConfig
+from engine.config import EngineConfig, ModelConfig
 from engine.data import load_dataset
 from engine.errors import ArtifactError, DataFormatError
+from engine.features import feature_names
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
+from engine.ranking.model import MODEL_KIND
+from engine.ranking.training import train, training_params
 from engine.retrieval import trending
 from sample_data import synthetic
 
@@ -27,6 +30,7 @@ class BuildReport:
     dataset: str = "kept"
     trending: str = "kept"
     indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
 
 
 def build(
@@ -36,6 +40,7 @@ def build(
     *,
     config: EngineConfig | None = None,
     force: bool = False,
+    retrain: bool = False,
     progress: Progress = no_progress,
 ) -> BuildReport:
     """Bring `layout` up to date. `params` None keeps an existing data set whatever its size."""
@@ -75,7 +80,41 @@ def build(
         index.build(dataset.catalog.vectors, progress)
         index.save(directory, dataset=dataset.fingerprint)
         report.indexes[name] = _summary("built", index.build_seconds, index.memory_bytes())
+
+    report.model = _model(layout, dataset, config.model, force or retrain, progress)
     return report
+
+
+def _model(layout: Layout, dataset, config: ModelConfig, retrain: bool, progress: Progress) -> dict[str, Any]:
+    """Train the re-ranker unless one exists for this data, these features and these settings."""
+    params = training_params(config)
+    if not retrain:
+        try:
+            manifest = read_manifest(layout.model, MODEL_KIND, verify=False)
+        except ArtifactError:
+            manifest = None
+        fresh = (
+            manifest is not None
+            and manifest.get("dataset") == dataset.fingerprint
+            and manifest.get("features") == feature_names()
+            and manifest.get("report", {}).get("params") == params
+        )
+        if fresh:
+            return {"status": "kept", **_model_summary(manifest["report"])}
+    reranker, report = train(dataset, config, progress)
+    reranker.save(layout.model, dataset=dataset.fingerprint, report=report)
+    return {"status": "trained", **_model_summary(report)}
+
+
+def _model_summary(report: dict[str, Any]) -> dict[str, Any]:
+    test = report["test"]
+    return {
+        "train_rows": report["train_rows"],
+        "train_seconds": report["train_seconds"],
+        "test_stage1": test["stage1"],
+        "test_reranked": test["reranked"],
+        "test_lift": test["lift"],
+    }
 
 
 def _summary(status: str, seconds: float, memory: int) -> dict[str, Any]:

@@ -65,6 +65,67 @@ class BudgetConfig:
             )
 
 
+RANKING_LOSSES = (
+    "YetiRank",
+    "YetiRankPairwise",
+    "PairLogit",
+    "PairLogitPairwise",
+    "QueryRMSE",
+    "QuerySoftMax",
+    "LambdaMart",
+)
+RULES = ("out_of_stock", "promoted", "category_cap")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The CatBoost re-ranker: how it is trained, and when serving may skip it."""
+
+    loss: str = "YetiRank"
+    iterations: int = 300
+    depth: int = 6
+    learning_rate: float = 0.1
+    seed: int = 0
+    max_train_rows: int = 150_000
+    eval_negatives: int = 50
+    train_negatives: int = 20
+    skip_over_budget: bool = True
+
+    def __post_init__(self) -> None:
+        if self.loss not in RANKING_LOSSES:
+            raise ConfigError(
+                f"model.loss '{self.loss}' is not a CatBoost ranking loss; use one of {RANKING_LOSSES}"
+            )
+        if self.iterations < 1 or not 1 <= self.depth <= 16 or self.learning_rate <= 0:
+            raise ConfigError("model.iterations must be >= 1, model.depth in 1..16, model.learning_rate > 0")
+        if self.max_train_rows < 100 or self.eval_negatives < 0 or self.train_negatives < 0:
+            raise ConfigError(
+                "model.max_train_rows must be >= 100, model.eval_negatives and train_negatives >= 0"
+            )
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Business rules applied after scoring, in `order`; each can be left out of the list."""
+
+    order: tuple[str, ...] = RULES
+    category_cap: int = 3
+    promoted_mode: str = "boost"
+    promoted_boost: float = 0.25
+    promoted_pin_position: int = 3
+
+    def __post_init__(self) -> None:
+        for name in self.order:
+            if name not in RULES:
+                raise ConfigError(f"unknown rule '{name}' in rules.order; known rules: {', '.join(RULES)}")
+        if len(set(self.order)) != len(self.order):
+            raise ConfigError(f"rules.order lists a rule twice: {list(self.order)}")
+        if self.promoted_mode not in ("boost", "pin"):
+            raise ConfigError(f"rules.promoted_mode must be 'boost' or 'pin', got '{self.promoted_mode}'")
+        if self.category_cap < 1 or self.promoted_pin_position < 1:
+            raise ConfigError("rules.category_cap and rules.promoted_pin_position must be >= 1")
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Everything the engine reads at start-up.
@@ -77,6 +138,8 @@ class EngineConfig:
 
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
     build: dict[str, dict[str, int]] = field(default_factory=dict)
     search: dict[str, dict[str, int]] = field(default_factory=dict)
     history_search: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -134,6 +197,10 @@ def _convert(hint: Any, value: Any, source: str, key: str) -> Any:
             raise ConfigError(f"{source}: '{key}' must be a table")
         _, value_hint = typing.get_args(hint)
         return {k: _convert(value_hint, v, source, f"{key}.{k}") for k, v in value.items()}
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{source}: '{key}' must be a list of strings, got {value!r}")
+        return tuple(value)
     if origin in (typing.Union, types.UnionType):
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
     ok = (

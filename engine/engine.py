@@ -1,59 +1,71 @@
-"""The Engine: opens a data directory and orchestrates stage 1 request by request.
+"""The Engine: opens a data directory and runs requests through both stages.
 
-It only resolves the request, calls each retrieval path and the merge, and times them;
-the work itself lives in engine.retrieval and engine.ann.
+It only orchestrates and times: request -> retrieval paths -> merged candidates -> features
+-> model -> rules -> response. The work lives in engine.retrieval, engine.features,
+engine.ranking and engine.rules; the CLI, the app and the server are thin clients of this.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from engine.ann import AnnIndex, available, backend_class
-from engine.ann.base import as_float32_matrix
 from engine.config import EngineConfig
 from engine.data import Dataset, load_dataset
 from engine.errors import ArtifactError, InvalidRequestError
+from engine.events import EVENT_KINDS, LiveEvents
+from engine.explain import Explanation, explain
+from engine.features import EventStore, FeatureContext, assemble, feature_names
 from engine.layout import Layout
-from engine.requests import CandidateRequest, CandidateResult
-from engine.retrieval import paths, trending
+from engine.ranking.model import Reranker
+from engine.requests import CandidateRequest, CandidateResult, RecommendRequest, RecommendResponse
+from engine.response import build_response, request_inputs
+from engine.retrieval import paths, resolve, trending
 from engine.retrieval.merge import merge
 from engine.retrieval.recall import recall_at_k
-from engine.retrieval.types import Query
+from engine.rules import Ranked, apply_rules
 from engine.timing import StageTimer
-
-DAY = 86_400
-TOP_CATEGORY_HALF_LIFE_DAYS = 30.0
 
 
 class Engine:
-    """Thread-safe once open: indexes load lazily under a lock, requests share read-only data."""
+    """Thread-safe once open: artifacts load lazily under a lock, requests share read-only
+    data, and recorded events go through a locked append.
 
-    def __init__(
-        self, layout: Layout, dataset: Dataset, trending_table: trending.Trending, config: EngineConfig
-    ):
+    The clock is the data set's own present (`dataset.now`), or `as_of` for evaluating the
+    past: history, features and trending then only see what happened before it.
+    """
+
+    def __init__(self, layout: Layout, dataset: Dataset, config: EngineConfig, *, as_of: int | None = None):
         self.layout = layout
         self.dataset = dataset
         self.catalog = dataset.catalog
         self.users = dataset.users
-        self.trending = trending_table
         self.config = config
+        self.now = dataset.now if as_of is None else int(as_of)
+        if as_of is None:
+            self.trending = trending.load(layout.trending, dataset.fingerprint)
+        else:
+            self.trending = trending.compute(dataset, now=self.now)
+        self.store = EventStore(self.catalog, dataset.interactions, cooc_before=self.now)
+        self.live = LiveEvents()
         self._indexes: dict[str, AnnIndex] = {}
+        self._reranker: Reranker | None = None
         self._lock = threading.Lock()
         self._promoted = paths.Promoted.of(self.catalog)
+        self._model_ms_per_candidate: float | None = None
 
     @classmethod
-    def open(cls, data_dir: Path, config: EngineConfig | None = None) -> Engine:
+    def open(cls, data_dir: Path, config: EngineConfig | None = None, *, as_of: int | None = None) -> Engine:
         layout = Layout(Path(data_dir))
-        dataset = load_dataset(layout.dataset)
-        table = trending.load(layout.trending, dataset.fingerprint)
-        return cls(layout, dataset, table, config or EngineConfig())
+        return cls(layout, load_dataset(layout.dataset), config or EngineConfig(), as_of=as_of)
 
-    # ------------------------------------------------------------------ indexes
+    # ---------------------------------------------------------------- artifacts
     def index(self, backend: str) -> AnnIndex:
         """The built index of `backend`, loaded on first use and checked against the data."""
         cls = backend_class(backend)
@@ -77,6 +89,21 @@ class Engine:
                 self._indexes[backend] = index
             return self._indexes[backend]
 
+    @property
+    def reranker(self) -> Reranker:
+        """The trained model, loaded on first use; refuses one trained on other features."""
+        with self._lock:
+            if self._reranker is None:
+                if not self.layout.model.exists():
+                    raise ArtifactError(
+                        f"no re-ranker in {self.layout.model}; train it with "
+                        f"`twostage build --data-dir {self.layout.root}`"
+                    )
+                self._reranker = Reranker.load(
+                    self.layout.model, features=feature_names(), dataset=self.dataset.fingerprint
+                )
+            return self._reranker
+
     def usable_backends(self) -> list[str]:
         """Backends this engine can search now: built on disk, or needing no build."""
         root = self.layout.root / "indexes"
@@ -85,15 +112,46 @@ class Engine:
         )
         return [name for name in available() if name in on_disk or not backend_class(name).needs_build]
 
-    # ------------------------------------------------------------------ stage 1
+    # ------------------------------------------------------------------ state
+    def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The user's clicks up to now, oldest first, with those recorded live at the end."""
+        clicks = self.store.clicks_by_user
+        window = clicks.between(user_id, 0, self.now + 1)
+        items, times = clicks.payload[window], clicks.times[window]
+        live = self.live.snapshot()
+        mine = live.of_user(user_id, EVENT_KINDS.index("click"))
+        if mine.any():
+            items, times = np.r_[items, live.item[mine]], np.r_[times, live.time[mine]]
+        return items, times
+
+    def record_event(self, user_id: int, item_id: int, kind: str) -> None:
+        """Record a click, purchase or impression now; the user's next request reflects it."""
+        user_id = resolve.check_user_id(user_id)
+        if not self.users.knows(user_id):
+            raise InvalidRequestError(
+                f"user {user_id} is unknown; events can be recorded for users 0..{self.users.n_users - 1}"
+            )
+        if isinstance(item_id, bool) or not isinstance(item_id, int | np.integer):
+            raise InvalidRequestError(f"item id must be a whole number, got {item_id!r}")
+        if not 0 <= item_id < self.catalog.n_items:
+            raise InvalidRequestError(
+                f"item {item_id} is not in the catalog (ids 0..{self.catalog.n_items - 1})"
+            )
+        if kind not in EVENT_KINDS:
+            raise InvalidRequestError(f"event kind must be one of {', '.join(EVENT_KINDS)}, got {kind!r}")
+        self.live.add(user_id, int(item_id), kind, self.now)
+
+    # ---------------------------------------------------------------- stage 1
     def candidates(self, request: CandidateRequest) -> CandidateResult:
-        n = self._check_size(request.n_candidates)
-        backend = request.backend or self.config.retrieval.backend
+        cfg = self.config.retrieval
+        n = resolve.check_size(request.n_candidates, cfg.n_candidates, self.catalog.n_items)
+        backend = request.backend or cfg.backend
         index = self.index(backend)
         timer = StageTimer()
         with timer.stage("resolve"):
-            query = self.resolve(request)
-            cfg = self.config.retrieval
+            user_id = resolve.check_user_id(request.user_id)
+            history = self.history(user_id) if self.users.knows(user_id) else None
+            query = resolve.resolve(request, self.catalog, self.users, history, self.now, cfg.top_categories)
             history_size = math.ceil(cfg.history_share * n) if len(query.history) else 0
             promoted_size = math.ceil(cfg.promoted_share * n)
             trending_size = math.ceil(cfg.trending_share * n)
@@ -105,7 +163,7 @@ class Engine:
         with timer.stage("ann"):
             ann = paths.ann_path(query, index, n, ann_quota, params)
         with timer.stage("history"):
-            history = paths.history_path(
+            recent = paths.history_path(
                 query, index, self.catalog, cfg.history_items, history_size, history_params
             )
         with timer.stage("trending"):
@@ -114,7 +172,7 @@ class Engine:
             promoted = paths.promoted_path(query, self._promoted, promoted_size)
         with timer.stage("merge"):
             seen = query.history if cfg.exclude_seen else None
-            merged = merge([ann, history, trend, promoted], n, exclude=seen)
+            merged = merge([ann, recent, trend, promoted], n, exclude=seen)
             if query.vector is not None:
                 merged = replace(merged, similarity=self.catalog.vectors[merged.item_ids] @ query.vector)
         timer.add("retrieval", sum(timer.ns.values()))
@@ -131,26 +189,8 @@ class Engine:
             ann_k=ann_k,
             timings_ns=timer.ns,
             recall=recall,
-            notes=self._notes(request, query, n, len(merged)),
+            notes=resolve.notes(request, query, n, len(merged)),
         )
-
-    def resolve(self, request: CandidateRequest) -> Query:
-        """Turn a request into a Query: whose vector, which history, which categories."""
-        user_id = request.user_id
-        if isinstance(user_id, bool) or not isinstance(user_id, int | np.integer):
-            raise InvalidRequestError(f"user id must be a whole number, got {user_id!r}")
-        known = self.users.knows(int(user_id))
-        vector = None
-        if request.query is not None:
-            vector = as_float32_matrix(request.query, what="query vector", dim=self.catalog.dim)[0]
-        elif known:
-            vector = self.users.vectors[user_id]
-        if not known:
-            empty = np.zeros(0, dtype=np.int64)
-            return Query(int(user_id), False, vector, empty, empty, np.zeros(0, dtype=np.float32))
-        items, times = self.users.history(int(user_id))
-        top, weights = self._top_categories(items, times)
-        return Query(int(user_id), True, vector, items, top, weights)
 
     def ann_recall(self, vector: np.ndarray | None, found_ids: np.ndarray, k: int) -> float | None:
         """Recall@k of one ANN result against exact search; ids it did not return are misses."""
@@ -161,39 +201,63 @@ class Engine:
         found[0, : min(k, len(found_ids))] = found_ids[:k]
         return float(recall_at_k(found, vector[None, :], self.catalog.vectors, truth.scores[:, -1])[0])
 
-    # ------------------------------------------------------------------ helpers
-    def _check_size(self, requested: int | None) -> int:
-        n = self.config.retrieval.n_candidates if requested is None else requested
-        limit = min(self.catalog.n_items, 100_000)
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= limit:
-            raise InvalidRequestError(
-                f"the number of candidates must be a whole number from 1 to {limit} "
-                f"(the catalog has {self.catalog.n_items} items), got {n!r}"
+    # ------------------------------------------------------------ both stages
+    def recommend(self, request: RecommendRequest) -> RecommendResponse:
+        started = time.perf_counter_ns()
+        k = request.k
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= 1000:
+            raise InvalidRequestError(f"k must be a whole number from 1 to 1000, got {k!r}")
+        reranker = self.reranker
+        result = self.candidates(request.stage1())
+        timer = StageTimer()
+        timer.add("retrieval", result.timings_ns["retrieval"])
+        with timer.stage("features"):
+            inputs = request_inputs(request, result, self.now, len(self.catalog.category_names))
+            matrix = assemble(
+                FeatureContext(inputs, self.catalog, self.users, self.store, self.live.snapshot())
             )
-        return int(n)
+        with timer.stage("model"):
+            scores, degraded = self._score(reranker, matrix)
+        with timer.stage("rules"):
+            order = np.argsort(-scores, kind="stable")
+            ids = result.candidates.item_ids
+            ranked = apply_rules(Ranked(ids[order], scores[order]), self.catalog, self.config.rules, k)
+        return build_response(
+            request,
+            result,
+            scores,
+            matrix,
+            ranked,
+            self.catalog,
+            self.config.budget,
+            timer,
+            started,
+            degraded,
+        )
 
-    def _top_categories(self, items: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The user's strongest categories by recency-weighted history, and their shares."""
-        if len(items) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        age_days = (self.dataset.now - times) / DAY
-        weights = np.exp2(-np.maximum(age_days, 0) / TOP_CATEGORY_HALF_LIFE_DAYS)
-        per_category = np.bincount(self.catalog.category[items], weights=weights)
-        top = np.argsort(-per_category, kind="stable")[: self.config.retrieval.top_categories]
-        top = top[per_category[top] > 0]
-        return top.astype(np.int64), (per_category[top] / per_category.sum()).astype(np.float32)
+    def explain(self, response: RecommendResponse, item_id: int, other_id: int | None = None) -> Explanation:
+        """The features that made `item_id`'s score, or why it ranks above `other_id`."""
+        return explain(self.reranker, response, item_id, other_id)
 
-    def _notes(self, request: CandidateRequest, query: Query, n: int, got: int) -> tuple[str, ...]:
-        notes = []
-        if not query.known_user:
-            how = (
-                "the query vector, trending and promoted"
-                if query.vector is not None
-                else "trending and promoted"
+    def _score(self, reranker: Reranker, matrix: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Model scores, or the stage-1 order (descending) with the reason it was used."""
+        n = len(matrix)
+        fallback = -np.arange(n, dtype=np.float64)
+        budget = self.config.budget.model_ms
+        expected = None if self._model_ms_per_candidate is None else self._model_ms_per_candidate * n
+        if self.config.model.skip_over_budget and expected is not None and expected > budget:
+            return fallback, (
+                f"model skipped: {expected:.2f} ms expected for {n} candidates is over the {budget:g} ms "
+                "model budget; stage-1 order used",
             )
-            notes.append(f"user {request.user_id} is unknown: cold start from {how} items")
-        elif len(query.history) == 0:
-            notes.append(f"user {request.user_id} has no history: no history path")
-        if got < n:
-            notes.append(f"only {got} distinct candidates found of the {n} asked for")
-        return tuple(notes)
+        started = time.perf_counter_ns()
+        try:
+            scores = reranker.predict(matrix)
+        except Exception as exc:  # any model failure degrades to stage 1, never to an error
+            return fallback, (f"model failed ({type(exc).__name__}: {exc}); stage-1 order used",)
+        per_candidate = (time.perf_counter_ns() - started) / 1e6 / max(n, 1)
+        previous = self._model_ms_per_candidate
+        self._model_ms_per_candidate = (
+            per_candidate if previous is None else 0.8 * previous + 0.2 * per_candidate
+        )
+        return scores, ()

@@ -19,7 +19,7 @@ def default_data_dir() -> Path:
 
 @dataclass(frozen=True)
 class Layout:
-    """`root/dataset`, `root/trending` and `root/indexes/<backend>`, each with a manifest."""
+    """`root/dataset`, `root/trending`, `root/model` and `root/indexes/<backend>`, each with a manifest."""
 
     root: Path
 
@@ -30,6 +30,10 @@ class Layout:
     @property
     def trending(self) -> Path:
         return self.root / "trending"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
 
     def index(self, backend: str) -> Path:
         return self.root / "indexes" / backend

@@ -45,3 +45,84 @@ class CandidateResult:
 
     def timings_ms(self) -> dict[str, float]:
         return {stage: ns / 1e6 for stage, ns in self.timings_ns.items()}
+
+
+@dataclass(frozen=True)
+class Context:
+    """Session context: the category being browsed and the hour of day (None: from the clock)."""
+
+    category: int | None = None
+    hour: float | None = None
+
+
+@dataclass(frozen=True)
+class RecommendRequest:
+    """Both stages. `k` items come back, re-ranked from `n_candidates` (config default)."""
+
+    user_id: int
+    k: int = 10
+    n_candidates: int | None = None
+    query: Any = None
+    backend: str | None = None
+    search_params: dict[str, int] = field(default_factory=dict)
+    context: Context = field(default_factory=Context)
+    measure_recall: bool = False
+
+    def stage1(self) -> CandidateRequest:
+        return CandidateRequest(
+            user_id=self.user_id,
+            query=self.query,
+            n_candidates=self.n_candidates,
+            backend=self.backend,
+            search_params=self.search_params,
+            measure_recall=self.measure_recall,
+        )
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    """One item of the final list. Ranks are 1-based; `rank_change` > 0 means it moved up."""
+
+    item_id: int
+    title: str
+    category: str
+    score: float
+    rank_before: int
+    rank_after: int
+    rank_change: int
+    found_by: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StageVerdict:
+    stage: str
+    ms: float
+    budget_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.ms <= self.budget_ms
+
+
+@dataclass(frozen=True)
+class RecommendResponse:
+    """The final items plus everything needed to explain them: the full candidate result,
+    each candidate's model score and feature row (aligned with `candidates.candidates`), the
+    rules' effects, per-stage timings and budget verdicts, and why the result is degraded."""
+
+    user_id: int
+    k: int
+    items: tuple[RankedItem, ...]
+    candidates: CandidateResult
+    scores: np.ndarray
+    features: np.ndarray
+    effects: tuple[Any, ...]
+    timings_ms: dict[str, float]
+    verdicts: tuple[StageVerdict, ...]
+    degraded: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def within_budget(self) -> bool:
+        return all(v.ok for v in self.verdicts)

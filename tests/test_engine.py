@@ -16,6 +16,7 @@ from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import ArtifactError, InvalidRequestError, UnknownBackendError
 from engine.requests import CandidateRequest
+from engine.retrieval.resolve import resolve
 
 APPROXIMATE = [b for b in available() if b != "exact"]
 
@@ -56,7 +57,7 @@ def test_known_user_gets_a_full_candidate_set_with_provenance(engine: Engine, ba
 def test_trending_path_follows_the_users_categories(engine: Engine) -> None:
     user = active_user(engine, 8)
     result = engine.candidates(CandidateRequest(user, n_candidates=200))
-    query = engine.resolve(CandidateRequest(user))
+    query = resolve(CandidateRequest(user), engine.catalog, engine.users, engine.history(user), engine.now, 3)
     trending_rows = result.candidates.path_ranks[:, 2] >= 0
     categories = engine.catalog.category[result.candidates.item_ids[trending_rows]]
     assert set(categories.tolist()) <= set(query.top_categories.tolist())

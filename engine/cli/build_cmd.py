@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"comma-separated backends to build, or 'all' available (known: {', '.join(names())})",
     )
     p.add_argument("--force", action="store_true", help="regenerate and rebuild everything")
+    p.add_argument("--retrain", action="store_true", help="retrain the re-ranker even if one is up to date")
     p.set_defaults(run=run)
 
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             backend_list(args.backends),
             config=config_of(args),
             force=args.force,
+            retrain=args.retrain,
             progress=progress,
         )
     seconds = time.perf_counter() - started
@@ -80,4 +82,12 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(name, info["status"], f"{info['build_seconds']:.1f} s", mib(info["memory_bytes"]))
     stdout.print(f"data set: {report.dataset}; trending: {report.trending}; total {seconds:.1f} s")
     stdout.print(table)
+    model = report.model
+    stdout.print(
+        f"re-ranker: {model['status']} ({model['train_rows']:,} training rows, "
+        f"{model['train_seconds']:.1f} s); test split, stage-1 order -> re-ranked:"
+    )
+    for metric in ("ndcg@10", "recall@10", "mrr"):
+        before, after = model["test_stage1"][metric], model["test_reranked"][metric]
+        stdout.print(f"  {metric:<10} {before:.4f} -> {after:.4f}  ({model['test_lift'][metric]:+.1%})")
     return 0

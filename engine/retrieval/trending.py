@@ -45,11 +45,14 @@ class Trending:
         return self.items[start:end], self.scores[start:end]
 
 
-def compute(dataset: Dataset) -> Trending:
-    """Score = sum over clicks (purchases count PURCHASE_WEIGHT) of 2^(-age / half-life)."""
+def compute(dataset: Dataset, now: int | None = None) -> Trending:
+    """Score = sum over clicks (purchases count PURCHASE_WEIGHT) of 2^(-age / half-life),
+    from events before `now` (the data set's end by default)."""
     log, catalog = dataset.interactions, dataset.catalog
-    age_days = (dataset.now - log.time) / DAY
+    now = dataset.now if now is None else now
+    age_days = (now - log.time) / DAY
     weight = np.exp2(-age_days / HALF_LIFE_DAYS) * (log.clicked + PURCHASE_WEIGHT * log.purchased)
+    weight = np.where(log.time < now, weight, 0.0)
     score = np.bincount(log.item, weights=weight, minlength=catalog.n_items).astype(np.float32)
     live = np.flatnonzero(score > 0)
     order = live[np.lexsort((live, -score[live], catalog.category[live]))]

@@ -1,0 +1,110 @@
+"""Time-indexed event lookups, shared by serving and training so both see one definition.
+
+`EventIndex` sorts (entity, time) pairs once under a single int64 key, so "how many events
+for these entities in [t0, t1)" and "the last n events before t" are two `searchsorted`
+calls for a whole batch of rows, whether the rows are 500 candidates of one request or a
+million logged impressions, each with its own point in time.
+
+`LiveEvents` holds what `record_event` adds while the engine runs; lookups add them on top.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+_TIME_BITS = 34  # ~544 years of seconds after the origin
+_ORIGIN = 946_684_800  # 2000-01-01T00:00:00Z: every time the engine sees is later
+
+EVENT_KINDS = ("impression", "click", "purchase")
+
+
+class EventIndex:
+    """Events of one kind keyed by entity (a user or an item), with a payload per event."""
+
+    def __init__(self, entity: np.ndarray, time: np.ndarray, payload: np.ndarray | None = None):
+        order = np.lexsort((time, entity))
+        self.keys = _key(entity[order], time[order])
+        self.times = np.ascontiguousarray(time[order])
+        self.payload = None if payload is None else np.ascontiguousarray(payload[order])
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    def count(self, entity: np.ndarray, start: np.ndarray | int, end: np.ndarray | int) -> np.ndarray:
+        """Events of each `entity` with start <= time < end (per row or one window for all)."""
+        lo = np.searchsorted(self.keys, _key(entity, start))
+        hi = np.searchsorted(self.keys, _key(entity, end))
+        return (hi - lo).astype(np.float32)
+
+    def last(self, entity: np.ndarray, before: np.ndarray | int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of each entity's last `n` events before `before` (rows x n, oldest first),
+        and a mask of which slots hold an event."""
+        hi = np.searchsorted(self.keys, _key(entity, before))
+        lo = np.searchsorted(self.keys, _key(entity, _ORIGIN))
+        positions = hi[:, None] - n + np.arange(n)[None, :]
+        valid = positions >= lo[:, None]
+        return np.where(valid, positions, 0), valid
+
+    def between(self, entity: int, start: int, end: int) -> slice:
+        """The slice of one entity's events with start <= time < end."""
+        lo, hi = np.searchsorted(self.keys, [_key(entity, start), _key(entity, end)])
+        return slice(int(lo), int(hi))
+
+
+def _key(entity: np.ndarray | int, time: np.ndarray | int) -> np.ndarray:
+    t = np.clip(np.asarray(time, dtype=np.int64) - _ORIGIN, 0, (1 << _TIME_BITS) - 1)
+    return (np.asarray(entity, dtype=np.int64) << _TIME_BITS) + t
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """The live events at one moment (copies, safe to read without the lock)."""
+
+    user: np.ndarray
+    item: np.ndarray
+    kind: np.ndarray
+    time: np.ndarray
+
+    def of_user(self, user: int, kind: int | None = None) -> np.ndarray:
+        mask = self.user == user
+        if kind is not None:
+            mask &= self.kind == kind
+        return mask
+
+    def item_counts(self, items: np.ndarray, kind: int, since: int) -> np.ndarray:
+        """Per item in `items`: live events of `kind` at or after `since`."""
+        mask = (self.kind == kind) & (self.time >= since)
+        if not mask.any():
+            return np.zeros(len(items), dtype=np.float32)
+        ids, counts = np.unique(self.item[mask], return_counts=True)
+        slot = np.searchsorted(ids, items).clip(max=len(ids) - 1)
+        return np.where(ids[slot] == items, counts[slot], 0).astype(np.float32)
+
+
+class LiveEvents:
+    """Events recorded while serving; appends are locked, reads take a snapshot."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[tuple[int, int, int, int]] = []
+        self._snapshot = _empty_snapshot()
+
+    def add(self, user: int, item: int, kind: str, time: int) -> None:
+        with self._lock:
+            self._rows.append((user, item, EVENT_KINDS.index(kind), time))
+            rows = np.array(self._rows, dtype=np.int64)
+            self._snapshot = LiveSnapshot(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
+
+    def snapshot(self) -> LiveSnapshot:
+        return self._snapshot
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def _empty_snapshot() -> LiveSnapshot:
+    empty = np.zeros(0, dtype=np.int64)
+    return LiveSnapshot(empty, empty, empty, empty)

@@ -1,0 +1,19 @@
+"""Stage 2 features: one registry of named features over one vectorised context.
+
+`assemble(context)` builds the (rows x features) float32 matrix for serving (one request's
+candidates) and for training (millions of logged impressions) with the same code.
+"""
+
+from engine.features.context import FeatureContext, FeatureInputs
+from engine.features.registry import FEATURES, FeatureSpec, assemble, feature_names
+from engine.features.store import EventStore
+
+__all__ = [
+    "FEATURES",
+    "EventStore",
+    "FeatureContext",
+    "FeatureInputs",
+    "FeatureSpec",
+    "assemble",
+    "feature_names",
+]

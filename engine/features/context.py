@@ -1,0 +1,266 @@
+"""The inputs every feature reads, computed once per batch of rows and shared.
+
+A row is (user, item, as-of time, group). Serving builds one group: a request's candidates
+at `now`. Training builds one row per logged impression at the impression's own time, so no
+feature can see the future. User-level values are computed once per distinct (user, time)
+and broadcast, so a request pays for one user, not for 500 copies of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from engine.data import Catalog, Users
+from engine.events import EVENT_KINDS, LiveSnapshot, _key
+from engine.features.store import ITEM_COUNTS, EventStore
+
+DAY = 86_400
+HISTORY = 50  # clicks used for category affinity and "clicked before"
+SIM_HISTORY = 10  # most recent clicks used for similarity and co-occurrence
+SESSION = 30 * 60
+USER_WINDOWS = (None, SESSION, DAY, 7 * DAY, 30 * DAY)
+CLICK, PURCHASE, IMPRESSION = (EVENT_KINDS.index(k) for k in ("click", "purchase", "impression"))
+
+
+@dataclass(frozen=True)
+class FeatureInputs:
+    """Row-aligned inputs. `end` is exclusive: serving passes now + 1, training the impression
+    time (so its own outcome is not counted). `query_sim` is NaN where there is no query;
+    `context_category` is -1 where the session names none; `hour` is NaN to take the hour
+    from `end`."""
+
+    user: np.ndarray
+    item: np.ndarray
+    end: np.ndarray
+    group: np.ndarray
+    query_sim: np.ndarray
+    context_category: np.ndarray
+    hour: np.ndarray | None = None
+
+
+class FeatureContext:
+    """Lazily computed intermediates over `FeatureInputs`; features read its attributes."""
+
+    def __init__(
+        self, inputs: FeatureInputs, catalog: Catalog, users: Users, store: EventStore, live: LiveSnapshot
+    ):
+        self.inputs, self.catalog, self.users, self.store, self.live = inputs, catalog, users, store, live
+        self.n = len(inputs.item)
+        self.item = inputs.item
+        self.single_end = bool(self.n) and bool((inputs.end == inputs.end[0]).all())
+        self.single_group = bool(self.n) and bool((inputs.group == inputs.group[0]).all())
+        if self.single_end and bool((inputs.user == inputs.user[0]).all()):  # one request
+            first, self.row_user = np.zeros(1, dtype=np.int64), np.zeros(self.n, dtype=np.int64)
+        else:
+            keys = _key(inputs.user, inputs.end)
+            _, first, self.row_user = np.unique(keys, return_index=True, return_inverse=True)
+        self.u_user = inputs.user[first]
+        self.u_end = inputs.end[first]
+        self.u_known = (self.u_user >= 0) & (self.u_user < users.n_users)
+        self._counts: dict[tuple, np.ndarray] = {}
+
+    # ----------------------------------------------------------------- helpers
+    def per_row(self, per_user: np.ndarray) -> np.ndarray:
+        """Broadcast a value per distinct (user, time) to every row."""
+        return per_user[self.row_user]
+
+    def user_count(self, kind: str, window: int | None) -> np.ndarray:
+        """Events of `kind` per distinct user in [end - window, end), live events included."""
+        key = ("user", kind, window)
+        if key not in self._counts:
+            if window not in USER_WINDOWS:
+                raise ValueError(f"user counts are computed for the windows {USER_WINDOWS}, not {window}")
+            # All windows of one kind in one lookup: [start of each window..., end].
+            starts = [np.zeros_like(self.u_end) if w is None else self.u_end - w for w in USER_WINDOWS]
+            bounds = np.stack([*starts, self.u_end])
+            entities = np.broadcast_to(self.u_user, bounds.shape)
+            positions = np.searchsorted(self.store.user_index(kind).keys, _key(entities, bounds))
+            counts = (positions[-1] - positions[:-1]).astype(np.float32)
+            if len(self.live.user):
+                kind_code = EVENT_KINDS.index(kind)
+                for j in np.flatnonzero(np.isin(self.u_user, self.live.user)):
+                    mask = self.live.of_user(int(self.u_user[j]), kind_code) & (
+                        self.live.time < self.u_end[j]
+                    )
+                    for w, window_start in enumerate(starts):
+                        counts[w, j] += (mask & (self.live.time >= window_start[j])).sum()
+            for w, counted in zip(USER_WINDOWS, counts, strict=True):
+                self._counts[("user", kind, w)] = np.where(self.u_known, counted, np.nan).astype(np.float32)
+        return self._counts[key]
+
+    def item_count(self, kind: str, window: int | None) -> np.ndarray:
+        """Events of `kind` per row's item in [end - window, end), live events included."""
+        column = ITEM_COUNTS.index((kind, window))
+        return self.item_counts[:, column]
+
+    @cached_property
+    def item_counts(self) -> np.ndarray:
+        """(rows x ITEM_COUNTS): one gather from the store's table when the rows share one
+        time (serving), per-row lookups otherwise (training)."""
+        end = self.inputs.end
+        if self.single_end:
+            counts = self.store.item_table(int(end[0]))[self.item]
+        else:
+            counts = np.stack(
+                [
+                    self.store.item_index(kind).count(self.item, 0 if window is None else end - window, end)
+                    for kind, window in ITEM_COUNTS
+                ],
+                axis=1,
+            )
+        if len(self.live.user):
+            counts = counts.copy()
+            for column, (kind, window) in enumerate(ITEM_COUNTS):
+                since = int(end.min() - (window or 10**12))
+                counts[:, column] += self.live.item_counts(self.item, EVENT_KINDS.index(kind), since)
+        return counts
+
+    def rank_pct(self, values: np.ndarray) -> np.ndarray:
+        """0 for the best value in the row's group, 1 for the worst; NaN values rank last."""
+        group = self.inputs.group
+        key = -values  # NaN sorts last
+        order = np.argsort(key) if self.single_group else np.lexsort((key, group))
+        sorted_group = group[order]
+        starts = np.r_[0, np.flatnonzero(sorted_group[1:] != sorted_group[:-1]) + 1]
+        sizes = np.diff(np.r_[starts, len(order)])
+        position = np.arange(len(order)) - np.repeat(starts, sizes)
+        pct = np.empty(len(order), dtype=np.float32)
+        pct[order] = position / np.maximum(np.repeat(sizes, sizes) - 1, 1)
+        return pct
+
+    # ----------------------------------------------------------- shared values
+    @cached_property
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each distinct user's last HISTORY clicks before `end` (items, times), oldest first,
+        -1 / 0 where the history is shorter; live clicks come last."""
+        index = self.store.clicks_by_user
+        pos, valid = index.last(np.maximum(self.u_user, 0), self.u_end, HISTORY)
+        items = np.where(valid & self.u_known[:, None], index.payload[pos], -1)
+        times = np.where(valid & self.u_known[:, None], index.times[pos], 0)
+        if len(self.live.user):
+            for j in np.flatnonzero(np.isin(self.u_user, self.live.user)):
+                mask = self.live.of_user(int(self.u_user[j]), CLICK) & (self.live.time < self.u_end[j])
+                extra_items, extra_times = self.live.item[mask], self.live.time[mask]
+                items[j] = np.r_[items[j], extra_items][-HISTORY:]
+                times[j] = np.r_[times[j], extra_times][-HISTORY:]
+        return items, times
+
+    @cached_property
+    def history_categories(self) -> np.ndarray:
+        """(distinct users x categories) click counts over the recent history."""
+        items, _ = self.history
+        n_categories = len(self.catalog.category_names)
+        cats = np.where(items >= 0, self.catalog.category[np.maximum(items, 0)], n_categories)
+        flat = (np.arange(len(items))[:, None] * (n_categories + 1) + cats).ravel()
+        counts = np.bincount(flat, minlength=len(items) * (n_categories + 1))
+        return counts.reshape(len(items), n_categories + 1)[:, :n_categories].astype(np.float32)
+
+    @cached_property
+    def history_sims(self) -> np.ndarray:
+        """(rows x SIM_HISTORY) similarity of each row's item to the user's recent clicks (NaN pads)."""
+        recent = self.history[0][:, -SIM_HISTORY:]
+        vectors = self.catalog.vectors
+        if len(recent) == 1:
+            sims = self.item_vectors @ vectors[np.maximum(recent[0], 0)].T
+            mask = np.broadcast_to(recent[0] < 0, sims.shape)
+        else:
+            per_row = recent[self.row_user]
+            sims = np.einsum("nd,nkd->nk", self.item_vectors, vectors[np.maximum(per_row, 0)])
+            mask = per_row < 0
+        return np.where(mask, np.nan, sims).astype(np.float32)
+
+    @cached_property
+    def history_sim_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: max, mean and last of `history_sims` (NaN without history)."""
+        sims = self.history_sims
+        if len(self.u_user) == 1:  # one user: the padding is the same columns in every row
+            valid = sims[:, ~np.isnan(sims[0])] if self.n else sims
+            if valid.shape[1] == 0:
+                empty = np.full(self.n, np.nan, dtype=np.float32)
+                return empty, empty, empty
+            return valid.max(axis=1), valid.mean(axis=1, dtype=np.float32), valid[:, -1]
+        valid = ~np.isnan(sims)
+        count = valid.sum(axis=1)
+        best = np.where(count > 0, np.where(valid, sims, -np.inf).max(axis=1), np.nan)
+        mean = np.where(count > 0, np.where(valid, sims, 0.0).sum(axis=1) / np.maximum(count, 1), np.nan)
+        return best.astype(np.float32), mean.astype(np.float32), sims[:, -1]
+
+    @cached_property
+    def cooc(self) -> np.ndarray:
+        """(rows x SIM_HISTORY) co-occurrence counts of each row's item with recent clicks."""
+        recent = self.history[0][:, -SIM_HISTORY:]
+        if len(recent) == 1:
+            return self.store.cooc.rows(recent[0], self.item)
+        per_row = recent[self.row_user]
+        return self.store.cooc.lookup(per_row, np.broadcast_to(self.item[:, None], per_row.shape))
+
+    @cached_property
+    def category_last_click(self) -> np.ndarray:
+        """(distinct users x categories) time of the last click in each category (0 = never)."""
+        items, times = self.history
+        n_categories = len(self.catalog.category_names)
+        last = np.zeros(len(items) * (n_categories + 1), dtype=np.int64)
+        cats = np.where(items >= 0, self.catalog.category[np.maximum(items, 0)], n_categories)
+        flat = (np.arange(len(items))[:, None] * (n_categories + 1) + cats).ravel()
+        np.maximum.at(last, flat, times.ravel())
+        return last.reshape(len(items), n_categories + 1)[:, :n_categories]
+
+    @cached_property
+    def clicked_before(self) -> np.ndarray:
+        items = self.history[0]
+        if len(items) == 1:
+            return np.isin(self.item, items[0][items[0] >= 0])
+        return (items[self.row_user] == self.item[:, None]).any(axis=1)
+
+    @cached_property
+    def item_vectors(self) -> np.ndarray:
+        return self.catalog.vectors[self.item]
+
+    @cached_property
+    def item_category(self) -> np.ndarray:
+        return self.catalog.category[self.item].astype(np.int64)
+
+    @cached_property
+    def user_sim(self) -> np.ndarray:
+        user = np.maximum(self.inputs.user, 0)
+        known = self.per_row(self.u_known)
+        if len(self.u_user) == 1:
+            sims = self.item_vectors @ self.users.vectors[user[0]]
+        else:
+            sims = np.einsum("nd,nd->n", self.item_vectors, self.users.vectors[user])
+        return np.where(known, sims, np.nan).astype(np.float32)
+
+    @cached_property
+    def last_click_category(self) -> np.ndarray:
+        """Per distinct user: the category of the most recent click (-1 when none)."""
+        last = self.history[0][:, -1]
+        return np.where(last >= 0, self.catalog.category[np.maximum(last, 0)], -1)
+
+    @cached_property
+    def session_category(self) -> np.ndarray:
+        """Per row: the request's category, else the category of the user's last click."""
+        given = self.inputs.context_category
+        return np.where(given >= 0, given, self.per_row(self.last_click_category))
+
+    @cached_property
+    def item_log_price(self) -> np.ndarray:
+        return self.store.item_log_price[self.item]
+
+    @cached_property
+    def history_log_price(self) -> np.ndarray:
+        """Per distinct user: mean log price of the recent history (NaN when empty)."""
+        items = self.history[0]
+        prices = np.where(items >= 0, self.store.item_log_price[np.maximum(items, 0)], np.nan)
+        counts = (items >= 0).sum(axis=1)
+        return np.where(counts > 0, np.nansum(prices, axis=1) / np.maximum(counts, 1), np.nan)
+
+    @cached_property
+    def hour(self) -> np.ndarray:
+        from_clock = ((self.inputs.end % DAY) / 3600.0).astype(np.float32)
+        given = self.inputs.hour
+        return (
+            from_clock if given is None else np.where(np.isnan(given), from_clock, given).astype(np.float32)
+        )

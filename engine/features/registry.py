@@ -1,0 +1,345 @@
+"""Every stage-2 feature in one list: name, group, one-line description, and how to compute
+it from a FeatureContext. Adding a feature is one entry here; the model's manifest, the
+explanations and the app read names and descriptions from this list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.features.context import DAY, SESSION, FeatureContext
+
+WEEK, MONTH = 7 * DAY, 30 * DAY
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    group: str  # "user", "item" or "cross"
+    description: str
+    compute: Callable[[FeatureContext], np.ndarray]
+
+
+def _user(name: str, description: str, per_user: Callable[[FeatureContext], np.ndarray]) -> FeatureSpec:
+    """A user feature: computed once per distinct user and time, then broadcast to rows."""
+    return FeatureSpec(name, "user", description, lambda c: c.per_row(per_user(c)))
+
+
+def _segment(index: int, name: str) -> FeatureSpec:
+    return _user(
+        f"u_segment_{name}",
+        f"1 if the user is in the '{name}' segment",
+        lambda c: np.where(c.u_known, c.users.segment[np.maximum(c.u_user, 0)] == index, np.nan),
+    )
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, prior: float, weight: float) -> np.ndarray:
+    """Smoothed rate (num + prior * weight) / (den + weight), so tiny counts stay sane."""
+    return (num + prior * weight) / (den + weight)
+
+
+def _days_since(c: FeatureContext, times: np.ndarray) -> np.ndarray:
+    return np.where(times > 0, (c.u_end - times) / DAY, np.nan).astype(np.float32)
+
+
+FEATURES: tuple[FeatureSpec, ...] = (
+    # ------------------------------------------------------------------ user
+    _user("u_known", "1 for a known user, 0 for a cold start", lambda c: c.u_known.astype(np.float32)),
+    _user("u_clicks_total", "clicks before now", lambda c: c.user_count("click", None)),
+    _user("u_clicks_1d", "clicks in the last day", lambda c: c.user_count("click", DAY)),
+    _user("u_clicks_7d", "clicks in the last 7 days", lambda c: c.user_count("click", WEEK)),
+    _user("u_clicks_30d", "clicks in the last 30 days", lambda c: c.user_count("click", MONTH)),
+    _user("u_purchases_total", "purchases before now", lambda c: c.user_count("purchase", None)),
+    _user("u_purchases_30d", "purchases in the last 30 days", lambda c: c.user_count("purchase", MONTH)),
+    _user(
+        "u_impressions_30d", "items shown in the last 30 days", lambda c: c.user_count("impression", MONTH)
+    ),
+    _user(
+        "u_ctr_30d",
+        "smoothed click rate over the last 30 days",
+        lambda c: _ratio(c.user_count("click", MONTH), c.user_count("impression", MONTH), 0.1, 10),
+    ),
+    _user(
+        "u_purchase_rate",
+        "smoothed purchases per click",
+        lambda c: _ratio(c.user_count("purchase", None), c.user_count("click", None), 0.15, 5),
+    ),
+    _user(
+        "u_days_since_click",
+        "days since the last click (activity)",
+        lambda c: _days_since(c, c.history[1][:, -1]),
+    ),
+    _user(
+        "u_session_clicks",
+        "clicks in the last 30 minutes (real time)",
+        lambda c: c.user_count("click", SESSION),
+    ),
+    _user(
+        "u_session_purchases",
+        "purchases in the last 30 minutes (real time)",
+        lambda c: c.user_count("purchase", SESSION),
+    ),
+    _user(
+        "u_history_categories",
+        "distinct categories in the recent history",
+        lambda c: (c.history_categories > 0).sum(axis=1).astype(np.float32),
+    ),
+    _user(
+        "u_category_entropy",
+        "spread of the recent history over categories (bits)",
+        lambda c: _entropy(c.history_categories),
+    ),
+    _user("u_history_log_price", "mean log price of the recent history", lambda c: c.history_log_price),
+    _segment(0, "bargain"),
+    _segment(1, "mainstream"),
+    _segment(2, "premium"),
+    _segment(3, "explorer"),
+    _user(
+        "u_price_sensitivity",
+        "price sensitivity from the user profile (0..1)",
+        lambda c: np.where(c.u_known, c.users.price_sensitivity[np.maximum(c.u_user, 0)], np.nan),
+    ),
+    FeatureSpec("ctx_hour_sin", "user", "time of day, sine", lambda c: np.sin(c.hour / 24 * 2 * np.pi)),
+    FeatureSpec("ctx_hour_cos", "user", "time of day, cosine", lambda c: np.cos(c.hour / 24 * 2 * np.pi)),
+    FeatureSpec(
+        "ctx_weekend",
+        "user",
+        "1 on Saturday and Sunday",
+        lambda c: (((c.inputs.end // DAY) + 3) % 7 >= 5).astype(np.float32),
+    ),
+    FeatureSpec(
+        "ctx_has_category",
+        "user",
+        "1 when the session has a current category",
+        lambda c: (c.session_category >= 0).astype(np.float32),
+    ),
+    # ------------------------------------------------------------------ item
+    FeatureSpec("i_clicks_1d", "item", "clicks in the last day", lambda c: c.item_count("click", DAY)),
+    FeatureSpec(
+        "i_clicks_3d", "item", "clicks in the last 3 days (trend)", lambda c: c.item_count("click", 3 * DAY)
+    ),
+    FeatureSpec("i_clicks_7d", "item", "clicks in the last 7 days", lambda c: c.item_count("click", WEEK)),
+    FeatureSpec("i_clicks_30d", "item", "clicks in the last 30 days", lambda c: c.item_count("click", MONTH)),
+    FeatureSpec("i_clicks_total", "item", "clicks before now", lambda c: c.item_count("click", None)),
+    FeatureSpec(
+        "i_purchases_30d", "item", "purchases in the last 30 days", lambda c: c.item_count("purchase", MONTH)
+    ),
+    FeatureSpec(
+        "i_impressions_30d",
+        "item",
+        "times shown in the last 30 days",
+        lambda c: c.item_count("impression", MONTH),
+    ),
+    FeatureSpec(
+        "i_ctr_30d",
+        "item",
+        "smoothed click rate over the last 30 days",
+        lambda c: _ratio(c.item_count("click", MONTH), c.item_count("impression", MONTH), 0.1, 20),
+    ),
+    FeatureSpec(
+        "i_purchase_rate",
+        "item",
+        "smoothed purchases per click",
+        lambda c: _ratio(c.item_count("purchase", None), c.item_count("click", None), 0.15, 5),
+    ),
+    FeatureSpec(
+        "i_clicks_1h", "item", "clicks in the last hour (real time)", lambda c: c.item_count("click", 3600)
+    ),
+    FeatureSpec(
+        "i_log_popularity",
+        "item",
+        "log of the catalog's popularity score",
+        lambda c: np.log(c.catalog.popularity[c.item]),
+    ),
+    FeatureSpec(
+        "i_age_days",
+        "item",
+        "days since the item was created",
+        lambda c: ((c.inputs.end - c.catalog.created_at[c.item]) / DAY).astype(np.float32),
+    ),
+    FeatureSpec(
+        "i_fresh_14d",
+        "item",
+        "1 for items created in the last 14 days",
+        lambda c: (c.inputs.end - c.catalog.created_at[c.item] < 14 * DAY).astype(np.float32),
+    ),
+    FeatureSpec(
+        "i_log_inventory", "item", "log(1 + units in stock)", lambda c: np.log1p(c.catalog.inventory[c.item])
+    ),
+    FeatureSpec(
+        "i_in_stock",
+        "item",
+        "1 when at least one unit is in stock",
+        lambda c: (c.catalog.inventory[c.item] > 0).astype(np.float32),
+    ),
+    FeatureSpec("i_category", "item", "category code", lambda c: c.item_category.astype(np.float32)),
+    FeatureSpec("i_log_price", "item", "log price", lambda c: c.item_log_price),
+    FeatureSpec(
+        "i_price_vs_category",
+        "item",
+        "log price minus the category's median log price",
+        lambda c: c.item_log_price - c.store.category_log_median[c.item_category],
+    ),
+    FeatureSpec("i_margin", "item", "margin as a share of price", lambda c: c.catalog.margin[c.item]),
+    FeatureSpec(
+        "i_promoted", "item", "1 for promoted items", lambda c: c.catalog.promoted[c.item].astype(np.float32)
+    ),
+    # ----------------------------------------------------------------- cross
+    FeatureSpec(
+        "x_sim_user", "cross", "similarity of item and user embeddings (ANN path score)", lambda c: c.user_sim
+    ),
+    FeatureSpec(
+        "x_sim_query", "cross", "similarity to the request's query vector", lambda c: c.inputs.query_sim
+    ),
+    FeatureSpec(
+        "x_ann_rank_pct",
+        "cross",
+        "rank of the ANN score among the candidates (0 = best)",
+        lambda c: c.rank_pct(np.where(np.isnan(c.inputs.query_sim), c.user_sim, c.inputs.query_sim)),
+    ),
+    FeatureSpec(
+        "x_hist_max_sim",
+        "cross",
+        "best similarity to the last 10 clicks (history path score)",
+        lambda c: c.history_sim_stats[0],
+    ),
+    FeatureSpec(
+        "x_hist_mean_sim", "cross", "mean similarity to the last 10 clicks", lambda c: c.history_sim_stats[1]
+    ),
+    FeatureSpec(
+        "x_hist_last_sim", "cross", "similarity to the most recent click", lambda c: c.history_sim_stats[2]
+    ),
+    FeatureSpec(
+        "x_hist_rank_pct",
+        "cross",
+        "rank of the history-path score among the candidates",
+        lambda c: c.rank_pct(c.history_sim_stats[0]),
+    ),
+    FeatureSpec(
+        "x_trend_rank_pct",
+        "cross",
+        "rank of the 3-day click trend among the candidates (trending path)",
+        lambda c: c.rank_pct(c.item_count("click", 3 * DAY)),
+    ),
+    FeatureSpec(
+        "x_popularity_rank_pct",
+        "cross",
+        "rank of 7-day clicks among the candidates",
+        lambda c: c.rank_pct(c.item_count("click", WEEK)),
+    ),
+    FeatureSpec(
+        "x_promoted_sim",
+        "cross",
+        "similarity for promoted items (promoted path score), else missing",
+        lambda c: np.where(c.catalog.promoted[c.item], c.user_sim, np.nan),
+    ),
+    FeatureSpec(
+        "x_category_share",
+        "cross",
+        "share of the recent history in the item's category (affinity)",
+        lambda c: _category_share(c),
+    ),
+    FeatureSpec(
+        "x_category_clicks",
+        "cross",
+        "recent clicks in the item's category",
+        lambda c: c.history_categories[c.row_user, c.item_category],
+    ),
+    FeatureSpec(
+        "x_category_is_top",
+        "cross",
+        "1 when the item's category is the user's most clicked",
+        lambda c: (
+            (c.history_categories.argmax(axis=1)[c.row_user] == c.item_category)
+            & (c.history_categories.sum(axis=1)[c.row_user] > 0)
+        ).astype(np.float32),
+    ),
+    FeatureSpec(
+        "x_declared_affinity",
+        "cross",
+        "the user profile's affinity for the item's category",
+        lambda c: np.where(
+            c.per_row(c.u_known),
+            c.users.category_affinity[np.maximum(c.per_row(c.u_user), 0), c.item_category],
+            np.nan,
+        ),
+    ),
+    FeatureSpec(
+        "x_price_match",
+        "cross",
+        "how well the price fits the user's sensitivity (0 = ideal)",
+        lambda c: _price_match(c),
+    ),
+    FeatureSpec(
+        "x_price_vs_history",
+        "cross",
+        "log price minus the mean log price of the user's history",
+        lambda c: c.item_log_price - c.per_row(c.history_log_price),
+    ),
+    FeatureSpec(
+        "x_cooc_sum", "cross", "co-clicks with the last 10 clicks, summed", lambda c: c.cooc.sum(axis=1)
+    ),
+    FeatureSpec(
+        "x_cooc_max", "cross", "co-clicks with the last 10 clicks, best", lambda c: c.cooc.max(axis=1)
+    ),
+    FeatureSpec(
+        "x_clicked_before",
+        "cross",
+        "1 when the user clicked this item in the recent history",
+        lambda c: c.clicked_before.astype(np.float32),
+    ),
+    FeatureSpec(
+        "x_session_category_match",
+        "cross",
+        "1 when the item is in the session's current category",
+        lambda c: (c.session_category == c.item_category).astype(np.float32),
+    ),
+    FeatureSpec(
+        "x_days_since_category_click",
+        "cross",
+        "days since the user last clicked this category",
+        lambda c: _days_since_category(c),
+    ),
+)
+
+
+def feature_names() -> list[str]:
+    return [spec.name for spec in FEATURES]
+
+
+def assemble(context: FeatureContext, specs: tuple[FeatureSpec, ...] = FEATURES) -> np.ndarray:
+    """The (rows x features) float32 matrix, one vectorised call per feature."""
+    matrix = np.empty((context.n, len(specs)), dtype=np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j, spec in enumerate(specs):
+            matrix[:, j] = spec.compute(context)
+    return matrix
+
+
+def _entropy(counts: np.ndarray) -> np.ndarray:
+    total = counts.sum(axis=1, keepdims=True)
+    p = counts / np.maximum(total, 1)
+    logs = np.log2(np.where(p > 0, p, 1.0))
+    return np.where(total[:, 0] > 0, -(p * logs).sum(axis=1), np.nan).astype(np.float32)
+
+
+def _category_share(c: FeatureContext) -> np.ndarray:
+    counts = c.history_categories
+    total = counts.sum(axis=1)
+    share = counts[c.row_user, c.item_category] / np.maximum(total[c.row_user], 1)
+    return np.where(total[c.row_user] > 0, share, np.nan).astype(np.float32)
+
+
+def _price_match(c: FeatureContext) -> np.ndarray:
+    sensitivity = np.where(c.u_known, c.users.price_sensitivity[np.maximum(c.u_user, 0)], np.nan)
+    preferred = (0.5 - c.per_row(sensitivity)) * 2.0
+    relative = c.item_log_price - c.store.category_log_median[c.item_category]
+    return (-np.abs(relative - preferred)).astype(np.float32)
+
+
+def _days_since_category(c: FeatureContext) -> np.ndarray:
+    last_time = c.category_last_click[c.row_user, c.item_category]
+    return np.where(last_time > 0, (c.inputs.end - last_time) / DAY, np.nan).astype(np.float32)

@@ -1,0 +1,161 @@
+"""Time-indexed views of the interaction log that features read: event counts per user and
+per item, users' click histories, item co-occurrence, category price medians."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.data import Catalog, Interactions
+from engine.events import EventIndex
+
+DAY = 86_400
+#: the (kind, window) item counts features use; serving gathers them as one block.
+ITEM_COUNTS = (
+    ("click", 3600),
+    ("click", DAY),
+    ("click", 3 * DAY),
+    ("click", 7 * DAY),
+    ("click", 30 * DAY),
+    ("click", None),
+    ("purchase", 30 * DAY),
+    ("purchase", None),
+    ("impression", 30 * DAY),
+)
+COOC_HISTORY = 50  # co-occurrence pairs come from each user's last 50 clicks
+COOC_MIN = 2  # pairs co-clicked only once are noise; dropping them keeps the table small
+
+
+@dataclass(frozen=True)
+class Cooccurrence:
+    """How often two items were clicked by the same user, as sorted pair keys a * n + b."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+    n_items: int
+
+    @classmethod
+    def from_clicks(cls, user: np.ndarray, item: np.ndarray, time: np.ndarray, n_items: int, before: int):
+        """Pairs among each user's clicks before `before` (the window stops leakage into training)."""
+        keep = time < before
+        user, item, time = user[keep], item[keep], time[keep]
+        order = np.lexsort((time, user))
+        user, item = user[order], item[order]
+        # Pair every click with the previous COOC_HISTORY clicks of the same user.
+        firsts, seconds = [], []
+        for lag in range(1, COOC_HISTORY + 1):
+            same = user[lag:] == user[:-lag]
+            if not same.any():
+                break
+            a, b = item[lag:][same], item[:-lag][same]
+            firsts += [a, b]
+            seconds += [b, a]
+        if not firsts:
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), n_items)
+        a, b = np.concatenate(firsts), np.concatenate(seconds)
+        distinct = a != b
+        keys, counts = np.unique(a[distinct] * n_items + b[distinct], return_counts=True)
+        frequent = counts >= COOC_MIN
+        return cls(keys[frequent], counts[frequent].astype(np.float32), n_items)
+
+    def lookup(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Counts for pairs (a[i], b[i]); 0 where the pair never co-occurred or a is -1."""
+        if len(self.keys) == 0:
+            return np.zeros(np.shape(a), dtype=np.float32)
+        query = np.asarray(a, dtype=np.int64) * self.n_items + np.asarray(b, dtype=np.int64)
+        slot = np.searchsorted(self.keys, query).clip(max=len(self.keys) - 1)
+        return np.where((self.keys[slot] == query) & (np.asarray(a) >= 0), self.counts[slot], 0).astype(
+            np.float32
+        )
+
+    def rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(len(b) x len(a)) counts for every pair (a[j], b[i]): one user's recent clicks
+        against a request's candidates. Reads only the rows of `a`, so it stays in cache."""
+        out = np.zeros((len(b), len(a)), dtype=np.float32)
+        valid = np.flatnonzero(a >= 0)
+        if len(self.keys) == 0 or len(valid) == 0:
+            return out
+        lo = np.searchsorted(self.keys, a[valid] * self.n_items)
+        hi = np.searchsorted(self.keys, (a[valid] + 1) * self.n_items)
+        sizes = hi - lo
+        if sizes.sum() == 0:
+            return out
+        take = np.repeat(lo - np.r_[0, np.cumsum(sizes)[:-1]], sizes) + np.arange(sizes.sum())
+        owner = np.repeat(np.arange(len(valid)), sizes)
+        local = owner * self.n_items + self.keys[take] % self.n_items  # sorted: rows in order, cols sorted
+        query = (np.arange(len(valid))[None, :] * self.n_items + b[:, None]).ravel()
+        slot = np.searchsorted(local, query).clip(max=len(local) - 1)
+        found = np.where(local[slot] == query, self.counts[take][slot], 0).reshape(len(b), len(valid))
+        out[:, valid] = found
+        return out
+
+
+class EventStore:
+    """The log indexed for point-in-time lookups; built once per engine or training run."""
+
+    def __init__(self, catalog: Catalog, log: Interactions, cooc_before: int):
+        clicked, purchased = log.clicked, log.purchased
+        self.clicks_by_user = EventIndex(log.user[clicked], log.time[clicked], payload=log.item[clicked])
+        self.purchases_by_user = EventIndex(log.user[purchased], log.time[purchased])
+        self.impressions_by_user = EventIndex(log.user, log.time)
+        self.clicks_by_item = EventIndex(log.item[clicked], log.time[clicked])
+        self.purchases_by_item = EventIndex(log.item[purchased], log.time[purchased])
+        self.impressions_by_item = EventIndex(log.item, log.time)
+        self.cooc = Cooccurrence.from_clicks(
+            log.user[clicked], log.item[clicked], log.time[clicked], catalog.n_items, cooc_before
+        )
+        n_categories = len(catalog.category_names)
+        log_price = np.log(np.maximum(catalog.price, 0.01))
+        self.category_log_median = np.array(
+            [
+                np.median(log_price[catalog.category == c]) if (catalog.category == c).any() else 0.0
+                for c in range(n_categories)
+            ],
+            dtype=np.float32,
+        )
+        self.item_log_price = log_price.astype(np.float32)
+        self._clicks = (log.user[clicked], log.item[clicked], log.time[clicked], catalog.n_items)
+        self.n_items = catalog.n_items
+        self._tables: dict[int, np.ndarray] = {}
+
+    def item_index(self, kind: str) -> EventIndex:
+        return {
+            "click": self.clicks_by_item,
+            "purchase": self.purchases_by_item,
+            "impression": self.impressions_by_item,
+        }[kind]
+
+    def user_index(self, kind: str) -> EventIndex:
+        return {
+            "click": self.clicks_by_user,
+            "purchase": self.purchases_by_user,
+            "impression": self.impressions_by_user,
+        }[kind]
+
+    def item_table(self, end: int) -> np.ndarray:
+        """(items x ITEM_COUNTS) event counts for every item as of `end`, cached per `end`.
+
+        A serving engine's clock is fixed, so the table is computed once and a request
+        gathers its candidates' rows in one step; each column equals the corresponding
+        `item_index(kind).count(...)`, which training uses row by row."""
+        table = self._tables.get(end)
+        if table is None:
+            items = np.arange(self.n_items)
+            table = np.stack(
+                [
+                    self.item_index(kind).count(items, 0 if window is None else end - window, end)
+                    for kind, window in ITEM_COUNTS
+                ],
+                axis=1,
+            )
+            self._tables[end] = table
+        return table
+
+    def with_cooc_before(self, before: int) -> EventStore:
+        """The same indexes with co-occurrence counted from clicks before `before` only."""
+        other = copy.copy(self)
+        other.cooc = Cooccurrence.from_clicks(*self._clicks[:3], self._clicks[3], before)
+        other._tables = {}
+        return other

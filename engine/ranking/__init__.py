@@ -1,0 +1,1 @@
+"""Stage 2's model: the CatBoost re-ranker, how it is trained, and how it is judged."""

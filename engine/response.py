@@ -1,0 +1,107 @@
+"""Request -> feature inputs, and scored, rule-applied arrays -> the response a client reads."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from engine.config import BudgetConfig
+from engine.data import Catalog
+from engine.errors import InvalidRequestError
+from engine.features import FeatureInputs
+from engine.requests import CandidateResult, RankedItem, RecommendRequest, RecommendResponse, StageVerdict
+from engine.rules import Ranked
+from engine.timing import StageTimer
+
+
+def request_inputs(
+    request: RecommendRequest, result: CandidateResult, now: int, n_categories: int
+) -> FeatureInputs:
+    """One group: the request's candidates, as of now (inclusive of events recorded now)."""
+    context = request.context
+    if context.category is not None and not (
+        isinstance(context.category, int | np.integer) and 0 <= context.category < n_categories
+    ):
+        raise InvalidRequestError(
+            f"context category must be a category code from 0 to {n_categories - 1}, got {context.category!r}"
+        )
+    if context.hour is not None and not (isinstance(context.hour, int | float) and 0 <= context.hour < 24):
+        raise InvalidRequestError(
+            f"context hour must be a number from 0 to 24 (exclusive), got {context.hour!r}"
+        )
+    cands = result.candidates
+    n = len(cands)
+    user = result.user_id if result.known_user else -1
+    query_sim = cands.similarity if request.query is not None else np.full(n, np.nan, dtype=np.float32)
+    return FeatureInputs(
+        user=np.full(n, user, dtype=np.int64),
+        item=cands.item_ids,
+        end=np.full(n, now + 1, dtype=np.int64),
+        group=np.zeros(n, dtype=np.int64),
+        query_sim=query_sim,
+        context_category=np.full(n, -1 if context.category is None else context.category, dtype=np.int64),
+        hour=np.full(n, np.nan if context.hour is None else context.hour, dtype=np.float32),
+    )
+
+
+def build_response(
+    request: RecommendRequest,
+    result: CandidateResult,
+    scores: np.ndarray,
+    features: np.ndarray,
+    ranked: Ranked,
+    catalog: Catalog,
+    budget: BudgetConfig,
+    timer: StageTimer,
+    started_ns: int,
+    degraded: tuple[str, ...],
+) -> RecommendResponse:
+    cands = result.candidates
+    stage1_rank = {int(item): row for row, item in enumerate(cands.item_ids)}
+    by_item: dict[int, list[str]] = {}
+    for effect in ranked.effects:
+        by_item.setdefault(effect.item_id, []).append(f"{effect.rule}: {effect.action} ({effect.detail})")
+    k = min(request.k, len(ranked.item_ids))
+    items = []
+    for position, item in enumerate(ranked.item_ids[:k].tolist()):
+        row = stage1_rank[item]
+        items.append(
+            RankedItem(
+                item_id=item,
+                title=catalog.titles[item],
+                category=catalog.category_names[int(catalog.category[item])],
+                score=float(ranked.scores[position]),
+                rank_before=row + 1,
+                rank_after=position + 1,
+                rank_change=row - position,
+                found_by=tuple(cands.found_by(row)),
+                rules=tuple(by_item.get(item, ())),
+            )
+        )
+    timer.add("total", time.perf_counter_ns() - started_ns)
+    ms = {stage: ns / 1e6 for stage, ns in timer.ns.items()}
+    buffer = ms["total"] - ms["retrieval"] - ms["features"] - ms["model"]
+    verdicts = (
+        StageVerdict("retrieval", ms["retrieval"], budget.ann_ms),
+        StageVerdict("features", ms["features"], budget.features_ms),
+        StageVerdict("model", ms["model"], budget.model_ms),
+        StageVerdict("buffer", buffer, budget.buffer_ms),
+        StageVerdict("total", ms["total"], budget.total_ms),
+    )
+    notes = result.notes
+    if k < request.k:
+        notes = (*notes, f"only {k} items after the rules, fewer than the {request.k} asked for")
+    return RecommendResponse(
+        user_id=result.user_id,
+        k=request.k,
+        items=tuple(items),
+        candidates=result,
+        scores=scores,
+        features=features,
+        effects=ranked.effects,
+        timings_ms=ms,
+        verdicts=verdicts,
+        degraded=degraded,
+        notes=notes,
+    )

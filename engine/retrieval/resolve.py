@@ -1,0 +1,84 @@
+"""Turn a stage-1 request into a Query: whose vector, which history, which categories."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.ann.base import as_float32_matrix
+from engine.data import Catalog, Users
+from engine.errors import InvalidRequestError
+from engine.requests import CandidateRequest
+from engine.retrieval.types import Query
+
+DAY = 86_400
+TOP_CATEGORY_HALF_LIFE_DAYS = 30.0
+MAX_CANDIDATES = 100_000
+
+
+def check_user_id(user_id: object) -> int:
+    if isinstance(user_id, bool) or not isinstance(user_id, int | np.integer):
+        raise InvalidRequestError(f"user id must be a whole number, got {user_id!r}")
+    return int(user_id)
+
+
+def check_size(requested: object, default: int, n_items: int) -> int:
+    n = default if requested is None else requested
+    limit = min(n_items, MAX_CANDIDATES)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= limit:
+        raise InvalidRequestError(
+            f"the number of candidates must be a whole number from 1 to {limit} "
+            f"(the catalog has {n_items} items), got {n!r}"
+        )
+    return int(n)
+
+
+def resolve(
+    request: CandidateRequest,
+    catalog: Catalog,
+    users: Users,
+    history: tuple[np.ndarray, np.ndarray] | None,
+    now: int,
+    top_categories: int,
+) -> Query:
+    """`history` is the user's (items, times) up to now, oldest first."""
+    user_id = check_user_id(request.user_id)
+    known = users.knows(user_id)
+    vector = None
+    if request.query is not None:
+        vector = as_float32_matrix(request.query, what="query vector", dim=catalog.dim)[0]
+    elif known:
+        vector = users.vectors[user_id]
+    if not known or history is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return Query(user_id, False, vector, empty, empty, np.zeros(0, dtype=np.float32))
+    items, times = history
+    top, weights = _top_categories(catalog, items, times, now, top_categories)
+    return Query(user_id, True, vector, items, top, weights)
+
+
+def _top_categories(
+    catalog: Catalog, items: np.ndarray, times: np.ndarray, now: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The user's strongest categories by recency-weighted history, and their shares."""
+    if len(items) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    age_days = (now - times) / DAY
+    weights = np.exp2(-np.maximum(age_days, 0) / TOP_CATEGORY_HALF_LIFE_DAYS)
+    per_category = np.bincount(catalog.category[items], weights=weights)
+    top = np.argsort(-per_category, kind="stable")[:n]
+    top = top[per_category[top] > 0]
+    return top.astype(np.int64), (per_category[top] / per_category.sum()).astype(np.float32)
+
+
+def notes(request: CandidateRequest, query: Query, n: int, got: int) -> tuple[str, ...]:
+    found = []
+    if not query.known_user:
+        how = (
+            "the query vector, trending and promoted" if query.vector is not None else "trending and promoted"
+        )
+        found.append(f"user {request.user_id} is unknown: cold start from {how} items")
+    elif len(query.history) == 0:
+        found.append(f"user {request.user_id} has no history: no history path")
+    if got < n:
+        found.append(f"only {got} distinct candidates found of the {n} asked for")
+    return tuple(found)
