@@ -1,5 +1,4 @@
-"""Benchmarks. `ann_sweep`: each backend's search grid on one thread against exact search.
-`pipeline_bench`: the request path's per-stage latency over many requests.
+"""ANN benchmark: each backend's search grid on one thread against exact search.
 
 Only raw results (ids and per-query nanoseconds) are recorded while timing; recall and the
 latency percentiles are computed afterwards, as ann-benchmarks does.
@@ -8,16 +7,14 @@ latency percentiles are computed afterwards, as ann-benchmarks does.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from engine.ann import search_grid
 from engine.ann.base import check_k
 from engine.engine import Engine
-from engine.errors import InvalidRequestError
 from engine.progress import Progress, no_progress
-from engine.requests import CandidateRequest
 from engine.retrieval.recall import recall_at_k
 
 WARMUP_QUERIES = 5
@@ -85,72 +82,3 @@ def ann_sweep(
             )
             progress(f"sweep {backend}", step + 1, len(grid))
     return rows
-
-
-@dataclass(frozen=True)
-class StageStats:
-    """Latency percentiles of one stage over a benchmark run, in milliseconds."""
-
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
-
-
-@dataclass(frozen=True)
-class PipelineBench:
-    """`twostage bench`: per-stage latency over R sequential requests on one thread."""
-
-    backend: str
-    n_candidates: int
-    requests: int
-    requests_per_second: float
-    stages: dict[str, StageStats]
-    ann_recall: float | None
-
-
-def pipeline_bench(
-    engine: Engine,
-    n_requests: int,
-    *,
-    backend: str | None = None,
-    n_candidates: int | None = None,
-    recall_sample: int = 50,
-    seed: int = 0,
-    progress: Progress = no_progress,
-) -> PipelineBench:
-    """Random known users, one request at a time; recall is measured afterwards, untimed."""
-    if n_requests < 1:
-        raise InvalidRequestError(f"the number of requests must be at least 1, got {n_requests}")
-    users = np.random.default_rng(seed).integers(0, engine.users.n_users, size=n_requests)
-    requests = [CandidateRequest(int(u), n_candidates=n_candidates, backend=backend) for u in users]
-    for request in requests[:WARMUP_QUERIES]:
-        engine.candidates(request)
-    timings: dict[str, list[int]] = {}
-    started = time.perf_counter_ns()
-    for i, request in enumerate(requests):
-        for stage, ns in engine.candidates(request).timings_ns.items():
-            timings.setdefault(stage, []).append(ns)
-        if i % 50 == 49 or i == len(requests) - 1:
-            progress("requests", i + 1, len(requests))
-    elapsed = time.perf_counter_ns() - started
-    recalls = [
-        engine.candidates(replace(request, measure_recall=True)).recall
-        for request in requests[:recall_sample]
-    ]
-    measured = [r for r in recalls if r is not None]
-    first = engine.candidates(requests[0])
-    return PipelineBench(
-        backend=first.backend,
-        n_candidates=len(first.candidates),
-        requests=n_requests,
-        requests_per_second=n_requests / (elapsed / 1e9),
-        stages={stage: _stats(ns) for stage, ns in timings.items()},
-        ann_recall=float(np.mean(measured)) if measured else None,
-    )
-
-
-def _stats(ns: list[int]) -> StageStats:
-    ms = np.asarray(ns, dtype=np.float64) / 1e6
-    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return StageStats(float(p50), float(p95), float(p99), float(ms.max()))

@@ -104,6 +104,12 @@ class Engine:
                 )
             return self._reranker
 
+    def warm_up(self, backend: str | None = None) -> None:
+        """Load what the first request would (index, model, count tables) and run one, so
+        that measured requests show steady-state latency."""
+        user = int(np.argmax(np.diff(self.users.history_offsets))) if self.users.n_users else 0
+        self.recommend(RecommendRequest(user_id=user, backend=backend))
+
     def usable_backends(self) -> list[str]:
         """Backends this engine can search now: built on disk, or needing no build."""
         root = self.layout.root / "indexes"
@@ -187,6 +193,7 @@ class Engine:
             candidates=merged,
             ann_ids=ann.item_ids,
             ann_k=ann_k,
+            query_vector=query.vector,
             timings_ns=timer.ns,
             recall=recall,
             notes=resolve.notes(request, query, n, len(merged)),
@@ -208,7 +215,8 @@ class Engine:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= 1000:
             raise InvalidRequestError(f"k must be a whole number from 1 to 1000, got {k!r}")
         reranker = self.reranker
-        result = self.candidates(request.stage1())
+        # Recall needs an exact search: measured after the response, outside its timings.
+        result = self.candidates(replace(request.stage1(), measure_recall=False))
         timer = StageTimer()
         timer.add("retrieval", result.timings_ns["retrieval"])
         with timer.stage("features"):

@@ -39,6 +39,7 @@ class CandidateResult:
     candidates: CandidateSet
     ann_ids: np.ndarray
     ann_k: int
+    query_vector: np.ndarray | None
     timings_ns: dict[str, int]
     recall: float | None
     notes: tuple[str, ...]

@@ -233,26 +233,10 @@ def _impressions(
     item = np.where(source == 3, rng.integers(0, n_items, size=total), item)
     progress("generate impressions", total // 2, total)
 
-    sim = np.empty(total, dtype=np.float32)
-    for start in range(0, total, CHUNK):
-        stop = min(total, start + CHUNK)
-        sim[start:stop] = np.einsum(
-            "ij,ij->i", users.vectors[user[start:stop]], catalog.vectors[item[start:stop]]
-        )
-    category = catalog.category[item]
-    affinity = users.category_affinity[user, category]
-    freshness = np.exp(-np.maximum(time - catalog.created_at[item], 0) / (45.0 * DAY))
-    match = price_match(catalog, users, user, item)
+    medians = category_medians(catalog)
+    logit = click_logit(catalog, users, user, item, time, medians)
+    match = price_match(catalog, users, user, item, medians)
     in_stock = catalog.inventory[item] > 0
-    logit = (
-        CLICK_BIAS
-        + 5.0 * sim
-        + 3.0 * affinity
-        + 1.5 * freshness
-        + 0.35 * np.log(catalog.popularity[item])
-        + 0.8 * match
-        - 2.5 * ~in_stock
-    )
     clicked = rng.random(total) < _sigmoid(logit)
     purchased = clicked & in_stock & (rng.random(total) < _sigmoid(-1.0 + 1.5 * match))
     order = np.lexsort((time, user))
@@ -266,15 +250,65 @@ def _impressions(
     )
 
 
-def price_match(catalog: Catalog, users: Users, user: np.ndarray, item: np.ndarray) -> np.ndarray:
+def click_logit(
+    catalog: Catalog,
+    users: Users,
+    user: np.ndarray,
+    item: np.ndarray,
+    time: np.ndarray | int,
+    medians: np.ndarray | None = None,
+) -> np.ndarray:
+    """The true click model (log-odds) of the generator, for any (user, item, time) rows.
+
+    The sweep uses it as ground truth on synthetic data: it knows what a user would click."""
+    medians = category_medians(catalog) if medians is None else medians
+    sim = np.empty(len(user), dtype=np.float32)
+    for start in range(0, len(user), CHUNK):
+        stop = min(len(user), start + CHUNK)
+        sim[start:stop] = np.einsum(
+            "ij,ij->i", users.vectors[user[start:stop]], catalog.vectors[item[start:stop]]
+        )
+    affinity = users.category_affinity[user, catalog.category[item]]
+    freshness = np.exp(-np.maximum(time - catalog.created_at[item], 0) / (45.0 * DAY))
+    match = price_match(catalog, users, user, item, medians)
+    in_stock = catalog.inventory[item] > 0
+    return (
+        CLICK_BIAS
+        + 5.0 * sim
+        + 3.0 * affinity
+        + 1.5 * freshness
+        + 0.35 * np.log(catalog.popularity[item])
+        + 0.8 * match
+        - 2.5 * ~in_stock
+    )
+
+
+def category_medians(catalog: Catalog) -> np.ndarray:
+    medians = np.zeros(len(catalog.category_names), dtype=np.float64)
+    for k in np.unique(catalog.category):
+        medians[k] = np.median(catalog.price[catalog.category == k])
+    return medians
+
+
+def price_match(
+    catalog: Catalog, users: Users, user: np.ndarray, item: np.ndarray, medians: np.ndarray | None = None
+) -> np.ndarray:
     """0 when the item's price sits where the user's sensitivity wants it, negative otherwise."""
-    category = catalog.category[item]
-    median = np.zeros(len(catalog.category_names), dtype=np.float64)
-    for k in np.unique(category):
-        median[k] = np.median(catalog.price[catalog.category == k])
-    relative = np.log(catalog.price[item] / np.maximum(median[category], 1e-6))
+    medians = category_medians(catalog) if medians is None else medians
+    relative = np.log(catalog.price[item] / np.maximum(medians[catalog.category[item]], 1e-6))
     preferred = (0.5 - users.price_sensitivity[user]) * 2.0
     return -np.abs(relative - preferred)
+
+
+def click_probability(
+    catalog: Catalog,
+    users: Users,
+    user: np.ndarray,
+    item: np.ndarray,
+    time: np.ndarray | int,
+    medians: np.ndarray | None = None,
+) -> np.ndarray:
+    return _sigmoid(click_logit(catalog, users, user, item, time, medians))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

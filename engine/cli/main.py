@@ -8,11 +8,29 @@ import sys
 from rich.text import Text
 
 from engine import __version__
-from engine.cli import ann_bench_cmd, backends_cmd, bench_cmd, build_cmd, candidates_cmd
+from engine.cli import (
+    ann_bench_cmd,
+    backends_cmd,
+    bench_cmd,
+    build_cmd,
+    candidates_cmd,
+    eval_cmd,
+    recommend_cmd,
+    sweep_cmd,
+)
 from engine.cli.common import stderr
 from engine.errors import TwostageError
 
-COMMANDS = (build_cmd, candidates_cmd, bench_cmd, ann_bench_cmd, backends_cmd)
+COMMANDS = (
+    build_cmd,
+    recommend_cmd,
+    candidates_cmd,
+    eval_cmd,
+    bench_cmd,
+    sweep_cmd,
+    ann_bench_cmd,
+    backends_cmd,
+)
 
 
 def parser() -> argparse.ArgumentParser:

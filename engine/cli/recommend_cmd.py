@@ -1,0 +1,154 @@
+"""`twostage recommend`: both stages for one user, with rank movement, rules and timings."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from engine.cli.common import add_common, config_of, emit_json, key_values, layout_of, stdout
+from engine.engine import Engine
+from engine.errors import InvalidRequestError
+from engine.explain import Explanation
+from engine.requests import Context, RecommendRequest, RecommendResponse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("recommend", help="recommend K items for a user (both stages)")
+    add_common(p)
+    p.add_argument("--user", type=int, required=True, help="user id (unknown ids get a cold start)")
+    p.add_argument("--k", type=int, default=10, help="items to return (default 10)")
+    p.add_argument("--candidates", type=int, default=None, help="candidate-set size (default 500)")
+    p.add_argument("--backend", default=None, help="ANN backend (default from the configuration)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="search parameter")
+    p.add_argument("--category", default=None, help="session context: the category being browsed (name)")
+    p.add_argument("--hour", type=float, default=None, help="session context: hour of day, 0-24")
+    p.add_argument("--explain", action="store_true", help="explain the top item and why it beats the next")
+    p.set_defaults(run=run)
+
+
+def category_code(engine: Engine, name: str | None) -> int | None:
+    if name is None:
+        return None
+    names = [n.lower() for n in engine.catalog.category_names]
+    if name.lower() not in names:
+        raise InvalidRequestError(
+            f"unknown category '{name}'; choose one of: {', '.join(engine.catalog.category_names)}"
+        )
+    return names.index(name.lower())
+
+
+def run(args: argparse.Namespace) -> int:
+    engine = Engine.open(layout_of(args).root, config_of(args))
+    request = RecommendRequest(
+        user_id=args.user,
+        k=args.k,
+        n_candidates=args.candidates,
+        backend=args.backend,
+        search_params=key_values(args.param, "--param"),
+        context=Context(category=category_code(engine, args.category), hour=args.hour),
+        measure_recall=True,
+    )
+    engine.warm_up(request.backend)
+    response = engine.recommend(request)
+    explanations = []
+    if args.explain and response.items and not response.degraded:
+        first = response.items[0].item_id
+        explanations.append(engine.explain(response, first))
+        if len(response.items) > 1:
+            explanations.append(engine.explain(response, first, response.items[1].item_id))
+    if args.json:
+        emit_json(to_json(response, explanations))
+    else:
+        show(engine, response, explanations)
+    return 0
+
+
+def to_json(response: RecommendResponse, explanations: list[Explanation]) -> dict[str, Any]:
+    result = response.candidates
+    return {
+        "user_id": response.user_id,
+        "known_user": result.known_user,
+        "cold_start": result.cold_start,
+        "backend": result.backend,
+        "search_params": result.search_params,
+        "n_candidates": len(result.candidates),
+        "ann_recall": result.recall,
+        "items": [asdict(item) for item in response.items],
+        "rule_effects": [asdict(effect) for effect in response.effects],
+        "timings_ms": {k: round(v, 4) for k, v in response.timings_ms.items()},
+        "retrieval_timings_ms": {k: round(v, 4) for k, v in result.timings_ms().items()},
+        "verdicts": [{**asdict(v), "ok": v.ok} for v in response.verdicts],
+        "degraded": list(response.degraded),
+        "notes": list(response.notes),
+        "explanations": [asdict(e) for e in explanations],
+    }
+
+
+def movement(before: int, change: int) -> Text:
+    """'▲13 (14)': up 13 places from stage-1 rank 14."""
+    if change > 0:
+        return Text.assemble((f"▲{change}", "bold green"), f" ({before})")
+    if change < 0:
+        return Text.assemble((f"▼{-change}", "bold red"), f" ({before})")
+    return Text.assemble(("=", "dim"), f" ({before})")
+
+
+def show(engine: Engine, response: RecommendResponse, explanations: list[Explanation]) -> None:
+    result = response.candidates
+    stdout.print(
+        f"[bold]user {response.user_id}[/] · top {len(response.items)} of "
+        f"{len(result.candidates)} candidates · {result.backend}"
+    )
+    for line in (*response.notes, *response.degraded):
+        stdout.print(Text.assemble(("note: ", "yellow"), line))
+    table = Table("#", "move (was)", "item", "category", "score", "found by")
+    table.columns[2].no_wrap = True
+    for item in response.items:
+        table.add_row(
+            str(item.rank_after),
+            movement(item.rank_before, item.rank_change),
+            item.title,
+            item.category,
+            f"{item.score:.3f}",
+            ", ".join(item.found_by),
+        )
+    stdout.print(table)
+    for item in response.items:
+        for rule in item.rules:
+            stdout.print(f"  #{item.rank_after} {item.title}: {rule}")
+    dropped = [e for e in response.effects if e.action == "dropped"]
+    moved = [e for e in response.effects if e.action != "dropped"]
+    stdout.print(
+        f"rules: {len(dropped)} dropped, {len(moved)} moved ({', '.join(engine.config.rules.order)})"
+    )
+    verdicts = Text("timings: ")
+    for v in response.verdicts:
+        verdicts.append(f"{v.stage} {v.ms:.2f}/{v.budget_ms:g} ms ", style="green" if v.ok else "bold red")
+    stdout.print(verdicts)
+    if result.recall is not None:
+        stdout.print(f"ANN path recall@{result.ann_k} vs exact search: {result.recall:.3f}")
+    for explanation in explanations:
+        show_explanation(engine, explanation)
+
+
+def show_explanation(engine: Engine, e: Explanation) -> None:
+    title = engine.catalog.titles[e.item_id]
+    if e.other_id is None:
+        stdout.print(f"\n[bold]why {title}[/] scores {e.score:.3f} (base {e.base:.3f}):")
+    else:
+        other = engine.catalog.titles[e.other_id]
+        stdout.print(f"\n[bold]why {title}[/] ({e.score:.3f}) ranks above {other} ({e.other_score:.3f}):")
+    table = Table("feature", "value" if e.other_id is None else "values", "effect", "meaning")
+    for c in e.contributions:
+        value = f"{c.value:.3g}" if c.other_value is None else f"{c.value:.3g} vs {c.other_value:.3g}"
+        table.add_row(
+            c.feature,
+            value,
+            Text(f"{c.contribution:+.3f}", style="green" if c.contribution > 0 else "red"),
+            c.description,
+        )
+    stdout.print(table)

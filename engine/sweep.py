@@ -1,0 +1,166 @@
+"""Quality and latency against the candidate-set size: how many candidates does stage 2 need?
+
+The engine is opened as of the start of the test window, so retrieval, features and the
+model see only the past. Ground truth: on the synthetic data set, the generator's own click
+model (the probability each user clicks each item at that moment), so quality is NDCG@k
+against the best possible list in the whole catalog and the expected number of clicks in the
+top k; on other data, the users' clicks and purchases in the test window (NDCG@k, recall@k).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.config import EngineConfig
+from engine.engine import Engine
+from engine.errors import InvalidRequestError
+from engine.progress import Progress, no_progress
+from engine.ranking.training import Splits
+from engine.requests import RecommendRequest
+
+SIZES = (10, 20, 50, 100, 200, 500, 1000)
+TOLERANCE = 0.02  # "stops improving": within 2 % of the best NDCG of any size
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """`second` is expected clicks@k (click model) or recall@k (held-out clicks)."""
+
+    size: int
+    ndcg: float
+    second: float
+    stage1_ndcg: float
+    stage1_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class Sweep:
+    k: int
+    users: int
+    tolerance: float
+    ground_truth: str
+    second_metric: str
+    rows: tuple[SweepRow, ...]
+
+    @property
+    def enough(self) -> int | None:
+        """The smallest size beyond which NDCG never improves by more than the tolerance
+        (relative); None when it still improves at the largest size tried."""
+        for i, row in enumerate(self.rows[:-1]):
+            if max(r.ndcg for r in self.rows[i + 1 :]) <= row.ndcg * (1 + self.tolerance):
+                return row.size
+        return None
+
+
+def candidate_sweep(
+    data_dir: Path,
+    config: EngineConfig | None = None,
+    *,
+    sizes: tuple[int, ...] = SIZES,
+    n_users: int = 300,
+    k: int = 10,
+    seed: int = 0,
+    progress: Progress = no_progress,
+) -> Sweep:
+    if n_users < 1:
+        raise InvalidRequestError(f"the sweep needs at least one user, got {n_users}")
+    probe = Engine.open(data_dir, config)
+    splits = Splits.of(probe.dataset)
+    engine = Engine.open(data_dir, config, as_of=splits.test_from)
+    sizes = tuple(s for s in sizes if s <= engine.catalog.n_items)
+    judge = _ClickModel(engine, k) if _is_synthetic(engine) else _HeldOut(engine, splits, k)
+    users = np.random.default_rng(seed).choice(
+        judge.users, size=min(n_users, len(judge.users)), replace=False
+    )
+    engine.warm_up()
+    rows = []
+    for step, size in enumerate(sizes):
+        final, first, latency = [], [], []
+        for user in np.sort(users).tolist():
+            response = engine.recommend(RecommendRequest(user, k=k, n_candidates=size))
+            final.append(judge.quality(user, [item.item_id for item in response.items]))
+            first.append(judge.quality(user, response.candidates.candidates.item_ids[:k].tolist()))
+            latency.append(response.timings_ms["total"])
+        mean, mean1 = np.mean(final, axis=0), np.mean(first, axis=0)
+        p50, p99 = np.percentile(latency, [50, 99])
+        rows.append(
+            SweepRow(
+                size, float(mean[0]), float(mean[1]), float(mean1[0]), float(mean1[1]), float(p50), float(p99)
+            )
+        )
+        progress("candidate sizes", step + 1, len(sizes))
+    return Sweep(k, len(users), TOLERANCE, judge.name, judge.second, tuple(rows))
+
+
+def _is_synthetic(engine: Engine) -> bool:
+    return engine.dataset.manifest.get("source", {}).get("generator") == "sample_data.synthetic"
+
+
+def _ndcg(gains: np.ndarray, ideal: np.ndarray) -> float:
+    discounts = 1.0 / np.log2(np.arange(2, len(ideal) + 2))
+    idcg = float((ideal * discounts[: len(ideal)]).sum())
+    dcg = float((gains * discounts[: len(gains)]).sum())
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+class _ClickModel:
+    """Gains are the generator's click probabilities at the sweep's moment."""
+
+    name = "the generator's click model"
+    second = "expected clicks"
+
+    def __init__(self, engine: Engine, k: int):
+        from sample_data.synthetic import category_medians
+
+        self.engine, self.k = engine, k
+        self.users = np.arange(engine.users.n_users)
+        self.medians = category_medians(engine.catalog)
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def quality(self, user: int, ranking: list[int]) -> tuple[float, float]:
+        from sample_data.synthetic import click_probability
+
+        if user not in self._cache:
+            n = self.engine.catalog.n_items
+            p = click_probability(
+                self.engine.catalog,
+                self.engine.users,
+                np.full(n, user),
+                np.arange(n),
+                self.engine.now,
+                self.medians,
+            )
+            self._cache[user] = (p, np.sort(p)[::-1][: self.k])
+        p, ideal = self._cache[user]
+        gains = p[np.asarray(ranking, dtype=np.int64)] if ranking else np.zeros(0)
+        return _ndcg(gains, ideal), float(gains.sum())
+
+
+class _HeldOut:
+    """Gains are 2^label - 1 for the user's clicks (1) and purchases (2) in the test window."""
+
+    name = "clicks and purchases in the test window"
+    second = "recall"
+
+    def __init__(self, engine: Engine, splits: Splits, k: int):
+        log = engine.dataset.interactions
+        hit = (log.time >= splits.test_from) & log.clicked
+        self.truth: dict[int, dict[int, int]] = {}
+        labels = (1 + log.purchased[hit]).tolist()
+        for user, item, label in zip(log.user[hit].tolist(), log.item[hit].tolist(), labels, strict=True):
+            items = self.truth.setdefault(user, {})
+            items[item] = max(items.get(item, 0), label)
+        self.users = np.array(sorted(self.truth), dtype=np.int64)
+        self.k = k
+
+    def quality(self, user: int, ranking: list[int]) -> tuple[float, float]:
+        relevant = self.truth[user]
+        gains = np.array([2.0 ** relevant.get(item, 0) - 1.0 for item in ranking[: self.k]])
+        ideal = np.sort([2.0**label - 1.0 for label in relevant.values()])[::-1][: self.k]
+        hits = sum(1 for item in ranking[: self.k] if item in relevant)
+        return _ndcg(gains, ideal), hits / len(relevant)
