@@ -9,24 +9,34 @@ import pytest
 
 from engine.ann import available
 from engine.build import build
+from engine.config import load_config
 from engine.engine import Engine
 from engine.layout import Layout
 from sample_data.synthetic import SyntheticParams
 
 SMALL = SyntheticParams(n_items=3_000, dim=16, n_users=400, n_categories=8, items_per_topic=100, seed=11)
+#: a small, quick re-ranker for tests (the product default is 300 trees of depth 6)
+SMALL_MODEL = "[model]\niterations = 40\ndepth = 4\neval_negatives = 20\ntrain_negatives = 10\n"
 
 
 @pytest.fixture(scope="session")
-def small_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory with the small data set and every available backend built."""
+def small_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "small.toml"
+    path.write_text(SMALL_MODEL)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_dir(tmp_path_factory: pytest.TempPathFactory, small_config: Path) -> Path:
+    """A data directory with the small data set, every available backend and a re-ranker."""
     root = tmp_path_factory.mktemp("small")
-    build(Layout(root), SMALL, available())
+    build(Layout(root), SMALL, available(), config=load_config(small_config))
     return root
 
 
 @pytest.fixture(scope="session")
-def engine(small_dir: Path) -> Engine:
-    return Engine.open(small_dir)
+def engine(small_dir: Path, small_config: Path) -> Engine:
+    return Engine.open(small_dir, load_config(small_config))
 
 
 @pytest.fixture

@@ -86,21 +86,26 @@ def test_backends_json(capsys) -> None:
     assert {row["name"] for row in json.loads(out) if row["available"]} >= {"exact", "faiss-hnsw"}
 
 
-def test_build_keeps_what_exists_and_refuses_other_sizes(capsys, small_dir: Path, tmp_path: Path) -> None:
+def test_build_keeps_what_exists_and_refuses_other_sizes(
+    capsys, small_dir: Path, small_config: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / "data"
     shutil.copytree(small_dir, copy)
-    code, out, _ = run(capsys, "build", "--data-dir", str(copy), "--json")
+    code, out, _ = run(capsys, "build", "--data-dir", str(copy), "--config", str(small_config), "--json")
     assert code == 0
     report = json.loads(out)
     assert report["dataset"] == "kept" and report["indexes"]["faiss-hnsw"]["status"] == "kept"
+    assert report["model"]["status"] == "kept"
     code, _, err = run(capsys, "build", "--data-dir", str(copy), "--items", str(SMALL.n_items + 1))
     assert code == 1 and "generated with other parameters" in err and "--force" in err
 
 
-def test_build_from_scratch_with_one_backend(capsys, tmp_path: Path) -> None:
+def test_build_from_scratch_with_one_backend(capsys, small_config: Path, tmp_path: Path) -> None:
     code, out, _ = run(
         capsys,
         "build",
+        "--config",
+        str(small_config),
         "--data-dir",
         str(tmp_path),
         "--items",
@@ -184,21 +189,115 @@ def test_installed_console_script_runs(small_dir: Path) -> None:
     assert "Traceback" not in failed.stderr
 
 
-def test_bench_json_reports_every_stage(capsys, small_dir: Path) -> None:
+def test_bench_json_reports_every_stage(capsys, small_dir: Path, small_config: Path) -> None:
     code, out, _ = run(
-        capsys, "bench", "--requests", "30", "--candidates", "100", "--data-dir", str(small_dir), "--json"
+        capsys,
+        "bench",
+        "--requests",
+        "30",
+        "--candidates",
+        "100",
+        "--data-dir",
+        str(small_dir),
+        "--config",
+        str(small_config),
+        "--json",
     )
     assert code == 0
     result = json.loads(out)
     assert result["requests"] == 30 and result["n_candidates"] == 100 and result["backend"] == "faiss-ivf"
+    assert result["n_features"] >= 60 and result["trees"] == 40 and result["degraded_requests"] == 0
     stages = result["stages"]
-    assert set(stages) == {"resolve", "ann", "history", "trending", "promoted", "merge", "retrieval"}
+    assert {"retrieval", "  ann", "  history", "  merge", "features", "model", "rules", "total"} <= set(
+        stages
+    )
     for stats in stages.values():
         assert 0 <= stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] <= stats["max_ms"]
-    assert stages["retrieval"]["p50_ms"] >= stages["ann"]["p50_ms"]
+    assert stages["total"]["p50_ms"] >= stages["model"]["p50_ms"] + stages["features"]["p50_ms"]
+    bare = result["bare"]
+    assert bare["ann_bare_ms"] > 0 and bare["model_bare_ms"] > 0
     assert result["requests_per_second"] > 0 and 0 < result["ann_recall"] <= 1
 
 
 def test_bench_refuses_zero_requests(capsys, small_dir: Path) -> None:
     code, _, err = run(capsys, "bench", "--requests", "0", "--data-dir", str(small_dir))
     assert code == 1 and "number of requests must be at least 1" in err
+
+
+def test_recommend_json_and_explain(capsys, small_dir: Path, small_config: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "recommend",
+        "--user",
+        "5",
+        "--k",
+        "5",
+        "--category",
+        "books",
+        "--explain",
+        "--data-dir",
+        str(small_dir),
+        "--config",
+        str(small_config),
+        "--json",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert len(payload["items"]) == 5 and payload["items"][0]["rank_after"] == 1
+    assert {"rank_before", "rank_change", "found_by", "rules", "score"} <= set(payload["items"][0])
+    assert [v["stage"] for v in payload["verdicts"]] == ["retrieval", "features", "model", "buffer", "total"]
+    assert len(payload["explanations"]) == 2 and payload["explanations"][1]["other_id"] is not None
+    code, out, _ = run(
+        capsys,
+        "recommend",
+        "--user",
+        "5",
+        "--explain",
+        "--data-dir",
+        str(small_dir),
+        "--config",
+        str(small_config),
+    )
+    assert code == 0 and "why " in out and "ranks above" in out and "timings:" in out
+
+
+def test_recommend_unknown_category_is_named(capsys, small_dir: Path) -> None:
+    code, _, err = run(
+        capsys, "recommend", "--user", "5", "--category", "Spaceships", "--data-dir", str(small_dir)
+    )
+    assert code == 1 and "unknown category 'Spaceships'; choose one of: Books" in err
+
+
+def test_eval_json_shows_the_lift(capsys, small_dir: Path, small_config: Path) -> None:
+    code, out, _ = run(capsys, "eval", "--data-dir", str(small_dir), "--config", str(small_config), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["reranked"]["ndcg@10"] > report["stage1"]["ndcg@10"] and report["lift"]["mrr"] > 0
+
+
+def test_sweep_json_and_png(capsys, small_dir: Path, small_config: Path, tmp_path: Path) -> None:
+    png = tmp_path / "sweep.png"
+    code, out, _ = run(
+        capsys,
+        "sweep",
+        "--users",
+        "12",
+        "--png",
+        str(png),
+        "--data-dir",
+        str(small_dir),
+        "--config",
+        str(small_config),
+        "--json",
+    )
+    assert code == 0
+    sweep = json.loads(out)
+    assert [r["size"] for r in sweep["rows"]] == [10, 20, 50, 100, 200, 500, 1000]
+    assert sweep["ground_truth"] == "the generator's click model" and sweep["users"] == 12
+    assert all(0 <= r["ndcg"] <= 1 and r["p99_ms"] >= r["p50_ms"] > 0 for r in sweep["rows"])
+    assert sweep["rows"][-1]["ndcg"] > sweep["rows"][0]["ndcg"], (
+        "more candidates give the model more to choose"
+    )
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run(capsys, "sweep", "--png", str(tmp_path / "x.jpg"), "--data-dir", str(small_dir))
+    assert code == 1 and "ending in .png" in err

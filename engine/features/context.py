@@ -119,14 +119,18 @@ class FeatureContext:
         return counts
 
     def rank_pct(self, values: np.ndarray) -> np.ndarray:
-        """0 for the best value in the row's group, 1 for the worst; NaN values rank last."""
+        """Share of the row's group that scores strictly better: 0 for the best, ties share
+        the best rank of their run (so any sort order gives the same answer); NaN ranks last."""
         group = self.inputs.group
-        key = -values  # NaN sorts last
+        key = np.where(np.isnan(values), np.inf, -values)
         order = np.argsort(key) if self.single_group else np.lexsort((key, group))
-        sorted_group = group[order]
-        starts = np.r_[0, np.flatnonzero(sorted_group[1:] != sorted_group[:-1]) + 1]
+        sorted_group, sorted_key = group[order], key[order]
+        new_group = np.r_[True, sorted_group[1:] != sorted_group[:-1]]
+        starts = np.flatnonzero(new_group)
         sizes = np.diff(np.r_[starts, len(order)])
-        position = np.arange(len(order)) - np.repeat(starts, sizes)
+        new_run = new_group | np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+        run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(order)), 0))
+        position = run_start - np.repeat(starts, sizes)
         pct = np.empty(len(order), dtype=np.float32)
         pct[order] = position / np.maximum(np.repeat(sizes, sizes) - 1, 1)
         return pct

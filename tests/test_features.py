@@ -1,0 +1,110 @@
+"""The feature store: one registry, one vectorised assembly, no peeking into the future."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from engine.engine import Engine
+from engine.events import LiveEvents
+from engine.features import FEATURES, FeatureContext, FeatureInputs, assemble, feature_names
+from engine.requests import RecommendRequest
+from engine.response import request_inputs
+
+
+def test_registry_has_sixty_named_described_features_in_three_groups() -> None:
+    names = feature_names()
+    assert len(names) >= 60 and len(set(names)) == len(names)
+    groups = Counter(spec.group for spec in FEATURES)
+    assert set(groups) == {"user", "item", "cross"} and min(groups.values()) >= 15
+    assert all(spec.description and len(spec.description) < 100 for spec in FEATURES)
+
+
+def _request_matrix(engine: Engine, user: int) -> tuple[FeatureInputs, np.ndarray]:
+    request = RecommendRequest(user)
+    result = engine.candidates(request.stage1())
+    inputs = request_inputs(request, result, engine.now, len(engine.catalog.category_names))
+    context = FeatureContext(inputs, engine.catalog, engine.users, engine.store, engine.live.snapshot())
+    return inputs, assemble(context)
+
+
+def test_serving_and_training_paths_compute_the_same_features(engine: Engine) -> None:
+    """A request's rows (one user, one time: fast paths) equal the same rows computed among
+    other users' rows at other times (the per-row path training uses)."""
+    inputs, serving = _request_matrix(engine, 5)
+    other = FeatureInputs(
+        user=np.r_[inputs.user, 9],
+        item=np.r_[inputs.item, 3],
+        end=np.r_[inputs.end, inputs.end[0] - 86_400 * 3],
+        group=np.r_[inputs.group, 1],
+        query_sim=np.r_[inputs.query_sim, np.nan],
+        context_category=np.r_[inputs.context_category, -1],
+        hour=np.r_[inputs.hour, np.nan],
+    )
+    batch = assemble(
+        FeatureContext(other, engine.catalog, engine.users, engine.store, LiveEvents().snapshot())
+    )
+    np.testing.assert_allclose(batch[:-1], serving, rtol=1e-5, atol=1e-5, equal_nan=True)
+    assert serving.dtype == np.float32 and serving.shape == (len(inputs.item), len(FEATURES))
+
+
+def test_features_see_only_events_before_their_time(engine: Engine) -> None:
+    log = engine.dataset.interactions
+    row = int(np.flatnonzero(log.clicked)[len(log) // 50])
+    item, time = int(log.item[row]), int(log.time[row])
+    names = feature_names()
+    inputs = FeatureInputs(
+        user=np.array([log.user[row]]),
+        item=np.array([item]),
+        end=np.array([time]),
+        group=np.zeros(1, np.int64),
+        query_sim=np.full(1, np.nan, np.float32),
+        context_category=np.full(1, -1),
+    )
+    values = assemble(
+        FeatureContext(inputs, engine.catalog, engine.users, engine.store, LiveEvents().snapshot())
+    )[0]
+    expected = int(((log.item == item) & log.clicked & (log.time < time)).sum())
+    assert values[names.index("i_clicks_total")] == expected
+    user_clicks = int(((log.user == log.user[row]) & log.clicked & (log.time < time)).sum())
+    assert values[names.index("u_clicks_total")] == user_clicks
+
+
+def test_a_recorded_click_changes_features_and_ranking_at_once(small_dir, small_config) -> None:
+    from engine.config import load_config
+
+    engine = Engine.open(small_dir, load_config(small_config))
+    user = 12
+    before = engine.recommend(RecommendRequest(user, k=10))
+    clicked = before.items[0].item_id
+    names = feature_names()
+    engine.record_event(user, clicked, "click")
+    after = engine.recommend(RecommendRequest(user, k=10))
+    row_before = before.features[:, names.index("u_session_clicks")]
+    row_after = after.features[:, names.index("u_session_clicks")]
+    assert (row_after == row_before + 1).all()
+    assert clicked not in after.candidates.candidates.item_ids, "a clicked item is not proposed again"
+    assert [i.item_id for i in before.items] != [i.item_id for i in after.items]
+    assert engine.history(user)[0][-1] == clicked
+    item_clicks = after.features[:, names.index("i_clicks_1h")]
+    assert (
+        item_clicks.max() >= 0
+        and engine.live.snapshot().item_counts(np.array([clicked]), 1, engine.now)[0] == 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "item", "kind", "message"),
+    [
+        (10**6, 1, "click", "user 1000000 is unknown"),
+        (1, 10**7, "click", "not in the catalog"),
+        (1, 1, "like", "event kind must be one of"),
+        (1, "3", "click", "item id must be a whole number"),
+    ],
+)
+def test_bad_events_are_refused(engine: Engine, user, item, kind, message) -> None:
+    with pytest.raises(Exception, match=message) as info:
+        engine.record_event(user, item, kind)
+    assert type(info.value).__name__ == "InvalidRequestError"

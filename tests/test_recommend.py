@@ -1,0 +1,114 @@
+"""Both stages through Engine.recommend: the response, its timings, degradation, safety."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import BudgetConfig, load_config
+from engine.engine import Engine
+from engine.errors import InvalidRequestError
+from engine.requests import Context, RecommendRequest
+
+
+def test_response_has_items_ranks_provenance_and_timings(engine: Engine) -> None:
+    response = engine.recommend(RecommendRequest(3, k=10, n_candidates=200))
+    items = response.items
+    assert len(items) == 10 and len(response.candidates.candidates) == 200
+    assert [i.rank_after for i in items] == list(range(1, 11))
+    assert all(i.rank_change == i.rank_before - i.rank_after and i.found_by for i in items)
+    assert all(engine.catalog.inventory[i.item_id] > 0 for i in items), "out-of-stock items are dropped"
+    assert response.scores.shape == (200,) and response.features.shape[0] == 200
+    assert set(response.timings_ms) == {"retrieval", "features", "model", "rules", "total"}
+    assert response.timings_ms["total"] >= sum(
+        response.timings_ms[s] for s in ("retrieval", "features", "model")
+    )
+    assert [v.stage for v in response.verdicts] == ["retrieval", "features", "model", "buffer", "total"]
+    assert response.timings_ms["total"] < 1000, "a 200-candidate request should take far under 1 s"
+    assert response.degraded == () and response.user_id == 3
+    moved = [i for i in items if i.rank_change != 0]
+    assert moved, "re-ranking moves items"
+
+
+def test_rules_effects_are_reported_on_items(engine: Engine) -> None:
+    response = engine.recommend(RecommendRequest(4, k=10))
+    dropped = {e.item_id for e in response.effects if e.rule == "out_of_stock"}
+    assert dropped and dropped <= set(response.candidates.candidates.item_ids.tolist())
+    assert not dropped & {i.item_id for i in response.items}
+
+
+def test_cold_start_and_empty_history_still_recommend(engine: Engine) -> None:
+    cold = engine.recommend(RecommendRequest(10**9, k=5))
+    assert len(cold.items) == 5 and cold.candidates.cold_start and "cold start" in cold.notes[0]
+    empty = np.flatnonzero(np.diff(engine.users.history_offsets) == 0)
+    if len(empty):
+        fresh = engine.recommend(RecommendRequest(int(empty[0]), k=5))
+        assert len(fresh.items) == 5 and "no history" in fresh.notes[0]
+
+
+def test_context_category_is_a_feature(engine: Engine) -> None:
+    plain = engine.recommend(RecommendRequest(6, k=10))
+    books = engine.recommend(RecommendRequest(6, k=10, context=Context(category=2, hour=20.0)))
+    names = engine.reranker.feature_names
+    match = books.features[:, names.index("x_session_category_match")]
+    items = books.candidates.candidates.item_ids
+    assert (match == (engine.catalog.category[items] == 2)).all()
+    assert not np.array_equal(plain.features, books.features)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, "k must be a whole number from 1 to 1000"),
+        ({"k": 1001}, "k must be a whole number from 1 to 1000"),
+        ({"n_candidates": 0}, "number of candidates must be"),
+        ({"n_candidates": 10**7}, "number of candidates must be"),
+        ({"context": Context(category=99)}, "context category must be a category code"),
+        ({"context": Context(hour=25)}, "context hour must be a number from 0 to 24"),
+        ({"query": [1.0, 2.0]}, "has 2 dimensions"),
+    ],
+)
+def test_bad_requests(engine: Engine, kwargs, message) -> None:
+    with pytest.raises(InvalidRequestError, match=message):
+        engine.recommend(RecommendRequest(1, **kwargs))
+
+
+def test_model_failure_degrades_to_the_stage1_order(small_dir: Path, small_config: Path, monkeypatch) -> None:
+    engine = Engine.open(small_dir, load_config(small_config))
+
+    def broken(matrix):
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(engine.reranker, "predict", broken)
+    response = engine.recommend(RecommendRequest(7, k=10))
+    assert response.degraded and "model failed (RuntimeError: model exploded)" in response.degraded[0]
+    stage1 = [i for i in response.candidates.candidates.item_ids.tolist() if engine.catalog.inventory[i] > 0]
+    assert [i.rank_before for i in response.items] == sorted(i.rank_before for i in response.items)
+    assert {i.item_id for i in response.items} <= set(stage1[:20])
+    with pytest.raises(InvalidRequestError, match="no model scores to explain"):
+        engine.explain(response, response.items[0].item_id)
+
+
+def test_budget_policy_skips_a_model_that_would_be_too_slow(small_dir: Path, small_config: Path) -> None:
+    config = load_config(small_config)
+    tight = replace(config, budget=BudgetConfig(ann_ms=10, features_ms=20, model_ms=0.000001, buffer_ms=40))
+    engine = Engine.open(small_dir, tight)
+    first = engine.recommend(RecommendRequest(7, k=10))  # no estimate yet: the model runs
+    second = engine.recommend(RecommendRequest(7, k=10))
+    assert first.degraded == ()
+    assert second.degraded and "model skipped" in second.degraded[0] and "model budget" in second.degraded[0]
+    lenient = Engine.open(small_dir, replace(tight, model=replace(tight.model, skip_over_budget=False)))
+    lenient.recommend(RecommendRequest(7))
+    assert lenient.recommend(RecommendRequest(7)).degraded == ()
+
+
+def test_concurrent_recommendations_match_sequential_ones(engine: Engine) -> None:
+    requests = [RecommendRequest(u, k=10, n_candidates=150) for u in range(0, 400, 9)]
+    sequential = [[i.item_id for i in engine.recommend(r).items] for r in requests]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(lambda r: [i.item_id for i in engine.recommend(r).items], requests))
+    assert concurrent == sequential
