@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from engine.ann import backend_class
-from engine.config import HISTORY_SEARCH, BudgetConfig, EngineConfig, RetrievalConfig, load_config
+from engine.config import (
+    HISTORY_SEARCH,
+    BudgetConfig,
+    EngineConfig,
+    ModelConfig,
+    RetrievalConfig,
+    RulesConfig,
+    load_config,
+)
 from engine.errors import ConfigError
 
 
@@ -65,6 +73,9 @@ ef = 20
         ("[retrieval]\nn_candidates = 0\n", "n_candidates must be in"),
         ("[retrieval]\nhistory_share = 0.9\n", "sum to at most 0.9"),
         ("[retrieval\n", "not valid TOML"),
+        ("[rules]\norder = ['out_of_stock', 'shuffle']\n", "unknown rule 'shuffle' in rules.order"),
+        ("[rules]\norder = 'out_of_stock'\n", "'rules.order' must be a list of strings"),
+        ("[model]\nloss = 'RMSE'\n", "model.loss 'RMSE' is not a CatBoost ranking loss"),
     ],
 )
 def test_bad_config_is_refused_with_the_key_named(tmp_path: Path, text: str, message: str) -> None:
@@ -86,6 +97,7 @@ def test_the_example_config_is_valid_and_matches_the_defaults() -> None:
     example = Path(__file__).resolve().parents[1] / "examples" / "engine.toml"
     config = load_config(example)
     assert config.retrieval == RetrievalConfig() and config.budget == BudgetConfig()
+    assert config.model == ModelConfig() and config.rules == RulesConfig()
     assert config.history_search == HISTORY_SEARCH
     for backend, params in config.search.items():
         assert backend_class(backend).search_defaults == params
