@@ -127,7 +127,7 @@ class Engine:
         live = self.live.snapshot()
         mine = live.of_user(user_id, EVENT_KINDS.index("click"))
         if mine.any():
-            items, times = np.r_[items, live.item[mine]], np.r_[times, live.time[mine]]
+            items, times = np.concatenate((items, live.item[mine])), np.concatenate((times, live.time[mine]))
         return items, times
 
     def record_event(self, user_id: int, item_id: int, kind: str) -> None:

@@ -83,12 +83,12 @@ def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) 
     categories = catalog.category[ranked.item_ids]
     by_category = np.argsort(categories, kind="stable")
     sorted_categories = categories[by_category]
-    starts = np.r_[0, np.flatnonzero(sorted_categories[1:] != sorted_categories[:-1]) + 1]
-    sizes = np.diff(np.r_[starts, len(by_category)])
+    starts = np.flatnonzero(np.concatenate(([True], sorted_categories[1:] != sorted_categories[:-1])))
+    sizes = np.diff(np.append(starts, len(by_category)))
     occurrence = np.empty(len(categories), dtype=np.int64)
     occurrence[by_category] = np.arange(len(categories)) - np.repeat(starts, sizes)
     over = occurrence >= config.category_cap
-    order = np.r_[np.flatnonzero(~over), np.flatnonzero(over)]
+    order = np.concatenate((np.flatnonzero(~over), np.flatnonzero(over)))
     new_position = np.empty(len(order), dtype=np.int64)
     new_position[order] = np.arange(len(order))
     pushed = np.flatnonzero(over & (np.arange(len(order)) < k) & (new_position >= k))

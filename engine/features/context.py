@@ -64,8 +64,9 @@ class FeatureContext:
 
     # ----------------------------------------------------------------- helpers
     def per_row(self, per_user: np.ndarray) -> np.ndarray:
-        """Broadcast a value per distinct (user, time) to every row."""
-        return per_user[self.row_user]
+        """A value per distinct (user, time), for every row. With a single user the length-1
+        array is returned as is: numpy broadcasting spreads it without a 500-row copy."""
+        return per_user if len(per_user) == 1 else per_user[self.row_user]
 
     def user_count(self, kind: str, window: int | None) -> np.ndarray:
         """Events of `kind` per distinct user in [end - window, end), live events included."""
@@ -121,17 +122,28 @@ class FeatureContext:
     def rank_pct(self, values: np.ndarray) -> np.ndarray:
         """Share of the row's group that scores strictly better: 0 for the best, ties share
         the best rank of their run (so any sort order gives the same answer); NaN ranks last."""
-        group = self.inputs.group
         key = np.where(np.isnan(values), np.inf, -values)
-        order = np.argsort(key) if self.single_group else np.lexsort((key, group))
+        n = len(key)
+        if self.single_group:
+            order = np.argsort(key)
+            sorted_key = key[order]
+            new_run = np.empty(n, dtype=bool)
+            new_run[0] = True
+            np.not_equal(sorted_key[1:], sorted_key[:-1], out=new_run[1:])
+            position = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
+            pct = np.empty(n, dtype=np.float32)
+            pct[order] = position / max(n - 1, 1)
+            return pct
+        group = self.inputs.group
+        order = np.lexsort((key, group))
         sorted_group, sorted_key = group[order], key[order]
-        new_group = np.r_[True, sorted_group[1:] != sorted_group[:-1]]
+        new_group = np.concatenate(([True], sorted_group[1:] != sorted_group[:-1]))
         starts = np.flatnonzero(new_group)
-        sizes = np.diff(np.r_[starts, len(order)])
-        new_run = new_group | np.r_[True, sorted_key[1:] != sorted_key[:-1]]
-        run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(order)), 0))
+        sizes = np.diff(np.append(starts, n))
+        new_run = new_group | np.concatenate(([True], sorted_key[1:] != sorted_key[:-1]))
+        run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
         position = run_start - np.repeat(starts, sizes)
-        pct = np.empty(len(order), dtype=np.float32)
+        pct = np.empty(n, dtype=np.float32)
         pct[order] = position / np.maximum(np.repeat(sizes, sizes) - 1, 1)
         return pct
 
@@ -148,8 +160,8 @@ class FeatureContext:
             for j in np.flatnonzero(np.isin(self.u_user, self.live.user)):
                 mask = self.live.of_user(int(self.u_user[j]), CLICK) & (self.live.time < self.u_end[j])
                 extra_items, extra_times = self.live.item[mask], self.live.time[mask]
-                items[j] = np.r_[items[j], extra_items][-HISTORY:]
-                times[j] = np.r_[times[j], extra_times][-HISTORY:]
+                items[j] = np.concatenate((items[j], extra_items))[-HISTORY:]
+                times[j] = np.concatenate((times[j], extra_times))[-HISTORY:]
         return items, times
 
     @cached_property

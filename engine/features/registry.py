@@ -311,12 +311,15 @@ def feature_names() -> list[str]:
 
 
 def assemble(context: FeatureContext, specs: tuple[FeatureSpec, ...] = FEATURES) -> np.ndarray:
-    """The (rows x features) float32 matrix, one vectorised call per feature."""
-    matrix = np.empty((context.n, len(specs)), dtype=np.float32)
+    """The (rows x features) float32 matrix, one vectorised call per feature.
+
+    Filled feature by feature into contiguous rows of its transpose, so each write is one
+    sequential block rather than a column strided across the whole matrix."""
+    by_feature = np.empty((len(specs), context.n), dtype=np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         for j, spec in enumerate(specs):
-            matrix[:, j] = spec.compute(context)
-    return matrix
+            by_feature[j] = spec.compute(context)
+    return by_feature.T
 
 
 def _entropy(counts: np.ndarray) -> np.ndarray:

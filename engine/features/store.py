@@ -72,23 +72,22 @@ class Cooccurrence:
 
     def rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(b) x len(a)) counts for every pair (a[j], b[i]): one user's recent clicks
-        against a request's candidates. Reads only the rows of `a`, so it stays in cache."""
+        against a request's candidates. Each of the few `a` rows is searched in place (a view,
+        no copy), so a popular item with a long row costs a binary search, not a scan."""
         out = np.zeros((len(b), len(a)), dtype=np.float32)
-        valid = np.flatnonzero(a >= 0)
-        if len(self.keys) == 0 or len(valid) == 0:
+        if len(self.keys) == 0:
             return out
-        lo = np.searchsorted(self.keys, a[valid] * self.n_items)
-        hi = np.searchsorted(self.keys, (a[valid] + 1) * self.n_items)
-        sizes = hi - lo
-        if sizes.sum() == 0:
-            return out
-        take = np.repeat(lo - np.r_[0, np.cumsum(sizes)[:-1]], sizes) + np.arange(sizes.sum())
-        owner = np.repeat(np.arange(len(valid)), sizes)
-        local = owner * self.n_items + self.keys[take] % self.n_items  # sorted: rows in order, cols sorted
-        query = (np.arange(len(valid))[None, :] * self.n_items + b[:, None]).ravel()
-        slot = np.searchsorted(local, query).clip(max=len(local) - 1)
-        found = np.where(local[slot] == query, self.counts[take][slot], 0).reshape(len(b), len(valid))
-        out[:, valid] = found
+        b = np.asarray(b, dtype=np.int64)
+        for j, first in enumerate(np.asarray(a, dtype=np.int64).tolist()):
+            if first < 0:
+                continue
+            lo, hi = np.searchsorted(self.keys, [first * self.n_items, (first + 1) * self.n_items])
+            if hi == lo:
+                continue
+            row = self.keys[lo:hi]
+            query = first * self.n_items + b
+            slot = np.searchsorted(row, query).clip(max=hi - lo - 1)
+            out[:, j] = np.where(row[slot] == query, self.counts[lo:hi][slot], 0)
         return out
 
 
