@@ -59,6 +59,11 @@ def _key(entity: np.ndarray | int, time: np.ndarray | int) -> np.ndarray:
     return (np.asarray(entity, dtype=np.int64) << _TIME_BITS) + t
 
 
+def _key_int(entity: int, time: int) -> int:
+    """`_key` for one (entity, time) in plain integers: cheaper than arrays for one lookup."""
+    return (entity << _TIME_BITS) + min(max(time - _ORIGIN, 0), (1 << _TIME_BITS) - 1)
+
+
 @dataclass(frozen=True)
 class LiveSnapshot:
     """The live events at one moment (copies, safe to read without the lock)."""

@@ -19,6 +19,7 @@ from engine.progress import Progress, no_progress
 from engine.requests import RecommendRequest
 
 WARMUP = 5
+BARE_SAMPLE = 200
 
 
 @dataclass(frozen=True)
@@ -79,62 +80,65 @@ def pipeline_bench(
     for request in requests[:WARMUP]:
         engine.recommend(request)
     timings: dict[str, list[float]] = {}
-    responses = []
+    degraded = 0
     started = time.perf_counter_ns()
     for i, request in enumerate(requests):
-        response = engine.recommend(request)
+        response = engine.recommend(request)  # not kept: holding responses would slow the next ones
         for stage, ms in response.candidates.timings_ms().items():
             if stage != "retrieval":
                 timings.setdefault(f"  {stage}", []).append(ms)
         for stage, ms in response.timings_ms.items():
             timings.setdefault(stage, []).append(ms)
-        responses.append(response)
+        degraded += bool(response.degraded)
         if i % 50 == 49 or i == len(requests) - 1:
             progress("requests", i + 1, len(requests))
     elapsed = time.perf_counter_ns() - started
     order = ["retrieval", *[s for s in timings if s.startswith("  ")], "features", "model", "rules", "total"]
-    first = responses[0].candidates
-    recalls = [
-        engine.ann_recall(r.candidates.query_vector, r.candidates.ann_ids, r.candidates.ann_k)
-        for r in responses[:recall_sample]
-    ]
-    measured = [r for r in recalls if r is not None]
+    bare, recall, first = _bare_pass(engine, requests[:BARE_SAMPLE], recall_sample)
     return PipelineBench(
-        backend=first.backend,
-        n_candidates=len(first.candidates),
-        n_features=responses[0].features.shape[1],
+        backend=first.candidates.backend,
+        n_candidates=len(first.candidates.candidates),
+        n_features=first.features.shape[1],
         trees=engine.reranker.trees,
         requests=n_requests,
         requests_per_second=n_requests / (elapsed / 1e9),
         stages={stage: _stats(timings[stage]) for stage in order if stage in timings},
-        bare=_bare(engine, responses, timings),
-        ann_recall=float(np.mean(measured)) if measured else None,
-        degraded_requests=sum(1 for r in responses if r.degraded),
+        bare=bare,
+        ann_recall=recall,
+        degraded_requests=degraded,
     )
 
 
-def _bare(engine: Engine, responses: list, timings: dict[str, list[float]]) -> BareComparison:
-    """The same ANN searches and predictions, called directly on the libraries' wrappers."""
-    ann_ns, model_ns = [], []
+def _bare_pass(engine: Engine, requests: list[RecommendRequest], recall_sample: int):
+    """Each request again, then its ANN search and prediction called directly on the same
+    inputs; also the ANN path's recall for the first `recall_sample` requests."""
+    ann_stage, ann_bare, model_stage, model_bare, recalls = [], [], [], [], []
     model = engine.reranker.model
-    for response in responses:
+    response = None
+    for i, request in enumerate(requests):
+        response = engine.recommend(request)
         result = response.candidates
-        index = engine.index(result.backend)
         if result.query_vector is not None:
+            index = engine.index(result.backend)
             query = np.ascontiguousarray(result.query_vector[None, :], dtype=np.float32)
-            params = {**index.search_params, **result.search_params}
             started = time.perf_counter_ns()
-            index._search(query, result.ann_k, params)  # the library call alone, no validation
-            ann_ns.append(time.perf_counter_ns() - started)
+            index._search(query, result.ann_k, {**index.search_params, **result.search_params})
+            ann_bare.append(time.perf_counter_ns() - started)
+            ann_stage.append(result.timings_ns["ann"])
         started = time.perf_counter_ns()
         model.predict(response.features, thread_count=1)
-        model_ns.append(time.perf_counter_ns() - started)
-    return BareComparison(
-        ann_stage_ms=float(np.mean(timings["  ann"])),
-        ann_bare_ms=float(np.mean(ann_ns) / 1e6) if ann_ns else 0.0,
-        model_stage_ms=float(np.mean(timings["model"])),
-        model_bare_ms=float(np.mean(model_ns) / 1e6),
+        model_bare.append(time.perf_counter_ns() - started)
+        model_stage.append(response.timings_ms["model"] * 1e6)
+        if i < recall_sample:
+            recalls.append(engine.ann_recall(result.query_vector, result.ann_ids, result.ann_k))
+    measured = [r for r in recalls if r is not None]
+    bare = BareComparison(
+        ann_stage_ms=float(np.mean(ann_stage) / 1e6) if ann_stage else 0.0,
+        ann_bare_ms=float(np.mean(ann_bare) / 1e6) if ann_bare else 0.0,
+        model_stage_ms=float(np.mean(model_stage) / 1e6),
+        model_bare_ms=float(np.mean(model_bare) / 1e6),
     )
+    return bare, (float(np.mean(measured)) if measured else None), response
 
 
 def _stats(ms: list[float]) -> StageStats:

@@ -14,8 +14,8 @@ from functools import cached_property
 import numpy as np
 
 from engine.data import Catalog, Users
-from engine.events import EVENT_KINDS, LiveSnapshot, _key
-from engine.features.store import ITEM_COUNTS, EventStore
+from engine.events import EVENT_KINDS, LiveSnapshot, _key, _key_int
+from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 
 DAY = 86_400
 HISTORY = 50  # clicks used for category affinity and "clicked before"
@@ -76,9 +76,14 @@ class FeatureContext:
                 raise ValueError(f"user counts are computed for the windows {USER_WINDOWS}, not {window}")
             # All windows of one kind in one lookup: [start of each window..., end].
             starts = [np.zeros_like(self.u_end) if w is None else self.u_end - w for w in USER_WINDOWS]
-            bounds = np.stack([*starts, self.u_end])
-            entities = np.broadcast_to(self.u_user, bounds.shape)
-            positions = np.searchsorted(self.store.user_index(kind).keys, _key(entities, bounds))
+            if len(self.u_user) == 1:  # one request: plain integers, no array plumbing
+                user, end = int(self.u_user[0]), int(self.u_end[0])
+                bounds = [_key_int(user, int(start[0])) for start in starts] + [_key_int(user, end)]
+                positions = np.searchsorted(self.store.user_index(kind).keys, bounds)[:, None]
+            else:
+                bounds = np.stack([*starts, self.u_end])
+                entities = np.broadcast_to(self.u_user, bounds.shape)
+                positions = np.searchsorted(self.store.user_index(kind).keys, _key(entities, bounds))
             counts = (positions[-1] - positions[:-1]).astype(np.float32)
             if len(self.live.user):
                 kind_code = EVENT_KINDS.index(kind)
@@ -103,7 +108,7 @@ class FeatureContext:
         time (serving), per-row lookups otherwise (training)."""
         end = self.inputs.end
         if self.single_end:
-            counts = self.store.item_table(int(end[0]))[self.item]
+            counts = self.item_rows[:, : len(ITEM_COUNTS)]
         else:
             counts = np.stack(
                 [
@@ -236,8 +241,23 @@ class FeatureContext:
         return self.catalog.vectors[self.item]
 
     @cached_property
+    def item_rows(self) -> np.ndarray:
+        """Serving: each row's item counts and attributes in one gather from the store."""
+        return self.store.item_table(int(self.inputs.end[0]))[self.item]
+
+    @cached_property
+    def item_attributes(self) -> np.ndarray:
+        """(rows x ITEM_ATTRIBUTES) static item columns, gathered once."""
+        if self.single_end:
+            return self.item_rows[:, len(ITEM_COUNTS) :]
+        return self.store.item_attributes[self.item]
+
+    def attribute(self, name: str) -> np.ndarray:
+        return self.item_attributes[:, ITEM_ATTRIBUTES.index(name)]
+
+    @cached_property
     def item_category(self) -> np.ndarray:
-        return self.catalog.category[self.item].astype(np.int64)
+        return self.attribute("category").astype(np.int64)
 
     @cached_property
     def user_sim(self) -> np.ndarray:
@@ -263,7 +283,7 @@ class FeatureContext:
 
     @cached_property
     def item_log_price(self) -> np.ndarray:
-        return self.store.item_log_price[self.item]
+        return self.attribute("log_price")
 
     @cached_property
     def history_log_price(self) -> np.ndarray:

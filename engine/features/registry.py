@@ -152,41 +152,37 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "i_log_popularity",
         "item",
         "log of the catalog's popularity score",
-        lambda c: np.log(c.catalog.popularity[c.item]),
+        lambda c: c.attribute("log_popularity"),
     ),
     FeatureSpec(
         "i_age_days",
         "item",
         "days since the item was created",
-        lambda c: ((c.inputs.end - c.catalog.created_at[c.item]) / DAY).astype(np.float32),
+        lambda c: c.inputs.end / DAY - c.attribute("created_day"),
     ),
     FeatureSpec(
         "i_fresh_14d",
         "item",
         "1 for items created in the last 14 days",
-        lambda c: (c.inputs.end - c.catalog.created_at[c.item] < 14 * DAY).astype(np.float32),
+        lambda c: c.inputs.end / DAY - c.attribute("created_day") < 14,
     ),
-    FeatureSpec(
-        "i_log_inventory", "item", "log(1 + units in stock)", lambda c: np.log1p(c.catalog.inventory[c.item])
-    ),
+    FeatureSpec("i_log_inventory", "item", "log(1 + units in stock)", lambda c: c.attribute("log_inventory")),
     FeatureSpec(
         "i_in_stock",
         "item",
         "1 when at least one unit is in stock",
-        lambda c: (c.catalog.inventory[c.item] > 0).astype(np.float32),
+        lambda c: c.attribute("in_stock"),
     ),
-    FeatureSpec("i_category", "item", "category code", lambda c: c.item_category.astype(np.float32)),
+    FeatureSpec("i_category", "item", "category code", lambda c: c.attribute("category")),
     FeatureSpec("i_log_price", "item", "log price", lambda c: c.item_log_price),
     FeatureSpec(
         "i_price_vs_category",
         "item",
         "log price minus the category's median log price",
-        lambda c: c.item_log_price - c.store.category_log_median[c.item_category],
+        lambda c: c.attribute("price_vs_category"),
     ),
-    FeatureSpec("i_margin", "item", "margin as a share of price", lambda c: c.catalog.margin[c.item]),
-    FeatureSpec(
-        "i_promoted", "item", "1 for promoted items", lambda c: c.catalog.promoted[c.item].astype(np.float32)
-    ),
+    FeatureSpec("i_margin", "item", "margin as a share of price", lambda c: c.attribute("margin")),
+    FeatureSpec("i_promoted", "item", "1 for promoted items", lambda c: c.attribute("promoted")),
     # ----------------------------------------------------------------- cross
     FeatureSpec(
         "x_sim_user", "cross", "similarity of item and user embeddings (ANN path score)", lambda c: c.user_sim
@@ -234,7 +230,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "x_promoted_sim",
         "cross",
         "similarity for promoted items (promoted path score), else missing",
-        lambda c: np.where(c.catalog.promoted[c.item], c.user_sim, np.nan),
+        lambda c: np.where(c.attribute("promoted") > 0, c.user_sim, np.nan),
     ),
     FeatureSpec(
         "x_category_share",

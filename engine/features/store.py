@@ -24,6 +24,18 @@ ITEM_COUNTS = (
     ("purchase", None),
     ("impression", 30 * DAY),
 )
+#: static item columns gathered in one step per request (`EventStore.item_attributes`)
+ITEM_ATTRIBUTES = (
+    "log_popularity",
+    "log_inventory",
+    "in_stock",
+    "category",
+    "log_price",
+    "price_vs_category",
+    "margin",
+    "promoted",
+    "created_day",
+)
 COOC_HISTORY = 50  # co-occurrence pairs come from each user's last 50 clicks
 COOC_MIN = 2  # pairs co-clicked only once are noise; dropping them keeps the table small
 
@@ -78,11 +90,11 @@ class Cooccurrence:
         if len(self.keys) == 0:
             return out
         b = np.asarray(b, dtype=np.int64)
-        for j, first in enumerate(np.asarray(a, dtype=np.int64).tolist()):
-            if first < 0:
-                continue
-            lo, hi = np.searchsorted(self.keys, [first * self.n_items, (first + 1) * self.n_items])
-            if hi == lo:
+        firsts = np.asarray(a, dtype=np.int64)
+        bounds = np.searchsorted(self.keys, np.concatenate((firsts, firsts + 1)) * self.n_items).tolist()
+        for j, first in enumerate(firsts.tolist()):
+            lo, hi = bounds[j], bounds[len(firsts) + j]
+            if first < 0 or hi == lo:
                 continue
             row = self.keys[lo:hi]
             query = first * self.n_items + b
@@ -115,6 +127,20 @@ class EventStore:
             dtype=np.float32,
         )
         self.item_log_price = log_price.astype(np.float32)
+        self.item_attributes = np.stack(
+            [
+                np.log(catalog.popularity),
+                np.log1p(catalog.inventory),
+                catalog.inventory > 0,
+                catalog.category,
+                log_price,
+                log_price - self.category_log_median[catalog.category],
+                catalog.margin,
+                catalog.promoted,
+                catalog.created_at / DAY,
+            ],
+            axis=1,
+        ).astype(np.float32)
         self._clicks = (log.user[clicked], log.item[clicked], log.time[clicked], catalog.n_items)
         self.n_items = catalog.n_items
         self._tables: dict[int, np.ndarray] = {}
@@ -134,21 +160,21 @@ class EventStore:
         }[kind]
 
     def item_table(self, end: int) -> np.ndarray:
-        """(items x ITEM_COUNTS) event counts for every item as of `end`, cached per `end`.
+        """(items x ITEM_COUNTS + ITEM_ATTRIBUTES): every item's event counts as of `end`,
+        then its static attributes; cached per `end`.
 
         A serving engine's clock is fixed, so the table is computed once and a request
-        gathers its candidates' rows in one step; each column equals the corresponding
-        `item_index(kind).count(...)`, which training uses row by row."""
+        gathers its candidates' rows in one step (one row is a few cache lines; at a million
+        items that matters more than the arithmetic). Each count column equals the
+        corresponding `item_index(kind).count(...)`, which training uses row by row."""
         table = self._tables.get(end)
         if table is None:
             items = np.arange(self.n_items)
-            table = np.stack(
-                [
-                    self.item_index(kind).count(items, 0 if window is None else end - window, end)
-                    for kind, window in ITEM_COUNTS
-                ],
-                axis=1,
-            )
+            counts = [
+                self.item_index(kind).count(items, 0 if window is None else end - window, end)
+                for kind, window in ITEM_COUNTS
+            ]
+            table = np.ascontiguousarray(np.column_stack([*counts, self.item_attributes]), dtype=np.float32)
             self._tables[end] = table
         return table
 
