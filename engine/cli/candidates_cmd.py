@@ -8,7 +8,15 @@ from typing import Any
 
 from rich.table import Table
 
-from engine.cli.common import add_common, config_of, emit_json, key_values, layout_of, stdout
+from engine.cli.common import (
+    add_common,
+    add_request_options,
+    config_of,
+    emit_json,
+    key_values,
+    layout_of,
+    stdout,
+)
 from engine.engine import Engine
 from engine.requests import CandidateRequest, CandidateResult
 
@@ -16,16 +24,7 @@ from engine.requests import CandidateRequest, CandidateResult
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("candidates", help="show one user's candidate set (stage 1)")
     add_common(p)
-    p.add_argument("--user", type=int, required=True, help="user id (unknown ids get a cold start)")
-    p.add_argument("--backend", default=None, help="ANN backend (default from the configuration)")
-    p.add_argument("--candidates", type=int, default=None, help="candidate-set size (default 500)")
-    p.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="search parameter, e.g. efSearch=256",
-    )
+    add_request_options(p)
     p.add_argument("--show", type=int, default=20, help="rows to print (all are in --json)")
     p.set_defaults(run=run)
 

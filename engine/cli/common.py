@@ -33,6 +33,16 @@ def add_common(parser: argparse.ArgumentParser, *, json_output: bool = True) -> 
         parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
+def add_request_options(parser: argparse.ArgumentParser) -> None:
+    """The options every per-user request command shares (candidates, recommend)."""
+    parser.add_argument("--user", type=int, required=True, help="user id (unknown ids get a cold start)")
+    parser.add_argument("--candidates", type=int, default=None, help="candidate-set size (default 500)")
+    parser.add_argument("--backend", default=None, help="ANN backend (default from the configuration)")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="search parameter, e.g. nprobe=64"
+    )
+
+
 def layout_of(args: argparse.Namespace) -> Layout:
     return Layout(args.data_dir or default_data_dir())
 

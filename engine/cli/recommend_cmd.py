@@ -9,7 +9,15 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from engine.cli.common import add_common, config_of, emit_json, key_values, layout_of, stdout
+from engine.cli.common import (
+    add_common,
+    add_request_options,
+    config_of,
+    emit_json,
+    key_values,
+    layout_of,
+    stdout,
+)
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
 from engine.explain import Explanation
@@ -19,11 +27,8 @@ from engine.requests import Context, RecommendRequest, RecommendResponse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommend", help="recommend K items for a user (both stages)")
     add_common(p)
-    p.add_argument("--user", type=int, required=True, help="user id (unknown ids get a cold start)")
+    add_request_options(p)
     p.add_argument("--k", type=int, default=10, help="items to return (default 10)")
-    p.add_argument("--candidates", type=int, default=None, help="candidate-set size (default 500)")
-    p.add_argument("--backend", default=None, help="ANN backend (default from the configuration)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="search parameter")
     p.add_argument("--category", default=None, help="session context: the category being browsed (name)")
     p.add_argument("--hour", type=float, default=None, help="session context: hour of day, 0-24")
     p.add_argument("--explain", action="store_true", help="explain the top item and why it beats the next")
