@@ -37,15 +37,16 @@ class Explanation:
 
 
 def explain(
-    reranker: Reranker | None,
+    reranker: Reranker,
     response: RecommendResponse,
     item_id: int,
     other_id: int | None = None,
     top: int = 8,
 ) -> Explanation:
-    if reranker is None or "model" in " ".join(response.degraded):
-        reason = "; ".join(response.degraded) or "no re-ranker is loaded"
-        raise InvalidRequestError(f"this response has no model scores to explain ({reason})")
+    if not response.model_scored:
+        raise InvalidRequestError(
+            f"this response has no model scores to explain ({'; '.join(response.degraded)})"
+        )
     rows = [_row(response, item_id)] + ([] if other_id is None else [_row(response, other_id)])
     shap = reranker.shap(response.features[rows])
     names = reranker.feature_names

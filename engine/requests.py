@@ -110,7 +110,8 @@ class StageVerdict:
 class RecommendResponse:
     """The final items plus everything needed to explain them: the full candidate result,
     each candidate's model score and feature row (aligned with `candidates.candidates`), the
-    rules' effects, per-stage timings and budget verdicts, and why the result is degraded."""
+    rules' effects, per-stage timings and budget verdicts, and why the result is degraded.
+    `scores` are the model's when `model_scored`, else the stage-1 order (descending)."""
 
     user_id: int
     k: int
@@ -123,6 +124,10 @@ class RecommendResponse:
     verdicts: tuple[StageVerdict, ...]
     degraded: tuple[str, ...]
     notes: tuple[str, ...]
+
+    @property
+    def model_scored(self) -> bool:
+        return not self.degraded
 
     @property
     def within_budget(self) -> bool:
