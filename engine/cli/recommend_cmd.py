@@ -111,6 +111,7 @@ def show(engine: Engine, response: RecommendResponse, explanations: list[Explana
     for line in (*response.notes, *response.degraded):
         stdout.print(Text.assemble(("note: ", "yellow"), line))
     table = Table("#", "move (was)", "item", "category", "score", "found by")
+    table.columns[1].no_wrap = True
     table.columns[2].no_wrap = True
     for item in response.items:
         table.add_row(
