@@ -230,7 +230,7 @@ class Engine:
             order = np.argsort(-scores, kind="stable")
             ids = result.candidates.item_ids
             ranked = apply_rules(Ranked(ids[order], scores[order]), self.catalog, self.config.rules, k)
-        return build_response(
+        response = build_response(
             request,
             result,
             scores,
@@ -242,6 +242,10 @@ class Engine:
             started,
             degraded,
         )
+        if request.measure_recall:
+            recall = self.ann_recall(result.query_vector, result.ann_ids, result.ann_k)
+            response = replace(response, candidates=replace(result, recall=recall))
+        return response
 
     def explain(self, response: RecommendResponse, item_id: int, other_id: int | None = None) -> Explanation:
         """The features that made `item_id`'s score, or why it ranks above `other_id`."""

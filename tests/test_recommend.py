@@ -112,3 +112,10 @@ def test_concurrent_recommendations_match_sequential_ones(engine: Engine) -> Non
     with ThreadPoolExecutor(max_workers=4) as pool:
         concurrent = list(pool.map(lambda r: [i.item_id for i in engine.recommend(r).items], requests))
     assert concurrent == sequential
+
+
+def test_recall_is_measured_outside_the_timings_when_asked(engine: Engine) -> None:
+    plain = engine.recommend(RecommendRequest(3, k=5))
+    measured = engine.recommend(RecommendRequest(3, k=5, measure_recall=True))
+    assert plain.candidates.recall is None
+    assert 0.0 < measured.candidates.recall <= 1.0 and measured.candidates.ann_k == 500

@@ -14,6 +14,7 @@ from engine.cli import (
     bench_cmd,
     build_cmd,
     candidates_cmd,
+    demo_cmd,
     eval_cmd,
     recommend_cmd,
     sweep_cmd,
@@ -22,6 +23,7 @@ from engine.cli.common import stderr
 from engine.errors import TwostageError
 
 COMMANDS = (
+    demo_cmd,
     build_cmd,
     recommend_cmd,
     candidates_cmd,

@@ -1,0 +1,59 @@
+"""Screens other than the main one: first-run build progress and help."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Label, Markdown, ProgressBar
+
+HELP = """\
+# twostage demo
+
+**Stage 1** finds candidates: the user's embedding through the ANN backend, items like the
+user's last clicks, trending items in their categories, promoted items. **Stage 2** scores
+every candidate with a CatBoost model over 66 features, then business rules drop and move
+items. The tables show both lists; *move* is how far the model moved an item from its
+stage-1 rank.
+
+| key | does |
+| --- | --- |
+| enter | run the request in the panel |
+| r | a random user |
+| c / b | click / buy the selected item (recorded, then the request runs again) |
+| e | explain the selected item (also on selection) |
+| 1 2 3 4 | re-ranked, candidates, explanation, sweep |
+| s | run the candidate-size sweep (quality and latency per size) |
+| ? | this help |
+| q | quit |
+
+The timing bars are each stage's share of its budget (10 ms retrieval, 20 features,
+30 model, 40 buffer, 100 total); red means over budget. The sparkline shows the last
+requests' totals; p50 and p99 are over this session.
+
+Press escape to close.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [("escape,q,question_mark", "app.pop_screen", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)
+
+
+class BuildScreen(Screen[None]):
+    """Shown on a first run while the default data set, indexes and model are built."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="build"):
+            yield Label("Building the default data set, indexes and model (about a minute, once)")
+            yield Label("", id="step")
+            yield ProgressBar(total=1, show_eta=False, id="progress")
+        yield Footer()
+
+    def report(self, step: str, done: int, total: int) -> None:
+        self.query_one("#step", Label).update(step)
+        bar = self.query_one("#progress", ProgressBar)
+        bar.update(total=max(total, 1), progress=done)

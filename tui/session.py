@@ -1,0 +1,35 @@
+"""What the app remembers across requests: per-stage timings, for the sparkline and p50/p99."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STAGES = ("retrieval", "features", "model", "buffer", "total")
+HISTORY = 200
+
+
+@dataclass
+class SessionStats:
+    """The last HISTORY requests' milliseconds per stage."""
+
+    samples: dict[str, deque[float]] = field(
+        default_factory=lambda: {stage: deque(maxlen=HISTORY) for stage in STAGES}
+    )
+
+    def add(self, ms_by_stage: dict[str, float]) -> None:
+        for stage in STAGES:
+            if stage in ms_by_stage:
+                self.samples[stage].append(float(ms_by_stage[stage]))
+
+    def __len__(self) -> int:
+        return len(self.samples["total"])
+
+    def percentile(self, stage: str, q: float) -> float | None:
+        values = self.samples[stage]
+        return float(np.percentile(list(values), q)) if values else None
+
+    def recent_totals(self, n: int = 40) -> list[float]:
+        return list(self.samples["total"])[-n:]
