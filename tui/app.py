@@ -93,11 +93,14 @@ class MainScreen(Screen[None]):
 
     def on_result_ready(self, message: ResultReady) -> None:
         response = message.response
+        first = self.response is None
         self.response = response
         self.session.add({**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}})
         self.query_one(StageTwoTable).show(response)
         self.query_one(StageOneTable).show(self.engine, response)
         self.query_one(TimingsPanel).show(response, self.session)
+        if first:  # keyboard first: the list has focus, so single-key bindings work at once
+            self.query_one(StageTwoTable).focus()
         for note in response.notes:
             self.notify(note, title="Note")
 
