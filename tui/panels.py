@@ -33,16 +33,19 @@ class RequestPanel(Vertical):
         sizes = [(str(s), s) for s in SIZES if s <= engine.catalog.n_items]
         default_size = min(engine.config.retrieval.n_candidates, engine.catalog.n_items)
         with Horizontal(classes="row"):
-            yield Input("42", placeholder="user id", id="user", tooltip="user id (enter runs)")
-            yield Input(placeholder="find a user: category", id="search")
-            yield Select(categories, prompt="context: any category", id="category")
-            yield Input(placeholder="hour", id="hour", classes="narrow")
+            yield Label("user", classes="caption")
+            yield Input("42", placeholder="user id", id="user", compact=True)
+            yield Input(placeholder="find: category", id="search", compact=True)
+            yield Select(categories, prompt="context: any category", id="category", compact=True)
+            yield Input(placeholder="hour", id="hour", classes="narrow", compact=True)
         with Horizontal(classes="row"):
             yield Label("K", classes="caption")
-            yield Input("10", id="k", classes="narrow")
-            yield Select(sizes, value=default_size, allow_blank=False, id="candidates", prompt="candidates")
-            yield Select(backends, value=engine.config.retrieval.backend, allow_blank=False, id="backend")
-            yield Input(id="param", placeholder="param", classes="param")
+            yield Input("10", id="k", classes="narrow", compact=True)
+            yield Select(sizes, value=default_size, allow_blank=False, id="candidates", compact=True)
+            yield Select(
+                backends, value=engine.config.retrieval.backend, allow_blank=False, id="backend", compact=True
+            )
+            yield Input(id="param", placeholder="param", classes="param", compact=True)
 
     def request(self) -> RecommendRequest:
         """The request the fields describe, or a clear error naming the field."""
@@ -176,7 +179,7 @@ class TimingsPanel(Vertical):
         text = Text.assemble(
             (f"ANN recall@{result.ann_k} vs exact: ", "dim"),
             recall,
-            (f"   {len(session)} requests this session", "dim"),
+            (f" · {len(session)} requests this session", "dim"),
         )
         if degraded:
             text.append(f"\n{degraded}", style="bold yellow")
@@ -194,7 +197,11 @@ def bar(share: float, width: int, style: str) -> Text:
 class ExplainPanel(Static):
     """The selected item's top feature contributions, and why it ranks above the next item."""
 
+    explanation: Explanation | None = None
+    pair: Explanation | None = None
+
     def show(self, engine: Engine, explanation: Explanation, pair: Explanation | None) -> None:
+        self.explanation, self.pair = explanation, pair
         titles = engine.catalog.titles
         table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold")
         table.add_column(f"why {titles[explanation.item_id]} ({explanation.score:.3f})", no_wrap=True)

@@ -1,0 +1,165 @@
+"""The app driven headless with Textual's pilot: the main flows a person would try."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.widgets import Input, Select
+
+from engine.config import load_config
+from engine.engine import Engine
+from sample_data.synthetic import SyntheticParams
+from tests.conftest import SMALL_MODEL
+from tui.app import MainScreen, TwostageApp
+from tui.panels import ExplainPanel, StageOneTable, StageTwoTable
+from tui.screens import BuildScreen, HelpScreen
+
+SIZE = (100, 34)
+
+
+async def settle(pilot) -> None:
+    """Let workers finish and their messages arrive."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def run(scenario) -> None:
+    asyncio.run(scenario())
+
+
+def main_screen(app: TwostageApp) -> MainScreen:
+    assert isinstance(app.screen, MainScreen), type(app.screen)
+    return app.screen
+
+
+def notes(app: TwostageApp) -> list[str]:
+    recorded: list[str] = []
+    original = app.notify
+
+    def record(message, *args, **kwargs):
+        recorded.append(str(message))
+        return original(message, *args, **kwargs)
+
+    app.notify = record  # type: ignore[method-assign]
+    return recorded
+
+
+def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            assert screen.query_one(StageTwoTable).row_count == 10
+            assert screen.query_one(StageOneTable).row_count == 500
+            assert screen.response.user_id == 42 and screen.response.candidates.recall is not None
+            assert len(screen.session) == 1
+
+    run(scenario)
+
+
+def test_random_user_backend_and_candidate_count(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            await pilot.press("r")
+            await settle(pilot)
+            user = int(screen.query_one("#user", Input).value)
+            assert screen.response.user_id == user
+            screen.query_one("#backend", Select).value = "faiss-hnsw"
+            await settle(pilot)
+            assert screen.response.candidates.backend == "faiss-hnsw"
+            assert screen.query_one("#param", Input).placeholder.startswith("efSearch=")
+            screen.query_one("#candidates", Select).value = 100
+            await settle(pilot)
+            assert screen.query_one(StageOneTable).row_count == 100
+            assert len(screen.session) >= 4
+
+    run(scenario)
+
+
+def test_explain_then_click_changes_the_ranking(small_dir: Path, small_config: Path) -> None:
+    engine = Engine.open(small_dir, load_config(small_config))  # its own: clicks are recorded
+
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            await pilot.press("e")
+            await settle(pilot)
+            panel = screen.query_one(ExplainPanel)
+            selected = screen.query_one(StageTwoTable).selected_item()
+            assert panel.explanation.item_id == selected and len(panel.explanation.contributions) == 8
+            assert panel.pair.other_id == screen.response.items[1].item_id
+            before = [item.item_id for item in screen.response.items]
+            await pilot.press("c")
+            await settle(pilot)
+            assert len(engine.live) == 1
+            after = [item.item_id for item in screen.response.items]
+            assert after != before and before[0] not in screen.response.candidates.candidates.item_ids
+
+    run(scenario)
+
+
+def test_invalid_input_is_a_notification_not_a_crash(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            recorded = notes(app)
+            screen = main_screen(app)
+            screen.query_one("#user", Input).value = "forty-two"
+            screen.query_one("#user", Input).focus()
+            await pilot.press("enter")
+            await settle(pilot)
+            assert any("user id must be a whole number" in note for note in recorded)
+            screen.query_one("#user", Input).value = "7"
+            screen.query_one("#k", Input).value = "0"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert any("k must be a whole number from 1 to 1000" in note for note in recorded)
+            assert app.is_running and screen.response.user_id == 42
+
+    run(scenario)
+
+
+def test_help_screen_opens_and_closes(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, MainScreen)
+
+    run(scenario)
+
+
+def test_first_run_builds_with_progress(tmp_path: Path) -> None:
+    config_path = tmp_path / "small.toml"
+    config_path.write_text(SMALL_MODEL)
+    params = SyntheticParams(n_items=1_500, dim=8, n_users=150, n_categories=6, items_per_topic=100, seed=3)
+    seen: list[type] = []
+
+    async def scenario() -> None:
+        app = TwostageApp(tmp_path / "data", load_config(config_path), build_params=params)
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(200):
+                seen.append(type(app.screen))
+                if isinstance(app.screen, MainScreen) and app.screen.response is not None:
+                    break
+                await asyncio.sleep(0.1)
+                await pilot.pause()
+            assert main_screen(app).query_one(StageTwoTable).row_count == 10
+
+    run(scenario)
+    assert BuildScreen in seen and (tmp_path / "data" / "model" / "manifest.json").exists()

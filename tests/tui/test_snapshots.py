@@ -1,0 +1,46 @@
+"""A few snapshots at 80x24 pin the look. Timings change from run to run, so the timing
+panel is filled with fixed numbers before the picture is taken. Update after a deliberate
+change with `pytest tests/tui --snapshot-update` and look at the SVGs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from engine.engine import Engine
+from engine.requests import StageVerdict
+from tests.tui.test_app import settle
+from tui.app import TwostageApp
+from tui.panels import TimingsPanel
+from tui.session import STAGES, SessionStats
+
+FIXED_MS = {"retrieval": 1.2, "features": 0.8, "model": 0.5, "buffer": 0.3, "total": 2.8}
+BUDGET_MS = {"retrieval": 10, "features": 20, "model": 30, "buffer": 40, "total": 100}
+
+
+async def freeze_timings(pilot) -> None:
+    await settle(pilot)
+    screen = pilot.app.screen
+    verdicts = tuple(StageVerdict(stage, FIXED_MS[stage], BUDGET_MS[stage]) for stage in STAGES)
+    response = replace(screen.response, verdicts=verdicts, timings_ms=dict(FIXED_MS))
+    session = SessionStats()
+    for step in range(12):
+        session.add({stage: ms * (1 + 0.1 * (step % 4)) for stage, ms in FIXED_MS.items()})
+    screen.query_one(TimingsPanel).show(response, session)
+    await pilot.pause()
+
+
+def test_main_screen(snap_compare, engine: Engine, small_dir: Path) -> None:
+    app = TwostageApp(small_dir, engine=engine)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=freeze_timings)
+
+
+def test_help_screen(snap_compare, engine: Engine, small_dir: Path) -> None:
+    app = TwostageApp(small_dir, engine=engine)
+
+    async def open_help(pilot) -> None:
+        await freeze_timings(pilot)  # the main screen shows through the modal's backdrop
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
