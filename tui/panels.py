@@ -95,12 +95,16 @@ class StageOneTable(DataTable):
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        self.add_columns("#", "item", "category", "found by", "sim")
+        self.add_columns("#", "item", "category", "found by", "sim", "rules")
 
     def show(self, engine: Engine, response: RecommendResponse) -> None:
+        """Every candidate; those a business rule dropped or moved say which rule did it."""
         self.clear()
         cands = response.candidates.candidates
         catalog = engine.catalog
+        ruled: dict[int, str] = {}
+        for effect in response.effects:
+            ruled[effect.item_id] = f"{effect.rule}: {effect.action}"
         for row, item in enumerate(cands.item_ids.tolist()):
             similarity = cands.similarity[row]
             self.add_row(
@@ -109,6 +113,7 @@ class StageOneTable(DataTable):
                 catalog.category_names[int(catalog.category[item])],
                 ", ".join(cands.found_by(row)),
                 "-" if similarity != similarity else f"{similarity:.3f}",
+                Text(ruled.get(item, ""), style="yellow"),
                 key=str(item),
             )
 

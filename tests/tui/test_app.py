@@ -56,6 +56,11 @@ def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
             assert screen.query_one(StageTwoTable).row_count == 10
             assert screen.query_one(StageOneTable).row_count == 500
             assert screen.response.user_id == 42 and screen.response.candidates.recall is not None
+            dropped = next(e for e in screen.response.effects if e.rule == "out_of_stock")
+            stage1 = screen.query_one(StageOneTable)
+            assert "out_of_stock: dropped" in str(
+                stage1.get_cell(str(dropped.item_id), stage1.ordered_columns[5].key)
+            )
             assert len(screen.session) == 1
 
     run(scenario)
