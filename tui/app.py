@@ -21,12 +21,12 @@ from engine.engine import Engine
 from engine.errors import TwostageError
 from engine.layout import Layout
 from engine.requests import RecommendResponse
+from engine.stats import SessionStats
 from engine.sweep import candidate_sweep
 from sample_data.synthetic import SyntheticParams
 from tui.messages import BuildProgress, EngineReady, ExplanationReady, ResultReady, SweepProgress, SweepReady
 from tui.panels import ExplainPanel, RequestPanel, StageOneTable, StageTwoTable, SweepPanel, TimingsPanel
 from tui.screens import BuildScreen, HelpScreen
-from tui.session import SessionStats
 
 SWEEP_USERS = 100
 DEMO_BACKENDS = ["faiss-ivf", "faiss-hnsw", "hnswlib"]  # a first run builds these (the exact one needs none)

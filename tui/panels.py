@@ -13,8 +13,8 @@ from engine.engine import Engine
 from engine.errors import InvalidRequestError
 from engine.explain import Explanation
 from engine.requests import Context, RecommendRequest, RecommendResponse
+from engine.stats import SessionStats
 from engine.sweep import Sweep
-from tui.session import SessionStats
 
 SIZES = (10, 20, 50, 100, 200, 500, 1000)
 

@@ -16,7 +16,9 @@ from engine.cli import (
     candidates_cmd,
     demo_cmd,
     eval_cmd,
+    loadtest_cmd,
     recommend_cmd,
+    serve_cmd,
     sweep_cmd,
 )
 from engine.cli.common import stderr
@@ -31,6 +33,8 @@ COMMANDS = (
     bench_cmd,
     sweep_cmd,
     ann_bench_cmd,
+    serve_cmd,
+    loadtest_cmd,
     backends_cmd,
 )
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from engine.engine import Engine
 from engine.requests import StageVerdict
+from engine.stats import STAGES, SessionStats
 from tests.tui.test_app import settle
 from tui.app import TwostageApp
 from tui.panels import TimingsPanel
-from tui.session import STAGES, SessionStats
 
 FIXED_MS = {"retrieval": 1.2, "features": 0.8, "model": 0.5, "buffer": 0.3, "total": 2.8}
 BUDGET_MS = {"retrieval": 10, "features": 20, "model": 30, "buffer": 40, "total": 100}

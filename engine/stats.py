@@ -1,4 +1,4 @@
-"""What the app remembers across requests: per-stage timings, for the sparkline and p50/p99."""
+"""Rolling per-stage latency samples: the app's sparkline and p50/p99, the server's /metrics."""
 
 from __future__ import annotations
 

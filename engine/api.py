@@ -1,0 +1,161 @@
+"""`twostage serve`: the engine as a JSON API (FastAPI), another thin client of Engine.
+
+Endpoints are plain functions, so FastAPI runs them in its thread pool; the engine is safe to
+call from several threads. CPU-bound requests share one interpreter, so scale with
+`--workers` (processes, each with its own engine) rather than threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.config import load_config
+from engine.engine import Engine
+from engine.errors import ArtifactError, BackendUnavailableError, TwostageError
+from engine.layout import ENV_VAR, default_data_dir
+from engine.requests import Context, RecommendRequest, RecommendResponse
+from engine.stats import STAGES, SessionStats
+
+CONFIG_ENV = "TWOSTAGE_CONFIG"
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ContextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: int | None = Field(None, ge=0, description="category code being browsed")
+    hour: float | None = Field(None, ge=0, lt=24, description="hour of day")
+
+
+class RecommendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int = Field(description="user id; unknown ids get a cold start")
+    k: int = Field(10, ge=1, le=1000)
+    n_candidates: int | None = Field(None, ge=1, le=100_000)
+    backend: str | None = None
+    search_params: dict[str, int] = Field(default_factory=dict)
+    context: ContextIn = Field(default_factory=ContextIn)
+    measure_recall: bool = False
+
+    def to_request(self) -> RecommendRequest:
+        return RecommendRequest(
+            user_id=self.user_id,
+            k=self.k,
+            n_candidates=self.n_candidates,
+            backend=self.backend,
+            search_params=self.search_params,
+            context=Context(category=self.context.category, hour=self.context.hour),
+            measure_recall=self.measure_recall,
+        )
+
+
+class ExplainIn(RecommendIn):
+    item_id: int = Field(ge=0, description="an item of this request's response")
+    other_id: int | None = Field(None, ge=0, description="explain why item_id ranks above this one")
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int = Field(ge=0)
+    item_id: int = Field(ge=0)
+    kind: str = Field(pattern="^(impression|click|purchase)$")
+
+
+def response_json(response: RecommendResponse) -> dict[str, Any]:
+    result = response.candidates
+    return {
+        "user_id": response.user_id,
+        "cold_start": result.cold_start,
+        "backend": result.backend,
+        "n_candidates": len(result.candidates),
+        "items": [asdict(item) for item in response.items],
+        "rule_effects": [asdict(effect) for effect in response.effects],
+        "timings_ms": response.timings_ms,
+        "verdicts": [{**asdict(v), "ok": v.ok} for v in response.verdicts],
+        "degraded": list(response.degraded),
+        "notes": list(response.notes),
+        "ann_recall": result.recall,
+    }
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    """The API around `engine`, or around one opened from $TWOSTAGE_DATA_DIR / $TWOSTAGE_CONFIG."""
+    if engine is None:
+        config_path = os.environ.get(CONFIG_ENV)
+        engine = Engine.open(
+            Path(os.environ.get(ENV_VAR) or default_data_dir()),
+            load_config(Path(config_path) if config_path else None),
+        )
+        engine.warm_up()
+    stats = SessionStats()
+    # A sample of the users with the longest histories, for load generators' "active" users.
+    active_users = np.argsort(np.diff(engine.users.history_offsets))[-100:].tolist()
+    lock = threading.Lock()
+    app = FastAPI(
+        title="twostage",
+        version="0.1.0",
+        description="Two-stage retrieval: ANN candidates, CatBoost re-ranking, rules, per-stage timings.",
+    )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(TwostageError)
+    async def engine_error(request: Request, error: TwostageError) -> JSONResponse:
+        status = 503 if isinstance(error, ArtifactError | BackendUnavailableError) else 400
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    @app.post("/recommend", summary="the top K items for a user, through both stages")
+    def recommend(body: RecommendIn) -> dict[str, Any]:
+        response = engine.recommend(body.to_request())
+        with lock:
+            stats.add({**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}})
+        return response_json(response)
+
+    @app.post("/explain", summary="why an item scored as it did, or why it ranks above another")
+    def explain(body: ExplainIn) -> dict[str, Any]:
+        response = engine.recommend(body.to_request())
+        return asdict(engine.explain(response, body.item_id, body.other_id))
+
+    @app.post("/events", summary="record a click, purchase or impression", status_code=202)
+    def events(body: EventIn) -> dict[str, Any]:
+        engine.record_event(body.user_id, body.item_id, body.kind)
+        return {"recorded": body.kind, "user_id": body.user_id, "item_id": body.item_id}
+
+    @app.get("/health", summary="liveness and what is loaded")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "items": engine.catalog.n_items,
+            "users": engine.users.n_users,
+            "categories": len(engine.catalog.category_names),
+            "active_users": active_users,
+            "backend": engine.config.retrieval.backend,
+            "model_trees": engine.reranker.trees,
+        }
+
+    @app.get("/metrics", summary="per-stage latency percentiles over recent requests")
+    def metrics() -> dict[str, Any]:
+        with lock:
+            return {
+                "requests": len(stats),
+                "stages": {
+                    stage: {q: stats.percentile(stage, p) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))}
+                    for stage in STAGES
+                },
+                "budget_ms": asdict(engine.config.budget),
+            }
+
+    return app

@@ -1,0 +1,38 @@
+"""`twostage serve`: the JSON API with uvicorn, on loopback unless told otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from engine.api import CONFIG_ENV
+from engine.cli.common import add_common, layout_of, stderr
+from engine.layout import ENV_VAR
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the engine as a JSON API (OpenAPI at /docs)")
+    add_common(p, json_output=False)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="processes, each with its own engine")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    # Worker processes build their own app from these, so pass them through the environment.
+    os.environ[ENV_VAR] = str(layout_of(args).root)
+    if args.config is not None:
+        os.environ[CONFIG_ENV] = str(args.config.resolve())
+    stderr.print(f"serving {layout_of(args).root} on http://{args.host}:{args.port} (API docs at /docs)")
+    uvicorn.run(
+        "engine.api:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+    return 0

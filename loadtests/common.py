@@ -1,0 +1,65 @@
+"""Locust plumbing both locustfiles share: per-stage request events, the staged load shape,
+and the `quitting` listener that turns a missed budget into a non-zero exit code."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from locust import LoadTestShape, events
+from locust.runners import WorkerRunner
+
+from engine.config import load_config
+from loadtests.plan import CALL_TYPE, JUDGED, STAGE_TYPE, judge, shape, shape_tick, verdict_text
+
+SHAPE_ENV = "TWOSTAGE_SHAPE"
+CONFIG_ENV = "TWOSTAGE_CONFIG"
+
+
+def fire_stages(environment, timings_ms: dict[str, float]) -> None:
+    """One Locust request event per stage, so the report has a row per stage."""
+    for stage, ms in timings_ms.items():
+        environment.events.request.fire(
+            request_type=STAGE_TYPE,
+            name=stage,
+            response_time=ms,
+            response_length=0,
+            exception=None,
+            context={},
+        )
+
+
+def budget():
+    path = os.environ.get(CONFIG_ENV)
+    return load_config(Path(path) if path else None).budget
+
+
+@events.quitting.add_listener
+def _verdict(environment, **_kwargs) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return  # the master judges the aggregated numbers
+    stats = environment.stats
+    seen = {}
+    for (name, method), entry in stats.entries.items():
+        if method in (STAGE_TYPE, CALL_TYPE, "POST") and name in JUDGED and entry.num_requests:
+            seen[name] = (entry.num_requests, float(entry.get_response_time_percentile(0.99)))
+    rows, passed = judge(seen, stats.total.num_failures, budget())
+    print(verdict_text(rows, stats.total.num_failures, passed), flush=True)
+    if not passed:
+        environment.process_exit_code = 1
+
+
+def staged_shape() -> type[LoadTestShape] | None:
+    """The shape named by $TWOSTAGE_SHAPE (stages from shapes.toml), or None for a plain run
+    (Locust then uses --users, --spawn-rate and --run-time)."""
+    name = os.environ.get(SHAPE_ENV)
+    if not name:
+        return None
+    stages = shape(name)
+
+    class StagedShape(LoadTestShape):
+        def tick(self):
+            return shape_tick(stages, self.get_run_time())
+
+    StagedShape.__name__ = f"StagedShape_{name}"
+    return StagedShape

@@ -1,0 +1,109 @@
+"""In-process load test: Locust users call `Engine.recommend` directly.
+
+Engine calls hold the CPU (FAISS, CatBoost, numpy) and so block gevent: one process keeps
+one user busy at a time however many it spawns. Scale with `locust --processes N` (one engine
+per process) on one machine, or with `--master` / `--worker --master-host HOST` across
+machines; `twostage loadtest` runs this file headless.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from locust import User, between, events
+
+from engine.config import load_config
+from engine.engine import Engine
+from engine.layout import ENV_VAR, default_data_dir
+from engine.requests import Context, RecommendRequest
+from loadtests.common import CONFIG_ENV, fire_stages, staged_shape
+from loadtests.plan import CALL_TYPE, pick_user, scenario
+
+SCENARIO = scenario()
+ENGINE: Engine | None = None
+StagedShape = staged_shape()  # Locust runs a LoadTestShape it finds in the locustfile
+
+
+class EmptyResult(Exception):
+    """A request that returned no items counts as a failure."""
+
+
+@events.init.add_listener
+def _open_engine(environment, **_kwargs) -> None:
+    global ENGINE
+    config_path = os.environ.get(CONFIG_ENV)
+    ENGINE = Engine.open(
+        Path(os.environ.get(ENV_VAR) or default_data_dir()),
+        load_config(Path(config_path) if config_path else None),
+    )
+    ENGINE.warm_up()
+
+
+class EngineClient:
+    """Times each call and fires a request event for it and for each of its stages."""
+
+    def __init__(self, environment, engine: Engine):
+        self.environment, self.engine = environment, engine
+
+    def recommend(self, request: RecommendRequest, name: str) -> None:
+        started = time.perf_counter()
+        exception = None
+        try:
+            response = self.engine.recommend(request)
+            if not response.items:
+                raise EmptyResult(f"no items for user {request.user_id}")
+        except Exception as error:  # every failure is reported to Locust, none stops the user
+            exception = error
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.environment.events.request.fire(
+            request_type=CALL_TYPE,
+            name="recommend",
+            response_time=elapsed_ms,
+            response_length=0,
+            exception=exception,
+            context={"task": name},
+        )
+        if exception is None:
+            fire_stages(self.environment, response.timings_ms)
+
+
+class EngineUser(User):
+    """Base of in-process users: `self.client` is an EngineClient."""
+
+    abstract = True
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self.client = EngineClient(environment, ENGINE)
+        self.rng = np.random.default_rng()
+        self.active = np.argsort(np.diff(ENGINE.users.history_offsets))[-max(1, ENGINE.users.n_users // 10) :]
+
+
+def _task(spec):
+    def run(user: EngineUser) -> None:
+        engine = user.client.engine
+        context = Context()
+        if spec.context:
+            context = Context(
+                category=int(user.rng.integers(0, len(engine.catalog.category_names))),
+                hour=float(user.rng.uniform(0, 24)),
+            )
+        request = RecommendRequest(
+            user_id=pick_user(spec.users, engine.users.n_users, user.active, user.rng),
+            n_candidates=min(int(user.rng.choice(spec.candidates)), engine.catalog.n_items),
+            context=context,
+        )
+        user.client.recommend(request, spec.name)
+
+    run.__name__ = spec.name
+    return run
+
+
+class Shopper(EngineUser):
+    """The scenario mix of scenarios.toml, with its think time."""
+
+    wait_time = between(SCENARIO.think_min, SCENARIO.think_max)
+    tasks = {_task(spec): spec.weight for spec in SCENARIO.tasks}

@@ -1,0 +1,67 @@
+"""HTTP load test: Locust users call `twostage serve`'s /recommend.
+
+Run against a server you started (`twostage serve --workers 2`), e.g.
+`twostage loadtest --http http://127.0.0.1:8000`. The server's per-stage timings come back
+in each response and are reported as Locust rows too, next to the client-side round trip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from locust import HttpUser, between, events
+
+from loadtests.common import fire_stages, staged_shape
+from loadtests.plan import pick_user, scenario
+
+SCENARIO = scenario()
+StagedShape = staged_shape()  # Locust runs a LoadTestShape it finds in the locustfile
+INFO: dict = {}
+
+
+@events.test_start.add_listener
+def _catalog_size(environment, **_kwargs) -> None:
+    """What the generators need to know of the data: sizes and some active users."""
+    import httpx
+
+    INFO.update(httpx.get(f"{environment.host}/health", timeout=30).json())
+
+
+class HttpShopper(HttpUser):
+    """The scenario mix of scenarios.toml, over HTTP."""
+
+    wait_time = between(SCENARIO.think_min, SCENARIO.think_max)
+
+    def on_start(self) -> None:
+        self.rng = np.random.default_rng()
+        self.active = np.array(INFO.get("active_users", []), dtype=np.int64)
+
+    def _run(self, spec) -> None:
+        body = {
+            "user_id": pick_user(spec.users, INFO["users"], self.active, self.rng),
+            "n_candidates": min(int(self.rng.choice(spec.candidates)), INFO["items"]),
+        }
+        if spec.context:
+            body["context"] = {
+                "category": int(self.rng.integers(0, INFO["categories"])),
+                "hour": float(self.rng.uniform(0, 24)),
+            }
+        with self.client.post("/recommend", json=body, name="recommend", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
+                return
+            payload = response.json()
+            if not payload.get("items"):
+                response.failure("no items")
+                return
+            fire_stages(self.environment, payload["timings_ms"])
+
+
+def _task(spec):
+    def run(user: HttpShopper) -> None:
+        user._run(spec)
+
+    run.__name__ = spec.name
+    return run
+
+
+HttpShopper.tasks = {_task(spec): spec.weight for spec in SCENARIO.tasks}

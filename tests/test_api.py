@@ -1,0 +1,82 @@
+"""The HTTP API: validated input with clear 4xx errors, and a server that keeps serving."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from engine.api import MAX_BODY_BYTES, create_app
+from engine.engine import Engine
+
+
+@pytest.fixture(scope="module")
+def client(engine: Engine) -> TestClient:
+    return TestClient(create_app(engine))
+
+
+def test_recommend_health_metrics_and_openapi(client: TestClient) -> None:
+    response = client.post("/recommend", json={"user_id": 3, "k": 5, "context": {"hour": 20}})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["items"]) == 5 and body["items"][0]["rank_after"] == 1
+    assert [v["stage"] for v in body["verdicts"]] == ["retrieval", "features", "model", "buffer", "total"]
+    assert client.get("/health").json()["status"] == "ok"
+    metrics = client.get("/metrics").json()
+    assert metrics["requests"] >= 1 and metrics["stages"]["total"]["p50"] > 0
+    assert metrics["budget_ms"]["total_ms"] == 100
+    spec = client.get("/openapi.json").json()
+    assert {"/recommend", "/explain", "/events", "/health", "/metrics"} <= set(spec["paths"])
+
+
+def test_explain_and_events(client: TestClient) -> None:
+    items = client.post("/recommend", json={"user_id": 4, "k": 3}).json()["items"]
+    first, second = items[0]["item_id"], items[1]["item_id"]
+    explained = client.post("/explain", json={"user_id": 4, "k": 3, "item_id": first, "other_id": second})
+    assert explained.status_code == 200 and explained.json()["other_id"] == second
+    recorded = client.post("/events", json={"user_id": 4, "item_id": first, "kind": "click"})
+    assert recorded.status_code == 202
+
+
+def test_unknown_user_is_a_cold_start_not_an_error(client: TestClient) -> None:
+    body = client.post("/recommend", json={"user_id": 10**9, "k": 5}).json()
+    assert body["cold_start"] and "cold start" in body["notes"][0]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "fragment"),
+    [
+        ('{"user_id": 3,', 422, "JSON decode error"),
+        ({"user_id": "three"}, 422, "user_id"),
+        ({"user_id": 3, "k": 0}, 422, "greater than or equal to 1"),
+        ({"user_id": 3, "k": 5000}, 422, "less than or equal to 1000"),
+        ({"user_id": 3, "surprise": 1}, 422, "Extra inputs are not permitted"),
+        ({"user_id": 3, "backend": "annoy"}, 400, "unknown backend 'annoy'"),
+        ({"user_id": 3, "context": {"category": 99}}, 400, "context category must be a category code"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(
+    client: TestClient, payload, status: int, fragment: str
+) -> None:
+    if isinstance(payload, str):
+        response = client.post("/recommend", content=payload, headers={"content-type": "application/json"})
+    else:
+        response = client.post("/recommend", json=payload)
+    assert response.status_code == status
+    assert fragment in str(response.json()["detail"])
+    assert client.post("/recommend", json={"user_id": 3, "k": 2}).status_code == 200
+
+
+def test_oversized_body_is_refused(client: TestClient) -> None:
+    padding = "x" * (MAX_BODY_BYTES + 10)
+    response = client.post(
+        "/recommend",
+        content=f'{{"user_id": 3, "pad": "{padding}"}}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413 and "over" in response.json()["detail"]
+
+
+def test_bad_events_are_refused(client: TestClient) -> None:
+    assert client.post("/events", json={"user_id": 1, "item_id": 1, "kind": "like"}).status_code == 422
+    unknown = client.post("/events", json={"user_id": 10**8, "item_id": 1, "kind": "click"})
+    assert unknown.status_code == 400 and "unknown" in unknown.json()["detail"]

@@ -1,0 +1,137 @@
+"""Load tests: the plan's data and verdict, and short real Locust runs (in-process and HTTP)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.config import BudgetConfig
+from engine.errors import ConfigError
+from loadtests.plan import judge, scenario, shape, shape_tick, verdict_text
+
+
+def test_scenario_and_shapes_are_data() -> None:
+    mix = scenario()
+    assert {task.users for task in mix.tasks} == {"active", "any", "new"}
+    assert any(task.context for task in mix.tasks) and 0 < mix.think_min <= mix.think_max
+    for name in ("step", "spike", "soak"):
+        stages = shape(name)
+        assert shape_tick(stages, 0.0) == (int(stages[0]["users"]), float(stages[0]["spawn_rate"]))
+        assert shape_tick(stages, stages[-1]["until"] + 1) is None
+    with pytest.raises(ConfigError, match="unknown load shape 'ramp'; choose one of: step, spike, soak"):
+        shape("ramp")
+
+
+def test_verdict_passes_within_budget_and_fails_otherwise() -> None:
+    budget = BudgetConfig()
+    rows, passed = judge({"retrieval": (50, 4.0), "model": (50, 12.0), "total": (50, 30.0)}, 0, budget)
+    assert passed and [r.stage for r in rows] == ["retrieval", "model", "total"]
+    _, missed = judge({"retrieval": (50, 11.0), "total": (50, 30.0)}, 0, budget)
+    _, failing = judge({"total": (50, 30.0)}, 3, budget)
+    assert not missed and not failing
+    text = verdict_text(judge({"retrieval": (5, 11.0)}, 0, budget)[0], 0, False)
+    assert "MISSED" in text and "FAIL" in text
+
+
+def _locust(args: list[str], small_dir: Path, config: Path, out: Path) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "engine.cli.main",
+        "loadtest",
+        "--users",
+        "2",
+        "--spawn-rate",
+        "2",
+        "--duration",
+        "4s",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(small_dir),
+        "--config",
+        str(config),
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180)
+
+
+def _rows(out: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with open(out / "stats_stats.csv") as handle:
+        return {(row["Type"], row["Name"]): row for row in csv.DictReader(handle)}
+
+
+def test_in_process_run_records_every_stage_and_passes(
+    small_dir: Path, small_config: Path, tmp_path: Path
+) -> None:
+    done = _locust([], small_dir, small_config, tmp_path / "out")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "=> PASS" in done.stdout
+    rows = _rows(tmp_path / "out")
+    for stage in ("retrieval", "features", "model", "rules", "total"):
+        assert int(rows[("stage", stage)]["Request Count"]) > 0, stage
+    assert int(rows[("engine", "recommend")]["Failure Count"]) == 0
+    assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_a_tiny_budget_fails_the_run(small_dir: Path, small_config: Path, tmp_path: Path) -> None:
+    tight = tmp_path / "tight.toml"
+    tight.write_text(
+        small_config.read_text() + "[budget]\nann_ms = 0.001\nfeatures_ms = 0.001\n"
+        "model_ms = 0.001\nbuffer_ms = 0.001\ntotal_ms = 0.01\n"
+    )
+    done = _locust([], small_dir, tight, tmp_path / "out")
+    assert done.returncode == 1 and "MISSED" in done.stdout and "=> FAIL" in done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_http_run_against_the_server(small_dir: Path, small_config: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(small_dir),
+            "--config",
+            str(small_config),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        else:
+            pytest.fail("the server did not start")
+        done = _locust(["--http", f"http://127.0.0.1:{port}"], small_dir, small_config, tmp_path / "out")
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        rows = _rows(tmp_path / "out")
+        assert int(rows[("POST", "recommend")]["Request Count"]) > 0
+        assert int(rows[("POST", "recommend")]["Failure Count"]) == 0
+        assert int(rows[("stage", "model")]["Request Count"]) > 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
