@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from locust import LoadTestShape, events
+from locust import LoadTestShape, between, constant, constant_throughput, events
 from locust.runners import WorkerRunner
 
 from engine.config import load_config
 from loadtests.plan import CALL_TYPE, JUDGED, STAGE_TYPE, judge, shape, shape_tick, verdict_text
 
 SHAPE_ENV = "TWOSTAGE_SHAPE"
+PACE_ENV = "TWOSTAGE_PACE"
 CONFIG_ENV = "TWOSTAGE_CONFIG"
 
 
@@ -27,6 +28,17 @@ def fire_stages(environment, timings_ms: dict[str, float]) -> None:
             exception=None,
             context={},
         )
+
+
+def pacing(think_min: float, think_max: float):
+    """The scenario's think time, or $TWOSTAGE_PACE: "none" (no think time: find saturation)
+    or a number (requests per second per user: load at a chosen share of saturation)."""
+    pace = os.environ.get(PACE_ENV)
+    if not pace:
+        return between(think_min, think_max)
+    if pace == "none":
+        return constant(0)
+    return constant_throughput(float(pace))
 
 
 def budget():

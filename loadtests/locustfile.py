@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from locust import User, between, events
+from locust import User, events
 
 from engine.config import load_config
 from engine.engine import Engine
 from engine.layout import ENV_VAR, default_data_dir
 from engine.requests import Context, RecommendRequest
-from loadtests.common import CONFIG_ENV, fire_stages, staged_shape
+from loadtests.common import CONFIG_ENV, fire_stages, pacing, staged_shape
 from loadtests.plan import CALL_TYPE, pick_user, scenario
 
 SCENARIO = scenario()
@@ -105,5 +105,5 @@ def _task(spec):
 class Shopper(EngineUser):
     """The scenario mix of scenarios.toml, with its think time."""
 
-    wait_time = between(SCENARIO.think_min, SCENARIO.think_max)
+    wait_time = pacing(SCENARIO.think_min, SCENARIO.think_max)
     tasks = {_task(spec): spec.weight for spec in SCENARIO.tasks}

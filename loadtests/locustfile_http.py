@@ -8,9 +8,9 @@ in each response and are reported as Locust rows too, next to the client-side ro
 from __future__ import annotations
 
 import numpy as np
-from locust import HttpUser, between, events
+from locust import HttpUser, events
 
-from loadtests.common import fire_stages, staged_shape
+from loadtests.common import fire_stages, pacing, staged_shape
 from loadtests.plan import pick_user, scenario
 
 SCENARIO = scenario()
@@ -29,7 +29,7 @@ def _catalog_size(environment, **_kwargs) -> None:
 class HttpShopper(HttpUser):
     """The scenario mix of scenarios.toml, over HTTP."""
 
-    wait_time = between(SCENARIO.think_min, SCENARIO.think_max)
+    wait_time = pacing(SCENARIO.think_min, SCENARIO.think_max)
 
     def on_start(self) -> None:
         self.rng = np.random.default_rng()

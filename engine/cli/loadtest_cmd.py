@@ -10,8 +10,9 @@ from pathlib import Path
 
 import loadtests
 from engine.cli.common import add_common, layout_of, stderr
+from engine.errors import InvalidRequestError
 from engine.layout import ENV_VAR
-from loadtests.common import CONFIG_ENV, SHAPE_ENV
+from loadtests.common import CONFIG_ENV, PACE_ENV, SHAPE_ENV
 from loadtests.plan import shape
 
 
@@ -26,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", default="30s", help="run time, e.g. 30s or 5m (ignored with --shape)")
     p.add_argument("--shape", default=None, help="a load shape from loadtests/shapes.toml: step, spike, soak")
     p.add_argument("--processes", type=int, default=1, help="Locust processes (engine calls block gevent)")
+    p.add_argument(
+        "--pace",
+        default=None,
+        help="'none' (no think time: saturation) or requests per second per user (default: think time)",
+    )
     p.add_argument(
         "--out", type=Path, default=Path("loadtest-report"), help="folder for the CSV and HTML reports"
     )
@@ -66,5 +72,14 @@ def run(args: argparse.Namespace) -> int:
         environment[CONFIG_ENV] = str(args.config.resolve())
     if args.shape:
         environment[SHAPE_ENV] = args.shape
+    if args.pace:
+        if args.pace != "none":
+            try:
+                float(args.pace)
+            except ValueError:
+                raise InvalidRequestError(
+                    f"--pace takes 'none' or a number of requests per second, got {args.pace!r}"
+                ) from None
+        environment[PACE_ENV] = args.pace
     stderr.print(f"locust: {locustfile.name}, reports in {args.out}/")
     return subprocess.run(command, env=environment, check=False).returncode
