@@ -98,7 +98,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_http_run_against_the_server(small_dir: Path, small_config: Path, tmp_path: Path) -> None:
+def test_http_run_against_a_two_worker_server(small_dir: Path, small_config: Path, tmp_path: Path) -> None:
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -108,6 +108,8 @@ def test_http_run_against_the_server(small_dir: Path, small_config: Path, tmp_pa
             "serve",
             "--port",
             str(port),
+            "--workers",
+            "2",
             "--data-dir",
             str(small_dir),
             "--config",

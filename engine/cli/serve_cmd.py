@@ -20,19 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    from engine.serve import serve  # imported here so other commands start without uvicorn
 
     # Worker processes build their own app from these, so pass them through the environment.
     os.environ[ENV_VAR] = str(layout_of(args).root)
     if args.config is not None:
         os.environ[CONFIG_ENV] = str(args.config.resolve())
     stderr.print(f"serving {layout_of(args).root} on http://{args.host}:{args.port} (API docs at /docs)")
-    uvicorn.run(
-        "engine.api:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-    )
+    serve(args.host, args.port, args.workers)
     return 0
