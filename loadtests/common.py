@@ -1,4 +1,5 @@
-"""Locust plumbing both locustfiles share: per-stage request events, the staged load shape,
+"""Locust plumbing both locustfiles share (importing Locust monkey-patches the process with
+gevent, so only the locustfiles import this module): per-stage request events, the staged load shape,
 and the `quitting` listener that turns a missed budget into a non-zero exit code."""
 
 from __future__ import annotations
@@ -10,11 +11,18 @@ from locust import LoadTestShape, between, constant, constant_throughput, events
 from locust.runners import WorkerRunner
 
 from engine.config import load_config
-from loadtests.plan import CALL_TYPE, JUDGED, STAGE_TYPE, judge, shape, shape_tick, verdict_text
-
-SHAPE_ENV = "TWOSTAGE_SHAPE"
-PACE_ENV = "TWOSTAGE_PACE"
-CONFIG_ENV = "TWOSTAGE_CONFIG"
+from loadtests.plan import (
+    CALL_TYPE,
+    CONFIG_ENV,
+    JUDGED,
+    PACE_ENV,
+    SHAPE_ENV,
+    STAGE_TYPE,
+    judge,
+    shape,
+    shape_tick,
+    verdict_text,
+)
 
 
 def fire_stages(environment, timings_ms: dict[str, float]) -> None:

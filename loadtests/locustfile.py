@@ -19,8 +19,8 @@ from engine.config import load_config
 from engine.engine import Engine
 from engine.layout import ENV_VAR, default_data_dir
 from engine.requests import Context, RecommendRequest
-from loadtests.common import CONFIG_ENV, fire_stages, pacing, staged_shape
-from loadtests.plan import CALL_TYPE, pick_user, scenario
+from loadtests.common import fire_stages, pacing, staged_shape
+from loadtests.plan import CALL_TYPE, CONFIG_ENV, pick_user, scenario
 
 SCENARIO = scenario()
 ENGINE: Engine | None = None

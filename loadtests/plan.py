@@ -22,6 +22,10 @@ JUDGED = {
     "recommend": "total_ms",
 }
 STAGE_TYPE = "stage"
+#: how `twostage loadtest` passes settings to the Locust processes
+SHAPE_ENV = "TWOSTAGE_SHAPE"
+PACE_ENV = "TWOSTAGE_PACE"
+CONFIG_ENV = "TWOSTAGE_CONFIG"
 CALL_TYPE = "engine"
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
 from engine.api import MAX_BODY_BYTES, create_app
+from engine.config import load_config
 from engine.engine import Engine
 
 
 @pytest.fixture(scope="module")
-def client(engine: Engine) -> TestClient:
-    return TestClient(create_app(engine))
+def client(small_dir: Path, small_config: Path) -> TestClient:
+    """Its own engine: the API records events, which must not leak into other tests."""
+    return TestClient(create_app(Engine.open(small_dir, load_config(small_config))))
 
 
 def test_recommend_health_metrics_and_openapi(client: TestClient) -> None:

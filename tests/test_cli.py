@@ -301,3 +301,10 @@ def test_sweep_json_and_png(capsys, small_dir: Path, small_config: Path, tmp_pat
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run(capsys, "sweep", "--png", str(tmp_path / "x.jpg"), "--data-dir", str(small_dir))
     assert code == 1 and "ending in .png" in err
+
+
+def test_the_cli_does_not_import_locust() -> None:
+    """Importing Locust monkey-patches the process with gevent; only locustfiles may do it."""
+    probe = "import sys, engine.cli.main; print('locust' in sys.modules or 'gevent' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr

@@ -44,7 +44,7 @@ def test_serving_and_training_paths_compute_the_same_features(engine: Engine) ->
         hour=np.r_[inputs.hour, np.nan],
     )
     batch = assemble(
-        FeatureContext(other, engine.catalog, engine.users, engine.store, LiveEvents().snapshot())
+        FeatureContext(other, engine.catalog, engine.users, engine.store, engine.live.snapshot())
     )
     np.testing.assert_allclose(batch[:-1], serving, rtol=1e-5, atol=1e-5, equal_nan=True)
     assert serving.dtype == np.float32 and serving.shape == (len(inputs.item), len(FEATURES))

@@ -12,8 +12,7 @@ import loadtests
 from engine.cli.common import add_common, layout_of, stderr
 from engine.errors import InvalidRequestError
 from engine.layout import ENV_VAR
-from loadtests.common import CONFIG_ENV, PACE_ENV, SHAPE_ENV
-from loadtests.plan import shape
+from loadtests.plan import CONFIG_ENV, PACE_ENV, SHAPE_ENV, shape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
