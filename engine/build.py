@@ -96,7 +96,7 @@ def _model(layout: Layout, dataset, config: ModelConfig, retrain: bool, progress
         fresh = (
             manifest is not None
             and manifest.get("dataset") == dataset.fingerprint
-            and manifest.get("features") == feature_names()
+            and manifest.get("features") == feature_names(dataset.attributes)
             and manifest.get("report", {}).get("params") == params
         )
         if fresh:

@@ -54,6 +54,20 @@ INTERACTION_SCHEMA = {
     "purchased": ("bool", 1),
 }
 FILES = ("items.npz", "item_vectors.npy", "users.npz", "user_vectors.npy", "interactions.npz")
+#: Optional attributes. A data set that lacks one stores a neutral column (in stock, not
+#: promoted, ...) so every code path works, and lists only what it has in its manifest; the
+#: features that read a missing attribute are left out (engine.features.registry.REQUIRES).
+ATTRIBUTES = (
+    "price",
+    "margin",
+    "inventory",
+    "created_at",
+    "popularity",
+    "promoted",
+    "segment",
+    "price_sensitivity",
+    "category_affinity",
+)
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,11 @@ class Dataset:
         return int(self.manifest["now"])
 
     @property
+    def attributes(self) -> frozenset[str]:
+        """The optional attributes this data set really has (older manifests: all)."""
+        return frozenset(self.manifest.get("attributes", ATTRIBUTES))
+
+    @property
     def fingerprint(self) -> str:
         """Identifies the data an index or model was built from."""
         return str(self.manifest["fingerprint"])
@@ -179,6 +198,7 @@ def save_dataset(
     *,
     now: int,
     source: dict[str, Any],
+    attributes: tuple[str, ...] = ATTRIBUTES,
 ) -> dict[str, Any]:
     """Write a data set; the manifest (with its fingerprint) is written last."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -202,6 +222,7 @@ def save_dataset(
         "dim": catalog.dim,
         "category_names": list(catalog.category_names),
         "segment_names": list(users.segment_names),
+        "attributes": sorted(attributes),
     }
     return write_manifest(directory, DATASET_KIND, list(FILES), fingerprint=True, **manifest_meta)
 

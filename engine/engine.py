@@ -21,7 +21,7 @@ from engine.data import Dataset, load_dataset
 from engine.errors import ArtifactError, InvalidRequestError
 from engine.events import EVENT_KINDS, LiveEvents
 from engine.explain import Explanation, explain
-from engine.features import EventStore, FeatureContext, assemble, feature_names
+from engine.features import EventStore, FeatureContext, assemble, feature_specs
 from engine.layout import Layout
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest, CandidateResult, RecommendRequest, RecommendResponse
@@ -59,6 +59,7 @@ class Engine:
         self._lock = threading.Lock()
         self._promoted = paths.Promoted.of(self.catalog)
         self._model_ms_per_candidate: float | None = None
+        self.features = feature_specs(dataset.attributes)
 
     @classmethod
     def open(cls, data_dir: Path, config: EngineConfig | None = None, *, as_of: int | None = None) -> Engine:
@@ -100,7 +101,9 @@ class Engine:
                         f"`twostage build --data-dir {self.layout.root}`"
                     )
                 self._reranker = Reranker.load(
-                    self.layout.model, features=feature_names(), dataset=self.dataset.fingerprint
+                    self.layout.model,
+                    features=[f.name for f in self.features],
+                    dataset=self.dataset.fingerprint,
                 )
             return self._reranker
 
@@ -221,9 +224,8 @@ class Engine:
         timer.add("retrieval", result.timings_ns["retrieval"])
         with timer.stage("features"):
             inputs = request_inputs(request, result, self.now, len(self.catalog.category_names))
-            matrix = assemble(
-                FeatureContext(inputs, self.catalog, self.users, self.store, self.live.snapshot())
-            )
+            context = FeatureContext(inputs, self.catalog, self.users, self.store, self.live.snapshot())
+            matrix = assemble(context, self.features)
         with timer.stage("model"):
             scores, degraded = self._score(reranker, matrix)
         with timer.stage("rules"):

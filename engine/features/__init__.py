@@ -5,7 +5,7 @@ candidates) and for training (millions of logged impressions) with the same code
 """
 
 from engine.features.context import FeatureContext, FeatureInputs
-from engine.features.registry import FEATURES, FeatureSpec, assemble, feature_names
+from engine.features.registry import FEATURES, FeatureSpec, assemble, feature_names, feature_specs
 from engine.features.store import EventStore
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "FeatureSpec",
     "assemble",
     "feature_names",
+    "feature_specs",
 ]

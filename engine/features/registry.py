@@ -21,6 +21,8 @@ class FeatureSpec:
     group: str  # "user", "item" or "cross"
     description: str
     compute: Callable[[FeatureContext], np.ndarray]
+    #: data-set attributes the feature reads; a data set without them leaves it out
+    requires: tuple[str, ...] = ()
 
 
 def _user(name: str, description: str, per_user: Callable[[FeatureContext], np.ndarray]) -> FeatureSpec:
@@ -45,7 +47,7 @@ def _days_since(c: FeatureContext, times: np.ndarray) -> np.ndarray:
     return np.where(times > 0, (c.u_end - times) / DAY, np.nan).astype(np.float32)
 
 
-FEATURES: tuple[FeatureSpec, ...] = (
+_SPECS: tuple[FeatureSpec, ...] = (
     # ------------------------------------------------------------------ user
     _user("u_known", "1 for a known user, 0 for a cold start", lambda c: c.u_known.astype(np.float32)),
     _user("u_clicks_total", "clicks before now", lambda c: c.user_count("click", None)),
@@ -302,8 +304,45 @@ FEATURES: tuple[FeatureSpec, ...] = (
 )
 
 
-def feature_names() -> list[str]:
-    return [spec.name for spec in FEATURES]
+#: Optional data-set attributes each feature reads (see engine.data.ATTRIBUTES). Imported data
+#: sets often lack prices, inventory or profiles; their features are then left out of the
+#: feature set and the model, rather than filled with constants.
+REQUIRES = {
+    "u_history_log_price": ("price",),
+    "u_segment_bargain": ("segment",),
+    "u_segment_mainstream": ("segment",),
+    "u_segment_premium": ("segment",),
+    "u_segment_explorer": ("segment",),
+    "u_price_sensitivity": ("price_sensitivity",),
+    "i_log_popularity": ("popularity",),
+    "i_age_days": ("created_at",),
+    "i_fresh_14d": ("created_at",),
+    "i_log_inventory": ("inventory",),
+    "i_in_stock": ("inventory",),
+    "i_log_price": ("price",),
+    "i_price_vs_category": ("price",),
+    "i_margin": ("margin",),
+    "i_promoted": ("promoted",),
+    "x_promoted_sim": ("promoted",),
+    "x_declared_affinity": ("category_affinity",),
+    "x_price_match": ("price", "price_sensitivity"),
+    "x_price_vs_history": ("price",),
+}
+FEATURES: tuple[FeatureSpec, ...] = tuple(
+    FeatureSpec(spec.name, spec.group, spec.description, spec.compute, REQUIRES.get(spec.name, ()))
+    for spec in _SPECS
+)
+
+
+def feature_specs(available: frozenset[str] | None = None) -> tuple[FeatureSpec, ...]:
+    """The features a data set with these attributes supports (None: all of them)."""
+    if available is None:
+        return FEATURES
+    return tuple(spec for spec in FEATURES if set(spec.requires) <= available)
+
+
+def feature_names(available: frozenset[str] | None = None) -> list[str]:
+    return [spec.name for spec in feature_specs(available)]
 
 
 def assemble(context: FeatureContext, specs: tuple[FeatureSpec, ...] = FEATURES) -> np.ndarray:

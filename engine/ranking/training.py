@@ -21,7 +21,7 @@ from engine.config import ModelConfig
 from engine.data import Dataset
 from engine.errors import DataFormatError
 from engine.events import LiveEvents
-from engine.features import EventStore, FeatureContext, FeatureInputs, assemble, feature_names
+from engine.features import EventStore, FeatureContext, FeatureInputs, assemble, feature_names, feature_specs
 from engine.progress import Progress, no_progress
 from engine.ranking.metrics import ranking_metrics
 from engine.ranking.model import Reranker
@@ -115,7 +115,8 @@ def feature_matrix(
     dataset: Dataset, store: EventStore, rows: RankingRows, progress: Progress, step: str
 ) -> np.ndarray:
     """Features for many rows, in chunks that never split a group."""
-    matrix = np.empty((len(rows), len(feature_names())), dtype=np.float32)
+    specs = feature_specs(dataset.attributes)
+    matrix = np.empty((len(rows), len(specs)), dtype=np.float32)
     boundaries = np.r_[0, np.flatnonzero(rows.group[1:] != rows.group[:-1]) + 1, len(rows)]
     live = LiveEvents().snapshot()
     start = 0
@@ -131,7 +132,7 @@ def feature_matrix(
             query_sim=np.full(stop - start, np.nan, dtype=np.float32),
             context_category=np.full(stop - start, -1, dtype=np.int64),
         )
-        matrix[part] = assemble(FeatureContext(inputs, dataset.catalog, dataset.users, store, live))
+        matrix[part] = assemble(FeatureContext(inputs, dataset.catalog, dataset.users, store, live), specs)
         progress(step, stop, len(rows))
         start = stop
     return matrix
@@ -170,7 +171,7 @@ def train(
         raise DataFormatError("too few impressions in the training or validation window to train a re-ranker")
     x_train = feature_matrix(dataset, train_store, rows, progress, "features (train)")
     x_val = feature_matrix(dataset, holdout_store, validation, progress, "features (validation)")
-    names = feature_names()
+    names = feature_names(dataset.attributes)
     model = CatBoostRanker(
         loss_function=config.loss,
         iterations=config.iterations,
