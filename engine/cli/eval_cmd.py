@@ -31,9 +31,10 @@ def run(args: argparse.Namespace) -> int:
     days = (splits.end - splits.test_from) / 86_400
     table = Table(
         "metric",
+        "popularity",
         "stage-1 order",
         "re-ranked",
-        "lift",
+        "lift vs stage 1",
         title=(
             f"test split: last {days:.0f} days, {report['reranked']['groups']:,} users, "
             f"{report['rows']:,} rows (their impressions plus random unseen items)"
@@ -44,12 +45,14 @@ def run(args: argparse.Namespace) -> int:
         lift = report["lift"][metric]
         table.add_row(
             metric,
+            f"{report['popularity'][metric]:.4f}",
             f"{report['stage1'][metric]:.4f}",
             f"{report['reranked'][metric]:.4f}",
             f"[{'green' if lift > 0 else 'red'}]{lift:+.1%}[/]",
         )
     stdout.print(table)
     stdout.print(
-        "stage-1 order: by embedding similarity (the ANN path's score); re-ranked: the CatBoost model"
+        "popularity: by positive interactions so far; stage-1 order: by embedding similarity "
+        "(the ANN path's score); re-ranked: the CatBoost model"
     )
     return 0

@@ -16,6 +16,7 @@ from engine.cli import (
     candidates_cmd,
     demo_cmd,
     eval_cmd,
+    import_cmd,
     loadtest_cmd,
     recommend_cmd,
     serve_cmd,
@@ -27,6 +28,7 @@ from engine.errors import TwostageError
 COMMANDS = (
     demo_cmd,
     build_cmd,
+    import_cmd,
     recommend_cmd,
     candidates_cmd,
     eval_cmd,

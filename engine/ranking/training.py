@@ -28,6 +28,7 @@ from engine.ranking.model import Reranker
 
 CHUNK_ROWS = 100_000
 STAGE1_FEATURE = "x_sim_user"  # the ANN path's score: what stage 1 orders by
+POPULARITY_FEATURE = "i_clicks_total"  # positive interactions before the row's time: the baseline
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,11 @@ class Splits:
         log = dataset.interactions
         if len(log) == 0:
             raise DataFormatError("the interaction log is empty; a re-ranker needs impressions to learn from")
-        start, end = int(log.time.min()), dataset.now
+        return cls.between(int(log.time.min()), dataset.now)
+
+    @classmethod
+    def between(cls, start: int, end: int) -> Splits:
+        """Warm-up 20 %, train 60 %, validation 10 %, test 10 % of the time span."""
         span = end - start
         return cls(start, start + span // 5, start + span * 8 // 10, start + span * 9 // 10, end)
 
@@ -219,10 +224,23 @@ def evaluate(
 
 
 def compare(reranker: Reranker, matrix: np.ndarray, rows: RankingRows) -> dict[str, Any]:
-    stage1 = matrix[:, reranker.feature_names.index(STAGE1_FEATURE)]
+    """The popularity order, the stage-1 order and the re-ranked order of the same lists."""
+    column = reranker.feature_names.index
+    popularity = ranking_metrics(matrix[:, column(POPULARITY_FEATURE)], rows.label, rows.group)
+    stage1 = matrix[:, column(STAGE1_FEATURE)]
     before = ranking_metrics(np.nan_to_num(stage1, nan=-np.inf), rows.label, rows.group)
     after = ranking_metrics(reranker.predict(matrix), rows.label, rows.group)
-    lift = {
+    return {
+        "rows": len(rows),
+        "popularity": popularity,
+        "stage1": before,
+        "reranked": after,
+        "lift": _lift(after, before),
+        "lift_vs_popularity": _lift(after, popularity),
+    }
+
+
+def _lift(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {
         k: (after[k] - before[k]) / before[k] if before[k] else float("nan") for k in before if k != "groups"
     }
-    return {"rows": len(rows), "stage1": before, "reranked": after, "lift": lift}

@@ -1,0 +1,73 @@
+"""Read CSV tables into numpy columns, checking names and types, with errors that name the
+file, the row and the column. Plain `csv`: no pandas in this project."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import DataFormatError
+
+#: column type -> (numpy dtype, parser, what the error calls it)
+TYPES = {
+    "int": (np.int64, int, "a whole number"),
+    "float": (np.float64, float, "a number"),
+    "str": (object, str, "text"),
+}
+
+
+def read_csv(
+    path: Path, required: dict[str, str], optional: dict[str, str] | None = None
+) -> dict[str, np.ndarray]:
+    """Columns of `path` by name; `required` must all be there, `optional` are read if present."""
+    optional = optional or {}
+    if not path.is_file():
+        raise DataFormatError(f"{path} is missing; see docs/data-format.md for the files a data set needs")
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = [name.strip() for name in next(reader)]
+        except StopIteration:
+            raise DataFormatError(f"{path} is empty; it needs a header row and data rows") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataFormatError(f"{path}: cannot read the header ({exc})") from None
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise DataFormatError(
+                f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'})"
+            )
+        wanted = {**required, **{k: v for k, v in optional.items() if k in header}}
+        index = {name: header.index(name) for name in wanted}
+        values: dict[str, list] = {name: [] for name in wanted}
+        try:
+            for row_number, row in enumerate(reader, start=2):
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise DataFormatError(
+                        f"{path}, row {row_number}: {len(row)} fields, the header has {len(header)}"
+                    )
+                for name, kind in wanted.items():
+                    cell = row[index[name]].strip()
+                    try:
+                        values[name].append(TYPES[kind][1](cell))
+                    except ValueError:
+                        raise DataFormatError(
+                            f"{path}, row {row_number}, column '{name}': {cell!r} is not {TYPES[kind][2]}"
+                        ) from None
+        except csv.Error as exc:
+            raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
+    return {name: np.array(column, dtype=TYPES[wanted[name]][0]) for name, column in values.items()}
+
+
+def check_unique(path: Path, column: str, values: np.ndarray) -> None:
+    """Refuse duplicate ids, naming the first repeated value and its row."""
+    seen: dict[object, int] = {}
+    for row, value in enumerate(values.tolist(), start=2):
+        if value in seen:
+            raise DataFormatError(
+                f"{path}, row {row}, column '{column}': duplicate id {value!r} (first at row {seen[value]})"
+            )
+        seen[value] = row
