@@ -137,12 +137,26 @@ class MainScreen(Screen[None]):
             )
             return
         code = names.index(text.strip().lower())
-        fans = np.flatnonzero(self.engine.users.category_affinity.argmax(axis=1) == code)
+        fans = np.flatnonzero(self.favourite_categories() == code)
         if len(fans) == 0:
             self.notify(f"no user prefers {text}", severity="warning")
             return
         self.query_one(RequestPanel).set_user(int(self.rng.choice(fans)))
         self.action_run()
+
+    def favourite_categories(self) -> np.ndarray:
+        """Each user's strongest category: the profile's when the data set has one, else the
+        category they clicked most."""
+        users, catalog = self.engine.users, self.engine.catalog
+        if "category_affinity" in self.engine.dataset.attributes:
+            return users.category_affinity.argmax(axis=1)
+        owners = np.repeat(np.arange(users.n_users), np.diff(users.history_offsets))
+        n_categories = len(catalog.category_names)
+        counts = np.bincount(
+            owners * n_categories + catalog.category[users.history_items],
+            minlength=users.n_users * n_categories,
+        ).reshape(users.n_users, n_categories)
+        return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
 
     # -------------------------------------------------------- explanations
     @on(DataTable.RowHighlighted, "#stage2")

@@ -1,0 +1,138 @@
+"""Bring your own data: the generic layout, every malformed input, and MovieLens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.build import build
+from engine.config import load_config
+from engine.engine import Engine
+from engine.errors import DataFormatError
+from engine.layout import Layout
+from engine.ranking.training import evaluate
+from engine.requests import RecommendRequest
+from sample_data.importer import import_dataset
+
+MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small"
+
+
+def write_generic(folder: Path, n_items: int = 60, n_users: int = 25, seed: int = 0) -> Path:
+    """A small catalog with prices but no inventory, users with segments, rated interactions."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["item_id,title,category,price"]
+    lines += [
+        f"sku-{i},Thing {i},{['Books', 'Games', 'Tools'][i % 3]}|Extra,{10 + i}" for i in range(n_items)
+    ]
+    (folder / "items.csv").write_text("\n".join(lines) + "\n")
+    users = ["user_id,segment"] + [f"u{u},{'a' if u % 2 else 'b'}" for u in range(n_users)]
+    (folder / "users.csv").write_text("\n".join(users) + "\n")
+    rows = ["user_id,item_id,timestamp,rating"]
+    for u in range(n_users):
+        for t in range(30):
+            item = (u * 7 + t * 3 + int(rng.integers(0, 5))) % n_items
+            rows.append(
+                f"u{u},sku-{item},{1_600_000_000 + t * 86_400 + u},{rng.choice([2.0, 3.0, 4.0, 5.0])}"
+            )
+    (folder / "interactions.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_generic_import_adapts_features_and_serves(tmp_path: Path, small_config: Path) -> None:
+    source = write_generic(tmp_path / "src")
+    manifest = import_dataset(source, "generic", tmp_path / "data" / "dataset", dim=8)
+    assert manifest["n_items"] == 60 and manifest["n_users"] == 25 and manifest["n_interactions"] == 750
+    assert manifest["attributes"] == ["price", "segment"]
+    assert manifest["category_names"] == ["Books", "Games", "Tools"]
+    build(Layout(tmp_path / "data"), None, ["exact", "faiss-ivf"], config=load_config(small_config))
+    engine = Engine.open(tmp_path / "data", load_config(small_config))
+    names = [spec.name for spec in engine.features]
+    assert "i_log_price" in names and "u_segment_bargain" in names
+    assert "i_in_stock" not in names and "i_age_days" not in names and "x_declared_affinity" not in names
+    model_manifest = json.loads((tmp_path / "data" / "model" / "manifest.json").read_text())
+    assert model_manifest["features"] == names
+    response = engine.recommend(RecommendRequest(3, k=5, n_candidates=40, backend="faiss-ivf"))
+    assert len(response.items) == 5 and response.features.shape[1] == len(names)
+
+
+def _break(folder: Path, file: str, old: str, new: str) -> None:
+    path = folder / file
+    path.write_text(path.read_text().replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        ("items.csv", "item_id,title", "id,title", "items.csv: missing column(s) item_id"),
+        (
+            "items.csv",
+            "sku-3,Thing 3,Books|Extra,13",
+            "sku-3,Thing 3,Books|Extra,cheap",
+            "items.csv, row 5, column 'price': 'cheap' is not a number",
+        ),
+        (
+            "items.csv",
+            "sku-4,",
+            "sku-3,",
+            "items.csv, row 6, column 'item_id': duplicate id 'sku-3' (first at row 5)",
+        ),
+        ("interactions.csv", "u0,sku-", "u0,nope-", "interactions.csv, row 2, column 'item_id': 'nope-"),
+        (
+            "interactions.csv",
+            ",1600000000,",
+            ",yesterday,",
+            "column 'timestamp': 'yesterday' is not a whole number",
+        ),
+        ("users.csv", "u3,a", "u2,a", "users.csv, row 5, column 'user_id': duplicate id 'u2'"),
+        (
+            "interactions.csv",
+            "user_id,item_id,timestamp,rating",
+            "user_id,item_id,rating",
+            "interactions.csv: missing column(s) timestamp",
+        ),
+    ],
+)
+def test_malformed_input_names_file_row_and_column_and_writes_nothing(
+    tmp_path: Path, file: str, old: str, new: str, message: str
+) -> None:
+    source = write_generic(tmp_path / "src")
+    _break(source, file, old, new)
+    with pytest.raises(
+        DataFormatError, match=message.replace("(", r"\(").replace(")", r"\)").replace("|", r"\|")
+    ):
+        import_dataset(source, "generic", tmp_path / "data" / "dataset", dim=8)
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_other_bad_imports(tmp_path: Path) -> None:
+    source = write_generic(tmp_path / "src")
+    with pytest.raises(DataFormatError, match="unknown format 'parquet'"):
+        import_dataset(source, "parquet", tmp_path / "d1")
+    with pytest.raises(DataFormatError, match="is not a folder"):
+        import_dataset(tmp_path / "nowhere", "generic", tmp_path / "d2")
+    np.save(source / "item_embeddings.npy", np.ones((3, 4), dtype=np.float32))
+    with pytest.raises(DataFormatError, match=r"has 3 rows, items\.csv has 60"):
+        import_dataset(source, "generic", tmp_path / "d3")
+    (source / "item_embeddings.npy").unlink()
+    import_dataset(source, "generic", tmp_path / "d4", dim=8)
+    with pytest.raises(DataFormatError, match="already holds a data set; pass --force"):
+        import_dataset(source, "generic", tmp_path / "d4", dim=8)
+
+
+@pytest.mark.skipif(not MOVIELENS.exists(), reason=f"MovieLens ml-latest-small is not at {MOVIELENS}")
+def test_movielens_import_and_two_stage_evaluation(tmp_path: Path) -> None:
+    manifest = import_dataset(MOVIELENS, "movielens", tmp_path / "ml" / "dataset")
+    assert manifest["n_items"] == 9742 and manifest["n_users"] == 610 and manifest["n_interactions"] == 100836
+    assert manifest["attributes"] == ["created_at"] and "Comedy" in manifest["category_names"]
+    config = load_config(None)
+    build(Layout(tmp_path / "ml"), None, ["faiss-ivf"], config=config)
+    engine = Engine.open(tmp_path / "ml", config)
+    report = evaluate(engine.dataset, engine.reranker, config.model)
+    for metric in ("ndcg@10", "recall@10"):
+        assert report["reranked"][metric] > report["stage1"][metric], metric
+        assert report["reranked"][metric] > report["popularity"][metric], metric
+    assert len(engine.recommend(RecommendRequest(5, k=10, backend="faiss-ivf")).items) == 10
