@@ -108,7 +108,7 @@ def _is_synthetic(engine: Engine) -> bool:
 
 
 def _ndcg(gains: np.ndarray, ideal: np.ndarray) -> float:
-    discounts = 1.0 / np.log2(np.arange(2, len(ideal) + 2))
+    discounts = 1.0 / np.log2(np.arange(2, max(len(ideal), len(gains)) + 2))
     idcg = float((ideal * discounts[: len(ideal)]).sum())
     dcg = float((gains * discounts[: len(gains)]).sum())
     return dcg / idcg if idcg > 0 else 0.0

@@ -15,6 +15,7 @@ from engine.errors import DataFormatError
 from engine.layout import Layout
 from engine.ranking.training import evaluate
 from engine.requests import RecommendRequest
+from engine.sweep import candidate_sweep
 from sample_data.importer import import_dataset
 
 MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small"
@@ -57,6 +58,9 @@ def test_generic_import_adapts_features_and_serves(tmp_path: Path, small_config:
     assert model_manifest["features"] == names
     response = engine.recommend(RecommendRequest(3, k=5, n_candidates=40, backend="faiss-ivf"))
     assert len(response.items) == 5 and response.features.shape[1] == len(names)
+    sweep = candidate_sweep(tmp_path / "data", load_config(small_config), sizes=(10, 40), n_users=6)
+    assert sweep.ground_truth == "clicks and purchases in the test window" and len(sweep.rows) == 2
+    assert all(0 <= row.ndcg <= 1 and 0 <= row.second <= 1 for row in sweep.rows)
 
 
 def _break(folder: Path, file: str, old: str, new: str) -> None:

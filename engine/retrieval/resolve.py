@@ -22,8 +22,9 @@ def check_user_id(user_id: object) -> int:
 
 
 def check_size(requested: object, default: int, n_items: int) -> int:
-    n = default if requested is None else requested
+    """The candidate-set size: as requested (checked), or the default capped at the catalog."""
     limit = min(n_items, MAX_CANDIDATES)
+    n = min(default, limit) if requested is None else requested
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= limit:
         raise InvalidRequestError(
             f"the number of candidates must be a whole number from 1 to {limit} "
