@@ -19,11 +19,25 @@ SIZE = (100, 34)
 
 
 async def settle(pilot) -> None:
-    """Let workers finish and their messages arrive."""
+    """Let the first request (sent after the first paint) and any other work finish."""
     for _ in range(3):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    screen = pilot.app.screen
+    if isinstance(screen, MainScreen):
+        await wait_until(pilot, lambda: screen.response is not None)
+
+
+async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
+    """Poll the app until `condition()` holds: a change of a widget starts work through a
+    message, so there may be no worker to wait for yet when the test looks."""
+    waited = 0.0
+    while not condition():
+        assert waited < timeout, "the app did not reach the expected state in time"
+        await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()
+        waited += 0.05
 
 
 def run(scenario) -> None:
@@ -73,16 +87,14 @@ def test_random_user_backend_and_candidate_count(engine: Engine, small_dir: Path
             await settle(pilot)
             screen = main_screen(app)
             await pilot.press("r")
-            await settle(pilot)
-            user = int(screen.query_one("#user", Input).value)
-            assert screen.response.user_id == user
+            await wait_until(
+                pilot, lambda: screen.response.user_id == int(screen.query_one("#user", Input).value)
+            )
             screen.query_one("#backend", Select).value = "faiss-hnsw"
-            await settle(pilot)
-            assert screen.response.candidates.backend == "faiss-hnsw"
+            await wait_until(pilot, lambda: screen.response.candidates.backend == "faiss-hnsw")
             assert screen.query_one("#param", Input).placeholder.startswith("efSearch=")
             screen.query_one("#candidates", Select).value = 100
-            await settle(pilot)
-            assert screen.query_one(StageOneTable).row_count == 100
+            await wait_until(pilot, lambda: screen.query_one(StageOneTable).row_count == 100)
             assert len(screen.session) >= 4
 
     run(scenario)
@@ -97,14 +109,14 @@ def test_explain_then_click_changes_the_ranking(small_dir: Path, small_config: P
             await settle(pilot)
             screen = main_screen(app)
             await pilot.press("e")
-            await settle(pilot)
             panel = screen.query_one(ExplainPanel)
+            await wait_until(pilot, lambda: panel.pair is not None)
             selected = screen.query_one(StageTwoTable).selected_item()
             assert panel.explanation.item_id == selected and len(panel.explanation.contributions) == 8
             assert panel.pair.other_id == screen.response.items[1].item_id
             before = [item.item_id for item in screen.response.items]
             await pilot.press("c")
-            await settle(pilot)
+            await wait_until(pilot, lambda: [item.item_id for item in screen.response.items] != before)
             assert len(engine.live) == 1
             after = [item.item_id for item in screen.response.items]
             assert after != before and before[0] not in screen.response.candidates.candidates.item_ids
