@@ -23,7 +23,7 @@ from engine.errors import ArtifactError, DataFormatError
 from engine.progress import Progress, no_progress
 from engine.ranking.training import Splits
 from sample_data.embeddings import implicit_als
-from sample_data.tables import check_unique, read_csv
+from sample_data.tables import check_unique, read_csv, read_table
 
 ITEM_OPTIONAL = {
     "price": "float",
@@ -53,14 +53,17 @@ class Table:
     label: np.ndarray
     embeddings: np.ndarray | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    #: for error messages: the interactions file, its first data row, the items and users files
+    files: tuple[str, int, str, str] = ("interactions.csv", 2, "items.csv", "users.csv")
 
 
 def read_generic(folder: Path) -> Table:
-    items_path, inter_path = folder / "items.csv", folder / "interactions.csv"
-    items = read_csv(items_path, {"item_id": "str", "title": "str", "category": "str"}, ITEM_OPTIONAL)
-    check_unique(items_path, "item_id", items["item_id"])
-    inter = read_csv(
-        inter_path,
+    items_path, items, first = read_table(
+        folder / "items", {"item_id": "str", "title": "str", "category": "str"}, ITEM_OPTIONAL
+    )
+    check_unique(items_path, "item_id", items["item_id"], first)
+    inter_path, inter, inter_first = read_table(
+        folder / "interactions",
         {"user_id": "str", "item_id": "str", "timestamp": "int"},
         {"rating": "float", "label": "int"},
     )
@@ -68,7 +71,7 @@ def read_generic(folder: Path) -> Table:
     if "label" in inter:
         bad = np.flatnonzero((inter["label"] < 0) | (inter["label"] > 2))
         if len(bad):
-            raise DataFormatError(f"{inter_path}, row {bad[0] + 2}, column 'label': use 0, 1 or 2")
+            raise DataFormatError(f"{inter_path}, row {bad[0] + inter_first}, column 'label': use 0, 1 or 2")
         label = inter["label"]
     elif "rating" in inter:
         label = (inter["rating"] >= POSITIVE_RATING).astype(np.int64) + (inter["rating"] >= TOP_RATING)
@@ -98,15 +101,22 @@ def read_generic(folder: Path) -> Table:
         label=label,
         embeddings=embeddings,
         source={"format": "generic", "path": str(folder)},
+        files=(
+            inter_path.name,
+            inter_first,
+            items_path.name,
+            "users" + (".parquet" if (folder / "users.parquet").exists() else ".csv"),
+        ),
     )
 
 
 def _users(folder: Path, interaction_users: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    path = folder / "users.csv"
-    if not path.exists():
+    if not (folder / "users.csv").exists() and not (folder / "users.parquet").exists():
         return np.array(sorted(set(interaction_users.tolist())), dtype=object), {}
-    users = read_csv(path, {"user_id": "str"}, {"segment": "str", "price_sensitivity": "float"})
-    check_unique(path, "user_id", users["user_id"])
+    path, users, first = read_table(
+        folder / "users", {"user_id": "str"}, {"segment": "str", "price_sensitivity": "float"}
+    )
+    check_unique(path, "user_id", users["user_id"], first)
     return users["user_id"], {k: users[k] for k in ("segment", "price_sensitivity") if k in users}
 
 
@@ -138,6 +148,7 @@ def read_movielens(folder: Path) -> Table:
         inter_time=ratings["timestamp"],
         label=(ratings["rating"] >= POSITIVE_RATING).astype(np.int64) + (ratings["rating"] >= TOP_RATING),
         source={"format": "movielens", "path": str(folder)},
+        files=("ratings.csv", 2, "movies.csv", "ratings.csv"),
     )
 
 
@@ -192,8 +203,9 @@ def convert(
         raise DataFormatError("the data set needs at least one item and one interaction")
     item_index = {key: i for i, key in enumerate(table.item_keys.tolist())}
     user_index = {key: u for u, key in enumerate(table.user_keys.tolist())}
-    item = _lookup(table.inter_item, item_index, "interactions", "item_id", "items")
-    user = _lookup(table.inter_user, user_index, "interactions", "user_id", "users")
+    inter_file, first_row, items_file, users_file = table.files
+    item = _lookup(table.inter_item, item_index, inter_file, first_row, "item_id", items_file)
+    user = _lookup(table.inter_user, user_index, inter_file, first_row, "user_id", users_file)
     order = np.lexsort((table.inter_time, user))
     user, item, time, label = user[order], item[order], table.inter_time[order], table.label[order]
     positive = label > 0
@@ -255,13 +267,13 @@ def convert(
     return catalog, users, interactions, attributes
 
 
-def _lookup(keys: np.ndarray, index: dict, file: str, column: str, table: str) -> np.ndarray:
+def _lookup(keys: np.ndarray, index: dict, file: str, first_row: int, column: str, table: str) -> np.ndarray:
     out = np.empty(len(keys), dtype=np.int64)
     for row, key in enumerate(keys.tolist()):
         found = index.get(key)
         if found is None:
             raise DataFormatError(
-                f"{file}.csv, row {row + 2}, column '{column}': {key!r} is not in {table}.csv"
+                f"{file}, row {row + first_row}, column '{column}': {key!r} is not in {table}"
             )
         out[row] = found
     return out

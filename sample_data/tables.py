@@ -1,5 +1,5 @@
-"""Read CSV tables into numpy columns, checking names and types, with errors that name the
-file, the row and the column. Plain `csv`: no pandas in this project."""
+"""Read CSV or Parquet tables into numpy columns, checking names and types, with errors that
+name the file, the row and the column. Plain `csv` and pyarrow: no pandas in this project."""
 
 from __future__ import annotations
 
@@ -62,10 +62,62 @@ def read_csv(
     return {name: np.array(column, dtype=TYPES[wanted[name]][0]) for name, column in values.items()}
 
 
-def check_unique(path: Path, column: str, values: np.ndarray) -> None:
+def read_table(stem: Path, required: dict[str, str], optional: dict[str, str] | None = None):
+    """`stem`.parquet when it exists, else `stem`.csv; returns (path, columns, first data row)."""
+    parquet = stem.with_suffix(".parquet")
+    if parquet.exists():
+        return parquet, read_parquet(parquet, required, optional), 1
+    csv_path = stem.with_suffix(".csv")
+    return csv_path, read_csv(csv_path, required, optional), 2
+
+
+def read_parquet(
+    path: Path, required: dict[str, str], optional: dict[str, str] | None = None
+) -> dict[str, np.ndarray]:
+    """Like `read_csv`; rows are counted from 1 (Parquet has no header row)."""
+    import pyarrow.parquet as pq  # only data sets in Parquet pay for importing pyarrow
+
+    optional = optional or {}
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataFormatError(f"{path} cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
+    names = table.column_names
+    missing = [name for name in required if name not in names]
+    if missing:
+        raise DataFormatError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})"
+        )
+    wanted = {**required, **{k: v for k, v in optional.items() if k in names}}
+    columns = {}
+    for name, kind in wanted.items():
+        parse, what = TYPES[kind][1], TYPES[kind][2]
+        values = []
+        for row, value in enumerate(table.column(name).to_pylist(), start=1):
+            try:
+                if value is None:
+                    raise ValueError
+                values.append(
+                    parse(value) if kind != "int" or not isinstance(value, float) else _whole(value)
+                )
+            except (ValueError, TypeError):
+                raise DataFormatError(
+                    f"{path}, row {row}, column '{name}': {value!r} is not {what}"
+                ) from None
+        columns[name] = np.array(values, dtype=TYPES[kind][0])
+    return columns
+
+
+def _whole(value: float) -> int:
+    if not value.is_integer():
+        raise ValueError
+    return int(value)
+
+
+def check_unique(path: Path, column: str, values: np.ndarray, first_row: int = 2) -> None:
     """Refuse duplicate ids, naming the first repeated value and its row."""
     seen: dict[object, int] = {}
-    for row, value in enumerate(values.tolist(), start=2):
+    for row, value in enumerate(values.tolist(), start=first_row):
         if value in seen:
             raise DataFormatError(
                 f"{path}, row {row}, column '{column}': duplicate id {value!r} (first at row {seen[value]})"

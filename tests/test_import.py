@@ -140,3 +140,44 @@ def test_movielens_import_and_two_stage_evaluation(tmp_path: Path) -> None:
         assert report["reranked"][metric] > report["stage1"][metric], metric
         assert report["reranked"][metric] > report["popularity"][metric], metric
     assert len(engine.recommend(RecommendRequest(5, k=10, backend="faiss-ivf")).items) == 10
+
+
+def _to_parquet(folder: Path, name: str, overrides: dict | None = None) -> None:
+    """Rewrite folder/name.csv as name.parquet (typed columns), then drop the CSV."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sample_data.tables import read_csv
+
+    path = folder / f"{name}.csv"
+    header = path.read_text().splitlines()[0].split(",")
+    kinds = {"price": "float", "rating": "float", "timestamp": "int"}
+    columns = read_csv(path, {column: kinds.get(column, "str") for column in header})
+    columns.update(overrides or {})
+    pq.write_table(pa.table({k: list(v) for k, v in columns.items()}), folder / f"{name}.parquet")
+    path.unlink()
+
+
+def test_parquet_input_matches_csv_input(tmp_path: Path) -> None:
+    from_csv = import_dataset(write_generic(tmp_path / "csv"), "generic", tmp_path / "a", dim=8)
+    source = write_generic(tmp_path / "pq")
+    for name in ("items", "interactions", "users"):
+        _to_parquet(source, name)
+    from_parquet = import_dataset(source, "generic", tmp_path / "b", dim=8)
+    for key in ("n_items", "n_users", "n_interactions", "attributes", "category_names"):
+        assert from_parquet[key] == from_csv[key], key
+    assert from_parquet["files"]["item_vectors.npy"] == from_csv["files"]["item_vectors.npy"]
+
+
+def test_malformed_parquet_names_row_and_column(tmp_path: Path) -> None:
+    source = write_generic(tmp_path / "pq")
+    prices = ["10.5"] * 60
+    prices[6] = "cheap"
+    _to_parquet(source, "items", {"price": np.array(prices, dtype=object)})
+    with pytest.raises(
+        DataFormatError, match=r"items\.parquet, row 7, column 'price': 'cheap' is not a number"
+    ):
+        import_dataset(source, "generic", tmp_path / "out", dim=8)
+    (source / "items.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataFormatError, match=r"items\.parquet cannot be read as Parquet"):
+        import_dataset(source, "generic", tmp_path / "out", dim=8)
