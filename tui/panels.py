@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, Select, Sparkline, Static
 
+from engine.cli.marks import movement
 from engine.cli.plot import line_plot
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
@@ -143,14 +144,6 @@ class StageTwoTable(DataTable):
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
         return int(key.value)
-
-
-def movement(before: int, change: int) -> Text:
-    if change > 0:
-        return Text.assemble((f"▲{change}", "bold green"), f" from {before}")
-    if change < 0:
-        return Text.assemble((f"▼{-change}", "bold red"), f" from {before}")
-    return Text.assemble(("=", "dim"), f" {before}")
 
 
 class TimingsPanel(Vertical):

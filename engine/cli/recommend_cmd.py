@@ -18,6 +18,7 @@ from engine.cli.common import (
     layout_of,
     stdout,
 )
+from engine.cli.marks import movement
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
 from engine.explain import Explanation
@@ -91,15 +92,6 @@ def to_json(response: RecommendResponse, explanations: list[Explanation]) -> dic
         "notes": list(response.notes),
         "explanations": [asdict(e) for e in explanations],
     }
-
-
-def movement(before: int, change: int) -> Text:
-    """'▲13 (14)': up 13 places from stage-1 rank 14."""
-    if change > 0:
-        return Text.assemble((f"▲{change}", "bold green"), f" ({before})")
-    if change < 0:
-        return Text.assemble((f"▼{-change}", "bold red"), f" ({before})")
-    return Text.assemble(("=", "dim"), f" ({before})")
 
 
 def show(engine: Engine, response: RecommendResponse, explanations: list[Explanation]) -> None:

@@ -1,0 +1,14 @@
+"""Small rich renderings that the CLI and the app share."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+
+def movement(before: int, change: int) -> Text:
+    """'▲13 (14)': up 13 places from stage-1 rank 14; red '▼' for down, '=' for unmoved."""
+    if change > 0:
+        return Text.assemble((f"▲{change}", "bold green"), f" ({before})")
+    if change < 0:
+        return Text.assemble((f"▼{-change}", "bold red"), f" ({before})")
+    return Text.assemble(("=", "dim"), f" ({before})")
