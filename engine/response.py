@@ -58,14 +58,15 @@ def build_response(
     degraded: tuple[str, ...],
 ) -> RecommendResponse:
     cands = result.candidates
-    stage1_rank = {int(item): row for row, item in enumerate(cands.item_ids)}
     by_item: dict[int, list[str]] = {}
     for effect in ranked.effects:
         by_item.setdefault(effect.item_id, []).append(f"{effect.rule}: {effect.action} ({effect.detail})")
     k = min(request.k, len(ranked.item_ids))
+    # Each final item's row in the stage-1 order, found by one sorted search (no loop over candidates).
+    by_id = np.argsort(cands.item_ids)
+    rows = by_id[np.searchsorted(cands.item_ids[by_id], ranked.item_ids[:k])].tolist()
     items = []
-    for position, item in enumerate(ranked.item_ids[:k].tolist()):
-        row = stage1_rank[item]
+    for position, (item, row) in enumerate(zip(ranked.item_ids[:k].tolist(), rows, strict=True)):
         items.append(
             RankedItem(
                 item_id=item,
