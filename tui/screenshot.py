@@ -6,8 +6,11 @@ run so the timing panel has a history, opens the explanation of the top item, an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
+
+from textual.worker import WorkerCancelled
 
 from engine.layout import default_data_dir
 from tui.app import MainScreen, TwostageApp
@@ -21,7 +24,8 @@ async def shoot(out: Path, size: tuple[int, int] = (100, 34)) -> None:
         for _ in range(8):
             await pilot.press("r")
             await pilot.pause(0.3)
-            await app.workers.wait_for_complete()
+            with contextlib.suppress(WorkerCancelled):  # a newer request replaced it
+                await app.workers.wait_for_complete()
         await pilot.pause(0.5)
         app.save_screenshot(out.name, str(out.parent))
 

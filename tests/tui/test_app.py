@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from textual.widgets import Input, Select
+from textual.worker import WorkerCancelled
 
 from engine.config import load_config
 from engine.engine import Engine
@@ -18,11 +20,17 @@ from tui.screens import BuildScreen, HelpScreen
 SIZE = (100, 34)
 
 
+async def finish_workers(pilot) -> None:
+    """Wait for running workers; a request that a newer one replaced ends cancelled, by design."""
+    with contextlib.suppress(WorkerCancelled):
+        await pilot.app.workers.wait_for_complete()
+
+
 async def settle(pilot) -> None:
     """Let the first request (sent after the first paint) and any other work finish."""
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await finish_workers(pilot)
     await pilot.pause()
     screen = pilot.app.screen
     if isinstance(screen, MainScreen):
@@ -36,7 +44,7 @@ async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
     while not condition():
         assert waited < timeout, "the app did not reach the expected state in time"
         await pilot.pause(0.05)
-        await pilot.app.workers.wait_for_complete()
+        await finish_workers(pilot)
         waited += 0.05
 
 
