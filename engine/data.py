@@ -56,7 +56,7 @@ INTERACTION_SCHEMA = {
 FILES = ("items.npz", "item_vectors.npy", "users.npz", "user_vectors.npy", "interactions.npz")
 #: Optional attributes. A data set that lacks one stores a neutral column (in stock, not
 #: promoted, ...) so every code path works, and lists only what it has in its manifest; the
-#: features that read a missing attribute are left out (engine.features.registry.REQUIRES).
+#: features that read a missing attribute are left out (their `requires` in the registry).
 ATTRIBUTES = (
     "price",
     "margin",

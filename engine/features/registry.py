@@ -21,13 +21,19 @@ class FeatureSpec:
     group: str  # "user", "item" or "cross"
     description: str
     compute: Callable[[FeatureContext], np.ndarray]
-    #: data-set attributes the feature reads; a data set without them leaves it out
+    #: optional data-set attributes the feature reads (engine.data.ATTRIBUTES); a data set
+    #: without them leaves the feature out of the feature set and the model
     requires: tuple[str, ...] = ()
 
 
-def _user(name: str, description: str, per_user: Callable[[FeatureContext], np.ndarray]) -> FeatureSpec:
+def _user(
+    name: str,
+    description: str,
+    per_user: Callable[[FeatureContext], np.ndarray],
+    requires: tuple[str, ...] = (),
+) -> FeatureSpec:
     """A user feature: computed once per distinct user and time, then broadcast to rows."""
-    return FeatureSpec(name, "user", description, lambda c: c.per_row(per_user(c)))
+    return FeatureSpec(name, "user", description, lambda c: c.per_row(per_user(c)), requires)
 
 
 def _segment(index: int, name: str) -> FeatureSpec:
@@ -35,6 +41,7 @@ def _segment(index: int, name: str) -> FeatureSpec:
         f"u_segment_{name}",
         f"1 if the user is in the '{name}' segment",
         lambda c: np.where(c.u_known, c.users.segment[np.maximum(c.u_user, 0)] == index, np.nan),
+        ("segment",),
     )
 
 
@@ -47,7 +54,7 @@ def _days_since(c: FeatureContext, times: np.ndarray) -> np.ndarray:
     return np.where(times > 0, (c.u_end - times) / DAY, np.nan).astype(np.float32)
 
 
-_SPECS: tuple[FeatureSpec, ...] = (
+FEATURES: tuple[FeatureSpec, ...] = (
     # ------------------------------------------------------------------ user
     _user("u_known", "1 for a known user, 0 for a cold start", lambda c: c.u_known.astype(np.float32)),
     _user("u_clicks_total", "clicks before now", lambda c: c.user_count("click", None)),
@@ -94,7 +101,12 @@ _SPECS: tuple[FeatureSpec, ...] = (
         "spread of the recent history over categories (bits)",
         lambda c: _entropy(c.history_categories),
     ),
-    _user("u_history_log_price", "mean log price of the recent history", lambda c: c.history_log_price),
+    _user(
+        "u_history_log_price",
+        "mean log price of the recent history",
+        lambda c: c.history_log_price,
+        requires=("price",),
+    ),
     _segment(0, "bargain"),
     _segment(1, "mainstream"),
     _segment(2, "premium"),
@@ -103,6 +115,7 @@ _SPECS: tuple[FeatureSpec, ...] = (
         "u_price_sensitivity",
         "price sensitivity from the user profile (0..1)",
         lambda c: np.where(c.u_known, c.users.price_sensitivity[np.maximum(c.u_user, 0)], np.nan),
+        requires=("price_sensitivity",),
     ),
     FeatureSpec("ctx_hour_sin", "user", "time of day, sine", lambda c: np.sin(c.hour / 24 * 2 * np.pi)),
     FeatureSpec("ctx_hour_cos", "user", "time of day, cosine", lambda c: np.cos(c.hour / 24 * 2 * np.pi)),
@@ -155,36 +168,59 @@ _SPECS: tuple[FeatureSpec, ...] = (
         "item",
         "log of the catalog's popularity score",
         lambda c: c.attribute("log_popularity"),
+        requires=("popularity",),
     ),
     FeatureSpec(
         "i_age_days",
         "item",
         "days since the item was created",
         lambda c: c.inputs.end / DAY - c.attribute("created_day"),
+        requires=("created_at",),
     ),
     FeatureSpec(
         "i_fresh_14d",
         "item",
         "1 for items created in the last 14 days",
         lambda c: c.inputs.end / DAY - c.attribute("created_day") < 14,
+        requires=("created_at",),
     ),
-    FeatureSpec("i_log_inventory", "item", "log(1 + units in stock)", lambda c: c.attribute("log_inventory")),
+    FeatureSpec(
+        "i_log_inventory",
+        "item",
+        "log(1 + units in stock)",
+        lambda c: c.attribute("log_inventory"),
+        requires=("inventory",),
+    ),
     FeatureSpec(
         "i_in_stock",
         "item",
         "1 when at least one unit is in stock",
         lambda c: c.attribute("in_stock"),
+        requires=("inventory",),
     ),
     FeatureSpec("i_category", "item", "category code", lambda c: c.attribute("category")),
-    FeatureSpec("i_log_price", "item", "log price", lambda c: c.item_log_price),
+    FeatureSpec("i_log_price", "item", "log price", lambda c: c.item_log_price, requires=("price",)),
     FeatureSpec(
         "i_price_vs_category",
         "item",
         "log price minus the category's median log price",
         lambda c: c.attribute("price_vs_category"),
+        requires=("price",),
     ),
-    FeatureSpec("i_margin", "item", "margin as a share of price", lambda c: c.attribute("margin")),
-    FeatureSpec("i_promoted", "item", "1 for promoted items", lambda c: c.attribute("promoted")),
+    FeatureSpec(
+        "i_margin",
+        "item",
+        "margin as a share of price",
+        lambda c: c.attribute("margin"),
+        requires=("margin",),
+    ),
+    FeatureSpec(
+        "i_promoted",
+        "item",
+        "1 for promoted items",
+        lambda c: c.attribute("promoted"),
+        requires=("promoted",),
+    ),
     # ----------------------------------------------------------------- cross
     FeatureSpec(
         "x_sim_user", "cross", "similarity of item and user embeddings (ANN path score)", lambda c: c.user_sim
@@ -233,6 +269,7 @@ _SPECS: tuple[FeatureSpec, ...] = (
         "cross",
         "similarity for promoted items (promoted path score), else missing",
         lambda c: np.where(c.attribute("promoted") > 0, c.user_sim, np.nan),
+        requires=("promoted",),
     ),
     FeatureSpec(
         "x_category_share",
@@ -264,18 +301,21 @@ _SPECS: tuple[FeatureSpec, ...] = (
             c.users.category_affinity[np.maximum(c.per_row(c.u_user), 0), c.item_category],
             np.nan,
         ),
+        requires=("category_affinity",),
     ),
     FeatureSpec(
         "x_price_match",
         "cross",
         "how well the price fits the user's sensitivity (0 = ideal)",
         lambda c: _price_match(c),
+        requires=("price", "price_sensitivity"),
     ),
     FeatureSpec(
         "x_price_vs_history",
         "cross",
         "log price minus the mean log price of the user's history",
         lambda c: c.item_log_price - c.per_row(c.history_log_price),
+        requires=("price",),
     ),
     FeatureSpec(
         "x_cooc_sum", "cross", "co-clicks with the last 10 clicks, summed", lambda c: c.cooc.sum(axis=1)
@@ -301,36 +341,6 @@ _SPECS: tuple[FeatureSpec, ...] = (
         "days since the user last clicked this category",
         lambda c: _days_since_category(c),
     ),
-)
-
-
-#: Optional data-set attributes each feature reads (see engine.data.ATTRIBUTES). Imported data
-#: sets often lack prices, inventory or profiles; their features are then left out of the
-#: feature set and the model, rather than filled with constants.
-REQUIRES = {
-    "u_history_log_price": ("price",),
-    "u_segment_bargain": ("segment",),
-    "u_segment_mainstream": ("segment",),
-    "u_segment_premium": ("segment",),
-    "u_segment_explorer": ("segment",),
-    "u_price_sensitivity": ("price_sensitivity",),
-    "i_log_popularity": ("popularity",),
-    "i_age_days": ("created_at",),
-    "i_fresh_14d": ("created_at",),
-    "i_log_inventory": ("inventory",),
-    "i_in_stock": ("inventory",),
-    "i_log_price": ("price",),
-    "i_price_vs_category": ("price",),
-    "i_margin": ("margin",),
-    "i_promoted": ("promoted",),
-    "x_promoted_sim": ("promoted",),
-    "x_declared_affinity": ("category_affinity",),
-    "x_price_match": ("price", "price_sensitivity"),
-    "x_price_vs_history": ("price",),
-}
-FEATURES: tuple[FeatureSpec, ...] = tuple(
-    FeatureSpec(spec.name, spec.group, spec.description, spec.compute, REQUIRES.get(spec.name, ()))
-    for spec in _SPECS
 )
 
 
