@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import EngineConfig
+from engine.data import load_dataset
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
+from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.ranking.training import Splits
 from engine.requests import RecommendRequest
@@ -70,9 +72,10 @@ def candidate_sweep(
 ) -> Sweep:
     if n_users < 1:
         raise InvalidRequestError(f"the sweep needs at least one user, got {n_users}")
-    probe = Engine.open(data_dir, config)
-    splits = Splits.of(probe.dataset)
-    engine = Engine.open(data_dir, config, as_of=splits.test_from)
+    layout = Layout(Path(data_dir))
+    dataset = load_dataset(layout.dataset)
+    splits = Splits.of(dataset)
+    engine = Engine(layout, dataset, config or EngineConfig(), as_of=splits.test_from)
     sizes = tuple(s for s in sizes if s <= engine.catalog.n_items)
     judge = _ClickModel(engine, k) if _is_synthetic(engine) else _HeldOut(engine, splits, k)
     users = np.random.default_rng(seed).choice(
