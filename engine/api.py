@@ -7,25 +7,19 @@ call from several threads. CPU-bound requests share one interpreter, so scale wi
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config import load_config
 from engine.engine import Engine
 from engine.errors import ArtifactError, BackendUnavailableError, TwostageError
-from engine.layout import ENV_VAR, default_data_dir
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.stats import STAGES, SessionStats
 
-CONFIG_ENV = "TWOSTAGE_CONFIG"
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -89,15 +83,9 @@ def response_json(response: RecommendResponse) -> dict[str, Any]:
 def create_app(engine: Engine | None = None) -> FastAPI:
     """The API around `engine`, or around one opened from $TWOSTAGE_DATA_DIR / $TWOSTAGE_CONFIG."""
     if engine is None:
-        config_path = os.environ.get(CONFIG_ENV)
-        engine = Engine.open(
-            Path(os.environ.get(ENV_VAR) or default_data_dir()),
-            load_config(Path(config_path) if config_path else None),
-        )
-        engine.warm_up()
+        engine = Engine.from_environment()
     stats = SessionStats()
-    # A sample of the users with the longest histories, for load generators' "active" users.
-    active_users = np.argsort(np.diff(engine.users.history_offsets))[-100:].tolist()
+    active_users = engine.active_users(100).tolist()
     lock = threading.Lock()
     app = FastAPI(
         title="twostage",

@@ -6,6 +6,7 @@ Unknown keys are rejected by name so a typo never silently falls back to a defau
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 import types
 import typing
@@ -155,6 +156,16 @@ HISTORY_SEARCH = {
     "faiss-ivf": {"nprobe": 16},
     "faiss-ivfpq": {"nprobe": 16, "k_factor": 4},
 }
+
+
+#: the environment variable through which worker processes (server, Locust) get `--config`
+CONFIG_ENV = "TWOSTAGE_CONFIG"
+
+
+def config_from_environment() -> EngineConfig:
+    """The configuration named by $TWOSTAGE_CONFIG, or the defaults."""
+    path = os.environ.get(CONFIG_ENV)
+    return load_config(Path(path) if path else None)
 
 
 def load_config(path: Path | None) -> EngineConfig:

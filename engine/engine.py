@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from engine.ann import AnnIndex, available, backend_class
-from engine.config import EngineConfig
+from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset, load_dataset
 from engine.errors import ArtifactError, InvalidRequestError
 from engine.events import EVENT_KINDS, LiveEvents
 from engine.explain import Explanation, explain
 from engine.features import EventStore, FeatureContext, assemble, feature_specs
-from engine.layout import Layout
+from engine.layout import Layout, default_data_dir
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest, CandidateResult, RecommendRequest, RecommendResponse
 from engine.response import build_response, request_inputs
@@ -65,6 +65,14 @@ class Engine:
     def open(cls, data_dir: Path, config: EngineConfig | None = None, *, as_of: int | None = None) -> Engine:
         layout = Layout(Path(data_dir))
         return cls(layout, load_dataset(layout.dataset), config or EngineConfig(), as_of=as_of)
+
+    @classmethod
+    def from_environment(cls) -> Engine:
+        """For worker processes: the data directory and configuration from the environment
+        ($TWOSTAGE_DATA_DIR, $TWOSTAGE_CONFIG), loaded and warmed up."""
+        engine = cls.open(default_data_dir(), config_from_environment())
+        engine.warm_up()
+        return engine
 
     # ---------------------------------------------------------------- artifacts
     def index(self, backend: str) -> AnnIndex:
@@ -110,8 +118,12 @@ class Engine:
     def warm_up(self, backend: str | None = None) -> None:
         """Load what the first request would (index, model, count tables) and run one, so
         that measured requests show steady-state latency."""
-        user = int(np.argmax(np.diff(self.users.history_offsets))) if self.users.n_users else 0
-        self.recommend(RecommendRequest(user_id=user, backend=backend))
+        active = self.active_users(1)
+        self.recommend(RecommendRequest(user_id=int(active[0]) if len(active) else 0, backend=backend))
+
+    def active_users(self, n: int) -> np.ndarray:
+        """The `n` users with the longest histories (load generators' "active" users)."""
+        return np.argsort(np.diff(self.users.history_offsets))[::-1][: max(0, n)]
 
     def usable_backends(self) -> list[str]:
         """Backends this engine can search now: built on disk, or needing no build."""

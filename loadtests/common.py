@@ -5,15 +5,13 @@ and the `quitting` listener that turns a missed budget into a non-zero exit code
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from locust import LoadTestShape, between, constant, constant_throughput, events
 from locust.runners import WorkerRunner
 
-from engine.config import load_config
+from engine.config import config_from_environment
 from loadtests.plan import (
     CALL_TYPE,
-    CONFIG_ENV,
     JUDGED,
     PACE_ENV,
     SHAPE_ENV,
@@ -50,8 +48,7 @@ def pacing(think_min: float, think_max: float):
 
 
 def budget():
-    path = os.environ.get(CONFIG_ENV)
-    return load_config(Path(path) if path else None).budget
+    return config_from_environment().budget
 
 
 @events.quitting.add_listener

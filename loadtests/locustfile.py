@@ -8,19 +8,15 @@ machines; `twostage loadtest` runs this file headless.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 from locust import User, events
 
-from engine.config import load_config
 from engine.engine import Engine
-from engine.layout import ENV_VAR, default_data_dir
 from engine.requests import Context, RecommendRequest
 from loadtests.common import fire_stages, pacing, staged_shape
-from loadtests.plan import CALL_TYPE, CONFIG_ENV, pick_user, scenario
+from loadtests.plan import CALL_TYPE, pick_user, scenario
 
 SCENARIO = scenario()
 ENGINE: Engine | None = None
@@ -34,12 +30,7 @@ class EmptyResult(Exception):
 @events.init.add_listener
 def _open_engine(environment, **_kwargs) -> None:
     global ENGINE
-    config_path = os.environ.get(CONFIG_ENV)
-    ENGINE = Engine.open(
-        Path(os.environ.get(ENV_VAR) or default_data_dir()),
-        load_config(Path(config_path) if config_path else None),
-    )
-    ENGINE.warm_up()
+    ENGINE = Engine.from_environment()
 
 
 class EngineClient:
@@ -79,7 +70,7 @@ class EngineUser(User):
         super().__init__(environment)
         self.client = EngineClient(environment, ENGINE)
         self.rng = np.random.default_rng()
-        self.active = np.argsort(np.diff(ENGINE.users.history_offsets))[-max(1, ENGINE.users.n_users // 10) :]
+        self.active = ENGINE.active_users(max(1, ENGINE.users.n_users // 10))
 
 
 def _task(spec):

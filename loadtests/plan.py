@@ -25,7 +25,7 @@ STAGE_TYPE = "stage"
 #: how `twostage loadtest` passes settings to the Locust processes
 SHAPE_ENV = "TWOSTAGE_SHAPE"
 PACE_ENV = "TWOSTAGE_PACE"
-CONFIG_ENV = "TWOSTAGE_CONFIG"
+
 CALL_TYPE = "engine"
 
 

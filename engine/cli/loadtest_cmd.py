@@ -10,9 +10,10 @@ from pathlib import Path
 
 import loadtests
 from engine.cli.common import add_common, layout_of, stderr
+from engine.config import CONFIG_ENV
 from engine.errors import InvalidRequestError
 from engine.layout import ENV_VAR
-from loadtests.plan import CONFIG_ENV, PACE_ENV, SHAPE_ENV, shape
+from loadtests.plan import PACE_ENV, SHAPE_ENV, shape
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from engine.api import CONFIG_ENV
 from engine.cli.common import add_common, layout_of, stderr
+from engine.config import CONFIG_ENV
 from engine.layout import ENV_VAR
 
 
