@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from engine import embeddings
 from engine.ann import AnnIndex, backend_class, create
 from engine.artifacts import read_manifest
-from engine.config import EngineConfig, ModelConfig
+from engine.config import EngineConfig
 from engine.data import load_dataset
 from engine.errors import ArtifactError, DataFormatError
 from engine.features import feature_names
@@ -28,6 +29,7 @@ class BuildReport:
     """What a build did: per step, 'built' or 'kept', with seconds and sizes for indexes."""
 
     dataset: str = "kept"
+    embeddings: dict[str, str] = field(default_factory=dict)
     trending: str = "kept"
     indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
@@ -53,7 +55,11 @@ def build(
         report.dataset = "built"
     elif params is not None:
         _check_same_params(layout, params)
-    dataset = load_dataset(layout.dataset)
+    source = load_dataset(layout.dataset)
+    for role in embeddings.roles(config):
+        if embeddings.ensure(layout, source, config, role, progress):
+            report.embeddings[role] = "built"
+    dataset = embeddings.open_dataset(layout, config)
 
     if (
         force
@@ -81,11 +87,13 @@ def build(
         index.save(directory, dataset=dataset.fingerprint)
         report.indexes[name] = _summary("built", index.build_seconds, index.memory_bytes())
 
-    report.model = _model(layout, dataset, config.model, force or retrain, progress)
+    report.model = _model(layout, dataset, config, force or retrain, progress)
     return report
 
 
-def _model(layout: Layout, dataset, config: ModelConfig, retrain: bool, progress: Progress) -> dict[str, Any]:
+def _model(
+    layout: Layout, dataset, config: EngineConfig, retrain: bool, progress: Progress
+) -> dict[str, Any]:
     """Train the re-ranker unless one exists for this data, these features and these settings."""
     params = training_params(config)
     if not retrain:
@@ -101,20 +109,13 @@ def _model(layout: Layout, dataset, config: ModelConfig, retrain: bool, progress
         )
         if fresh:
             return {"status": "kept", **_model_summary(manifest["report"])}
-    reranker, report = train(dataset, config, progress)
+    reranker, report = train(layout, config, progress)
     reranker.save(layout.model, dataset=dataset.fingerprint, report=report)
     return {"status": "trained", **_model_summary(report)}
 
 
 def _model_summary(report: dict[str, Any]) -> dict[str, Any]:
-    test = report["test"]
-    return {
-        "train_rows": report["train_rows"],
-        "train_seconds": report["train_seconds"],
-        "test_stage1": test["stage1"],
-        "test_reranked": test["reranked"],
-        "test_lift": test["lift"],
-    }
+    return {key: report[key] for key in ("train_rows", "train_lists", "train_positives", "train_seconds")}
 
 
 def _summary(status: str, seconds: float, memory: int) -> dict[str, Any]:

@@ -25,9 +25,15 @@ class RetrievalConfig:
 
     n_candidates: int = 500
     backend: str = "faiss-ivf"
-    history_share: float = 0.3
+    history_share: float = 0.2
     history_items: int = 10
-    trending_share: float = 0.1
+    covisit_share: float = 0.2
+    #: two clicks of one user count as a co-visit when at most this many days apart
+    covisit_window_days: float = 7.0
+    popular_share: float = 0.2
+    #: the popular path counts positive interactions of the last N days (0: all time)
+    popular_window_days: float = 0.0
+    trending_share: float = 0.05
     top_categories: int = 3
     promoted_share: float = 0.04
     exclude_seen: bool = True
@@ -35,14 +41,29 @@ class RetrievalConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.n_candidates <= 100_000:
             raise ConfigError(f"retrieval.n_candidates must be in 1..100000, got {self.n_candidates}")
-        shares = (self.history_share, self.trending_share, self.promoted_share)
-        if any(not 0.0 <= s <= 1.0 for s in shares) or sum(shares) > 0.9:
+        shares = self.shares()
+        if any(not 0.0 <= s <= 1.0 for s in shares.values()) or sum(shares.values()) > 0.9:
             raise ConfigError(
-                "retrieval shares (history_share, trending_share, promoted_share) must each be in "
+                "retrieval shares (" + ", ".join(f"{p}_share" for p in shares) + ") must each be in "
                 f"0..1 and sum to at most 0.9 so the ANN path keeps a share; got {shares}"
             )
         if self.history_items < 1 or self.top_categories < 1:
             raise ConfigError("retrieval.history_items and retrieval.top_categories must be >= 1")
+        if self.covisit_window_days <= 0 or self.popular_window_days < 0:
+            raise ConfigError(
+                "retrieval.covisit_window_days must be > 0 and retrieval.popular_window_days >= 0 "
+                "(0 counts all time)"
+            )
+
+    def shares(self) -> dict[str, float]:
+        """Each quota-bound path's share of the candidate set; the ANN path takes the rest."""
+        return {
+            "history": self.history_share,
+            "covisit": self.covisit_share,
+            "popular": self.popular_share,
+            "trending": self.trending_share,
+            "promoted": self.promoted_share,
+        }
 
 
 @dataclass(frozen=True)
@@ -87,9 +108,11 @@ class ModelConfig:
     depth: int = 6
     learning_rate: float = 0.1
     seed: int = 0
-    max_train_rows: int = 150_000
-    eval_negatives: int = 50
-    train_negatives: int = 20
+    max_train_rows: int = 200_000
+    #: candidates per training user (stage 1 as of the training window's start)
+    train_candidates: int = 300
+    #: training windows before the test window, each as long as it (engine.splits)
+    train_windows: int = 3
     skip_over_budget: bool = True
 
     def __post_init__(self) -> None:
@@ -99,9 +122,39 @@ class ModelConfig:
             )
         if self.iterations < 1 or not 1 <= self.depth <= 16 or self.learning_rate <= 0:
             raise ConfigError("model.iterations must be >= 1, model.depth in 1..16, model.learning_rate > 0")
-        if self.max_train_rows < 100 or self.eval_negatives < 0 or self.train_negatives < 0:
+        if self.max_train_rows < 100 or not 1 <= self.train_candidates <= 100_000:
+            raise ConfigError("model.max_train_rows must be >= 100, model.train_candidates in 1..100000")
+        if not 1 <= self.train_windows <= 8:
+            raise ConfigError(f"model.train_windows must be in 1..8, got {self.train_windows}")
+
+
+SPLIT_BY = ("time", "interactions")
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Where the log is cut, and how the end-to-end evaluation samples and reports.
+
+    The test window is the last `test_share` of the time span (`split_by = "time"`) or of the
+    interactions (`"interactions"`); the training windows before it have the same length
+    (engine.splits). Changing the split refits the embeddings and retrains (`twostage build`)."""
+
+    test_share: float = 0.1
+    split_by: str = "time"
+    k: int = 10
+    #: at most this many test users are judged (a seeded sample; 0 = all of them)
+    max_users: int = 2000
+    bootstrap: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.test_share <= 0.2:
+            raise ConfigError(f"evaluation.test_share must be in (0, 0.2], got {self.test_share}")
+        if self.split_by not in SPLIT_BY:
+            raise ConfigError(f"evaluation.split_by must be one of {SPLIT_BY}, got '{self.split_by}'")
+        if not 1 <= self.k <= 1000 or self.max_users < 0 or self.bootstrap < 10:
             raise ConfigError(
-                "model.max_train_rows must be >= 100, model.eval_negatives and train_negatives >= 0"
+                "evaluation.k must be in 1..1000, evaluation.max_users >= 0, evaluation.bootstrap >= 10"
             )
 
 
@@ -141,6 +194,7 @@ class EngineConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     build: dict[str, dict[str, int]] = field(default_factory=dict)
     search: dict[str, dict[str, int]] = field(default_factory=dict)
     history_search: dict[str, dict[str, int]] = field(default_factory=dict)

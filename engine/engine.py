@@ -7,7 +7,6 @@ engine.ranking and engine.rules; the CLI, the app and the server are thin client
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import replace
@@ -17,7 +16,8 @@ import numpy as np
 
 from engine.ann import AnnIndex, available, backend_class
 from engine.config import EngineConfig, config_from_environment
-from engine.data import Dataset, load_dataset
+from engine.data import Dataset
+from engine.embeddings import open_dataset
 from engine.errors import ArtifactError, InvalidRequestError
 from engine.events import EVENT_KINDS, LiveEvents
 from engine.explain import Explanation, explain
@@ -26,11 +26,13 @@ from engine.layout import Layout, default_data_dir
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest, CandidateResult, RecommendRequest, RecommendResponse
 from engine.response import build_response, request_inputs
-from engine.retrieval import paths, resolve, trending
+from engine.retrieval import paths, quotas, resolve, trending
 from engine.retrieval.merge import merge
 from engine.retrieval.recall import recall_at_k
 from engine.rules import Ranked, apply_rules
 from engine.timing import StageTimer
+
+DAY = 86_400
 
 
 class Engine:
@@ -52,7 +54,14 @@ class Engine:
             self.trending = trending.load(layout.trending, dataset.fingerprint)
         else:
             self.trending = trending.compute(dataset, now=self.now)
-        self.store = EventStore(self.catalog, dataset.interactions, cooc_before=self.now)
+        retrieval = config.retrieval
+        self.store = EventStore(
+            self.catalog,
+            dataset.interactions,
+            cooc_before=self.now,
+            cooc_gap=retrieval.covisit_window_days * DAY,
+        )
+        self.popular = trending.popular(dataset, self.now, retrieval.popular_window_days)
         self.live = LiveEvents()
         self._indexes: dict[str, AnnIndex] = {}
         self._reranker: Reranker | None = None
@@ -64,7 +73,8 @@ class Engine:
     @classmethod
     def open(cls, data_dir: Path, config: EngineConfig | None = None, *, as_of: int | None = None) -> Engine:
         layout = Layout(Path(data_dir))
-        return cls(layout, load_dataset(layout.dataset), config or EngineConfig(), as_of=as_of)
+        config = config or EngineConfig()
+        return cls(layout, open_dataset(layout, config), config, as_of=as_of)
 
     @classmethod
     def from_environment(cls) -> Engine:
@@ -171,29 +181,35 @@ class Engine:
         timer = StageTimer()
         with timer.stage("resolve"):
             user_id = resolve.check_user_id(request.user_id)
+            active = quotas.check_paths(request.paths)
             history = self.history(user_id) if self.users.knows(user_id) else None
             query = resolve.resolve(request, self.catalog, self.users, history, self.now, cfg.top_categories)
-            history_size = math.ceil(cfg.history_share * n) if len(query.history) else 0
-            promoted_size = math.ceil(cfg.promoted_share * n)
-            trending_size = math.ceil(cfg.trending_share * n)
-            if query.vector is None:  # cold start: trending fills what the ANN path would have
-                trending_size = n - promoted_size
-            ann_quota = max(1, n - history_size - promoted_size - trending_size)
+            sizes = quotas.path_sizes(
+                cfg.shares(),
+                n,
+                active,
+                has_vector=query.vector is not None,
+                has_history=len(query.history) > 0,
+            )
         params = request.search_params or None
         history_params = self.config.history_search.get(backend) or None
         with timer.stage("ann"):
-            ann = paths.ann_path(query, index, n, ann_quota, params)
+            ann = paths.ann_path(query, index, n if sizes["ann"] else 0, sizes["ann"], params)
         with timer.stage("history"):
             recent = paths.history_path(
-                query, index, self.catalog, cfg.history_items, history_size, history_params
+                query, index, self.catalog, cfg.history_items, sizes["history"], history_params
             )
+        with timer.stage("covisit"):
+            covisit = paths.covisit_path(query, self.store.cooc, cfg.history_items, sizes["covisit"])
+        with timer.stage("popular"):
+            popular = paths.popular_path(query, self.popular, n if sizes["popular"] else 0, sizes["popular"])
         with timer.stage("trending"):
-            trend = paths.trending_path(query, self.trending, trending_size)
+            trend = paths.trending_path(query, self.trending, sizes["trending"])
         with timer.stage("promoted"):
-            promoted = paths.promoted_path(query, self._promoted, promoted_size)
+            promoted = paths.promoted_path(query, self._promoted, sizes["promoted"])
         with timer.stage("merge"):
             seen = query.history if cfg.exclude_seen else None
-            merged = merge([ann, recent, trend, promoted], n, exclude=seen)
+            merged = merge([ann, recent, covisit, popular, trend, promoted], n, exclude=seen)
             if query.vector is not None:
                 merged = replace(merged, similarity=self.catalog.vectors[merged.item_ids] @ query.vector)
         timer.add("retrieval", sum(timer.ns.values()))

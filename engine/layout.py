@@ -19,7 +19,8 @@ def default_data_dir() -> Path:
 
 @dataclass(frozen=True)
 class Layout:
-    """`root/dataset`, `root/trending`, `root/model` and `root/indexes/<backend>`, each with a manifest."""
+    """`root/dataset`, `root/trending`, `root/model`, `root/embeddings/<role>` and
+    `root/indexes/<backend>`, each with a manifest."""
 
     root: Path
 
@@ -34,6 +35,10 @@ class Layout:
     @property
     def model(self) -> Path:
         return self.root / "model"
+
+    def embeddings(self, role: str) -> Path:
+        """Vectors fitted before a cut-off (`training` or `serving`; engine.embeddings)."""
+        return self.root / "embeddings" / role
 
     def index(self, backend: str) -> Path:
         return self.root / "indexes" / backend

@@ -15,7 +15,8 @@ class CandidateRequest:
     """Stage-1 request. `None` fields take the engine configuration's defaults.
 
     `query` replaces the user's embedding for the ANN path; `search_params` overrides the
-    backend's search settings (efSearch, nprobe, ...) for this request only.
+    backend's search settings (efSearch, nprobe, ...) for this request only; `paths` runs only
+    the named retrieval paths (engine.retrieval.paths.PATHS), e.g. one path alone.
     """
 
     user_id: int
@@ -24,6 +25,7 @@ class CandidateRequest:
     backend: str | None = None
     search_params: dict[str, int] = field(default_factory=dict)
     measure_recall: bool = False
+    paths: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

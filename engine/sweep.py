@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import EngineConfig
-from engine.data import load_dataset
+from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
+from engine.evaluation import SIZES, HeldOut, list_metrics
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
-from engine.ranking.training import Splits
 from engine.requests import RecommendRequest
+from engine.splits import Splits
 
-SIZES = (10, 20, 50, 100, 200, 500, 1000)
 WARMUP = 20  # untimed requests per size before timing starts
 TOLERANCE = 0.02  # "stops improving": within 2 % of the best NDCG of any size
 
@@ -72,10 +72,11 @@ def candidate_sweep(
 ) -> Sweep:
     if n_users < 1:
         raise InvalidRequestError(f"the sweep needs at least one user, got {n_users}")
+    config = config or EngineConfig()
     layout = Layout(Path(data_dir))
-    dataset = load_dataset(layout.dataset)
-    splits = Splits.of(dataset)
-    engine = Engine(layout, dataset, config or EngineConfig(), as_of=splits.test_from)
+    dataset = open_dataset(layout, config)
+    splits = Splits.of(dataset, config)
+    engine = Engine(layout, dataset, config, as_of=splits.test_from - 1)
     sizes = tuple(s for s in sizes if s <= engine.catalog.n_items)
     judge = _ClickModel(engine, k) if _is_synthetic(engine) else _HeldOut(engine, splits, k)
     users = np.random.default_rng(seed).choice(
@@ -149,28 +150,19 @@ class _ClickModel:
 
 
 class _HeldOut:
-    """Gains are 2^label - 1 for the user's clicks (1) and purchases (2) in the test window."""
+    """The end-to-end evaluation's judge: the users' positives in the test window."""
 
-    name = "clicks and purchases in the test window"
+    name = "positive interactions in the test window"
     second = "recall"
 
     def __init__(self, engine: Engine, splits: Splits, k: int):
-        log = engine.dataset.interactions
-        hit = (log.time >= splits.test_from) & log.clicked
-        self.truth: dict[int, dict[int, int]] = {}
-        labels = (1 + log.purchased[hit]).tolist()
-        for user, item, label in zip(log.user[hit].tolist(), log.item[hit].tolist(), labels, strict=True):
-            items = self.truth.setdefault(user, {})
-            items[item] = max(items.get(item, 0), label)
-        self.users = np.array(sorted(self.truth), dtype=np.int64)
+        self.held = HeldOut.of(engine, splits.test_from, splits.end)
+        self.users = self.held.users
         self.k = k
 
     def prepare(self, user: int) -> None:
         """Nothing to precompute: the truth is a lookup."""
 
     def quality(self, user: int, ranking: list[int]) -> tuple[float, float]:
-        relevant = self.truth[user]
-        gains = np.array([2.0 ** relevant.get(item, 0) - 1.0 for item in ranking[: self.k]])
-        ideal = np.sort([2.0**label - 1.0 for label in relevant.values()])[::-1][: self.k]
-        hits = sum(1 for item in ranking[: self.k] if item in relevant)
-        return _ndcg(gains, ideal), hits / len(relevant)
+        ndcg, recall, _ = list_metrics(np.asarray(ranking, dtype=np.int64), self.held.relevant[user], self.k)
+        return ndcg, recall

@@ -21,8 +21,6 @@ from engine.artifacts import load_array
 from engine.data import Catalog, Interactions, StringColumn, Users, save_dataset
 from engine.errors import ArtifactError, DataFormatError
 from engine.progress import Progress, no_progress
-from engine.ranking.training import Splits
-from sample_data.embeddings import implicit_als
 from sample_data.tables import check_unique, read_csv, read_table
 
 ITEM_OPTIONAL = {
@@ -184,7 +182,11 @@ def import_dataset(
             users,
             interactions,
             now=int(interactions.time.max()) + 1,
-            source={**table.source, "embedding_dim": catalog.dim},
+            source={
+                **table.source,
+                "embedding_dim": catalog.dim,
+                "embeddings": "learned" if table.embeddings is None else "given",
+            },
             attributes=attributes,
         )
         if destination.exists():
@@ -209,18 +211,16 @@ def convert(
     order = np.lexsort((table.inter_time, user))
     user, item, time, label = user[order], item[order], table.inter_time[order], table.label[order]
     positive = label > 0
-    # Embeddings learn only from what precedes the validation and test windows: learning them
-    # from the whole log would hand stage 1 the very interactions it is judged on.
-    learn = positive & (time < Splits.between(int(time.min()), int(time.max()) + 1).train_from)
+    # Vectors are fitted by `twostage build`, once per cut-off (engine.embeddings), so that no
+    # window's interactions reach the embeddings that judge or train it. Until then the data
+    # set holds the given item embeddings, or zeros of the requested size.
     if table.embeddings is None:
-        user_vectors, item_vectors = implicit_als(
-            user[learn], item[learn], n_users, n_items, dim=dim, progress=progress
-        )
+        item_vectors = np.zeros((n_items, dim), dtype=np.float32)
     else:
         item_vectors = table.embeddings / np.maximum(
             np.linalg.norm(table.embeddings, axis=1, keepdims=True), 1e-9
         )
-        user_vectors = _mean_of_positives(user[learn], item[learn], item_vectors, n_users)
+    user_vectors = np.zeros((n_users, item_vectors.shape[1]), dtype=np.float32)
     names = sorted(set(table.categories))
     category = np.array([names.index(c) for c in table.categories], dtype=np.int16)
     attrs = table.item_attributes
@@ -277,12 +277,3 @@ def _lookup(keys: np.ndarray, index: dict, file: str, first_row: int, column: st
             )
         out[row] = found
     return out
-
-
-def _mean_of_positives(user: np.ndarray, item: np.ndarray, vectors: np.ndarray, n_users: int) -> np.ndarray:
-    sums = np.zeros((n_users, vectors.shape[1]))
-    np.add.at(sums, user, vectors[item])
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    fallback = vectors.mean(axis=0)
-    sums[norms[:, 0] < 1e-9] = fallback
-    return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)

@@ -84,10 +84,8 @@ def run(args: argparse.Namespace) -> int:
     stdout.print(table)
     model = report.model
     stdout.print(
-        f"re-ranker: {model['status']} ({model['train_rows']:,} training rows, "
-        f"{model['train_seconds']:.1f} s); test split, stage-1 order -> re-ranked:"
+        f"re-ranker: {model['status']} ({model['train_rows']:,} training rows in "
+        f"{model['train_lists']:,} candidate lists with {model['train_positives']:,} positives; "
+        f"{model['train_seconds']:.1f} s); `twostage eval` judges it end to end"
     )
-    for metric in ("ndcg@10", "recall@10", "mrr"):
-        before, after = model["test_stage1"][metric], model["test_reranked"][metric]
-        stdout.print(f"  {metric:<10} {before:.4f} -> {after:.4f}  ({model['test_lift'][metric]:+.1%})")
     return 0

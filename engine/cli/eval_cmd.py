@@ -1,19 +1,32 @@
-"""`twostage eval`: offline quality of the stage-1 order against the re-ranked order."""
+"""`twostage eval`: end to end over the whole catalog, on the held-out test window."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
 from rich.table import Table
 
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
-from engine.engine import Engine
-from engine.ranking.training import Splits, evaluate
+from engine.evaluation import METRICS, POPULARITY, STAGE1, TWO_STAGE, evaluate
+
+LABELS = {
+    POPULARITY: "popularity (most liked before the window)",
+    STAGE1: "stage 1 (merged candidates, in order)",
+    TWO_STAGE: "two stages (re-ranked)",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "eval", help="NDCG@10, recall@10 and MRR on the test split, before and after re-ranking"
+        "eval",
+        help="end-to-end quality over the whole catalog on the test window: popularity, each "
+        "retrieval path, stage 1 and both stages, for all, warm and cold users, with 95 % intervals",
+    )
+    p.add_argument(
+        "--users", type=int, help="judge at most this many test users (default: evaluation.max_users)"
     )
     add_common(p)
     p.set_defaults(run=run)
@@ -21,38 +34,61 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_of(args)
-    engine = Engine.open(layout_of(args).root, config)
+    if args.users is not None:
+        config = replace(config, evaluation=replace(config.evaluation, max_users=args.users))
     with progress_bars() as progress:
-        report = evaluate(engine.dataset, engine.reranker, config.model, progress=progress)
-    splits = Splits.of(engine.dataset)
+        report = evaluate(layout_of(args).root, config, progress)
     if args.json:
-        emit_json({"splits": splits.__dict__, **report})
+        emit_json(report)
         return 0
-    days = (splits.end - splits.test_from) / 86_400
+    splits = report["splits"]
+    day = lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")  # noqa: E731
+    stdout.print(
+        f"test window {day(splits['test_from'])} .. {day(splits['end'])} (last {report['test_share']:.0%} of "
+        f"the {report['split_by']}); {report['test_users']:,} test users, {report['judged_users']:,} judged; "
+        f"top {report['k']} over the whole catalog; {report['n_candidates']} candidates from "
+        f"{report['backend']}; everything fitted before the window"
+    )
+    for segment, data in report["segments"].items():
+        if data["users"]:
+            stdout.print(_segment_table(segment, data, report["k"]))
+    stdout.print(_recall_table(report))
+    return 0
+
+
+def _cell(entry: dict[str, float]) -> str:
+    return f"{entry['mean']:.4f} [{entry['low']:.3f}, {entry['high']:.3f}]"
+
+
+def _segment_table(segment: str, data: dict[str, Any], k: int) -> Table:
+    lift = data["lift"]
     table = Table(
-        "metric",
-        "popularity",
-        "stage-1 order",
-        "re-ranked",
-        "lift vs stage 1",
+        "list",
+        *(f"{m}@{k}" for m in METRICS),
+        "coverage",
         title=(
-            f"test split: last {days:.0f} days, {report['reranked']['groups']:,} users, "
-            f"{report['rows']:,} rows (their impressions plus random unseen items)"
+            f"{segment} users ({data['users']:,}): mean [95 % bootstrap interval]; two stages vs the "
+            f"strongest baseline ({data['strongest_baseline']}): {lift['mean']:+.1%} "
+            f"[{lift['low']:+.1%}, {lift['high']:+.1%}]"
         ),
         title_justify="left",
     )
-    for metric in ("ndcg@10", "recall@10", "mrr"):
-        lift = report["lift"][metric]
-        table.add_row(
-            metric,
-            f"{report['popularity'][metric]:.4f}",
-            f"{report['stage1'][metric]:.4f}",
-            f"{report['reranked'][metric]:.4f}",
-            f"[{'green' if lift > 0 else 'red'}]{lift:+.1%}[/]",
-        )
-    stdout.print(table)
-    stdout.print(
-        "popularity: by positive interactions so far; stage-1 order: by embedding similarity "
-        "(the ANN path's score); re-ranked: the CatBoost model"
+    for name, entry in data["lists"].items():
+        style = "bold" if name == TWO_STAGE else ""
+        label = LABELS.get(name, f"{name} path alone")
+        table.add_row(label, *(_cell(entry[m]) for m in METRICS), f"{entry['coverage']:.2%}", style=style)
+    return table
+
+
+def _recall_table(report: dict[str, Any]) -> Table:
+    data = report["segments"]["all"]
+    table = Table(
+        "candidates",
+        *(str(size) for size in report["sizes"]),
+        title="candidate recall (all users): share of each user's held-out positives in the candidate set",
+        title_justify="left",
     )
-    return 0
+    for name, values in data["candidate_recall"].items():
+        label = "merged (all paths)" if name == "merged" else f"{name} alone"
+        table.add_row(label, *(f"{v:.3f}" for v in values), style="bold" if name == "merged" else "")
+    return table

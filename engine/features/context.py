@@ -30,7 +30,8 @@ class FeatureInputs:
     """Row-aligned inputs. `end` is exclusive: serving passes now + 1, training the impression
     time (so its own outcome is not counted). `query_sim` is NaN where there is no query;
     `context_category` is -1 where the session names none; `hour` is NaN to take the hour
-    from `end`."""
+    from `end`; `path_ranks` (rows x retrieval paths, engine.retrieval.paths.PATHS) holds each
+    row's 0-based rank in every path that found it, -1 elsewhere (None: unknown)."""
 
     user: np.ndarray
     item: np.ndarray
@@ -39,6 +40,7 @@ class FeatureInputs:
     query_sim: np.ndarray
     context_category: np.ndarray
     hour: np.ndarray | None = None
+    path_ranks: np.ndarray | None = None
 
 
 class FeatureContext:
@@ -151,6 +153,14 @@ class FeatureContext:
         pct = np.empty(n, dtype=np.float32)
         pct[order] = position / np.maximum(np.repeat(sizes, sizes) - 1, 1)
         return pct
+
+    def path_rank(self, column: int) -> np.ndarray:
+        """Rank in one retrieval path (NaN where the path did not find the row's item)."""
+        ranks = self.inputs.path_ranks
+        if ranks is None:
+            return np.full(self.n, np.nan, dtype=np.float32)
+        found = ranks[:, column]
+        return np.where(found >= 0, found, np.nan).astype(np.float32)
 
     # ----------------------------------------------------------- shared values
     @cached_property

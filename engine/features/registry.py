@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.features.context import DAY, SESSION, FeatureContext
+from engine.retrieval.types import PATHS
 
 WEEK, MONTH = 7 * DAY, 30 * DAY
 
@@ -340,6 +341,25 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "cross",
         "days since the user last clicked this category",
         lambda c: _days_since_category(c),
+    ),
+    *(
+        FeatureSpec(
+            f"x_rank_{path}",
+            "cross",
+            f"rank in the {path} retrieval path (missing when that path did not find the item)",
+            lambda c, column=column: c.path_rank(column),
+        )
+        for column, path in enumerate(PATHS)
+    ),
+    FeatureSpec(
+        "x_paths_found",
+        "cross",
+        "how many retrieval paths found the item",
+        lambda c: (
+            np.zeros(c.n, np.float32)
+            if c.inputs.path_ranks is None
+            else (c.inputs.path_ranks >= 0).sum(axis=1)
+        ),
     ),
 )
 

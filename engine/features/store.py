@@ -49,16 +49,27 @@ class Cooccurrence:
     n_items: int
 
     @classmethod
-    def from_clicks(cls, user: np.ndarray, item: np.ndarray, time: np.ndarray, n_items: int, before: int):
-        """Pairs among each user's clicks before `before` (the window stops leakage into training)."""
+    def from_clicks(
+        cls,
+        user: np.ndarray,
+        item: np.ndarray,
+        time: np.ndarray,
+        n_items: int,
+        before: int,
+        max_gap: float | None = None,
+    ) -> Cooccurrence:
+        """Pairs among each user's clicks before `before` (the window stops leakage into
+        training) that are at most `max_gap` seconds apart (None: any gap)."""
         keep = time < before
         user, item, time = user[keep], item[keep], time[keep]
         order = np.lexsort((time, user))
-        user, item = user[order], item[order]
+        user, item, time = user[order], item[order], time[order]
         # Pair every click with the previous COOC_HISTORY clicks of the same user.
         firsts, seconds = [], []
         for lag in range(1, COOC_HISTORY + 1):
             same = user[lag:] == user[:-lag]
+            if max_gap is not None:
+                same &= time[lag:] - time[:-lag] <= max_gap
             if not same.any():
                 break
             a, b = item[lag:][same], item[:-lag][same]
@@ -81,6 +92,19 @@ class Cooccurrence:
         return np.where((self.keys[slot] == query) & (np.asarray(a) >= 0), self.counts[slot], 0).astype(
             np.float32
         )
+
+    def neighbours(self, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Items co-clicked with any of `seeds`, with their summed counts (unsorted)."""
+        seeds = np.asarray(seeds, dtype=np.int64)
+        seeds = seeds[seeds >= 0]
+        if len(self.keys) == 0 or len(seeds) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        bounds = np.searchsorted(self.keys, np.concatenate((seeds, seeds + 1)) * self.n_items)
+        parts = [slice(lo, hi) for lo, hi in zip(bounds[: len(seeds)], bounds[len(seeds) :], strict=True)]
+        keys = np.concatenate([self.keys[p] for p in parts])
+        ids, inverse = np.unique(keys % self.n_items, return_inverse=True)
+        scores = np.bincount(inverse, weights=np.concatenate([self.counts[p] for p in parts]))
+        return ids, scores.astype(np.float32)
 
     def rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(b) x len(a)) counts for every pair (a[j], b[i]): one user's recent clicks
@@ -106,7 +130,7 @@ class Cooccurrence:
 class EventStore:
     """The log indexed for point-in-time lookups; built once per engine or training run."""
 
-    def __init__(self, catalog: Catalog, log: Interactions, cooc_before: int):
+    def __init__(self, catalog: Catalog, log: Interactions, cooc_before: int, cooc_gap: float | None = None):
         clicked, purchased = log.clicked, log.purchased
         self.clicks_by_user = EventIndex(log.user[clicked], log.time[clicked], payload=log.item[clicked])
         self.purchases_by_user = EventIndex(log.user[purchased], log.time[purchased])
@@ -114,8 +138,9 @@ class EventStore:
         self.clicks_by_item = EventIndex(log.item[clicked], log.time[clicked])
         self.purchases_by_item = EventIndex(log.item[purchased], log.time[purchased])
         self.impressions_by_item = EventIndex(log.item, log.time)
+        self.cooc_gap = cooc_gap
         self.cooc = Cooccurrence.from_clicks(
-            log.user[clicked], log.item[clicked], log.time[clicked], catalog.n_items, cooc_before
+            log.user[clicked], log.item[clicked], log.time[clicked], catalog.n_items, cooc_before, cooc_gap
         )
         n_categories = len(catalog.category_names)
         log_price = np.log(np.maximum(catalog.price, 0.01))
@@ -181,6 +206,6 @@ class EventStore:
     def with_cooc_before(self, before: int) -> EventStore:
         """The same indexes with co-occurrence counted from clicks before `before` only."""
         other = copy.copy(self)
-        other.cooc = Cooccurrence.from_clicks(*self._clicks[:3], self._clicks[3], before)
+        other.cooc = Cooccurrence.from_clicks(*self._clicks, before, self.cooc_gap)
         other._tables = {}
         return other

@@ -1,4 +1,4 @@
-"""The four retrieval paths. Each returns at most `size` items, best first, in one or two
+"""The retrieval paths. Each returns at most `size` items, best first, in one or two
 vectorised library calls; none loops over items in Python."""
 
 from __future__ import annotations
@@ -9,8 +9,19 @@ import numpy as np
 
 from engine.ann.base import AnnIndex
 from engine.data import Catalog
+from engine.features.store import Cooccurrence
 from engine.retrieval.trending import Trending
-from engine.retrieval.types import PathResult, Query
+from engine.retrieval.types import PATHS, PathResult, Query
+
+__all__ = [
+    "PATHS",
+    "ann_path",
+    "covisit_path",
+    "history_path",
+    "popular_path",
+    "promoted_path",
+    "trending_path",
+]
 
 
 def ann_path(
@@ -34,6 +45,7 @@ def history_path(
 ) -> PathResult:
     """Items similar to the user's last `recent` items: one batched ANN call, best score wins."""
     seeds = query.history[-recent:]
+    seeds = seeds[catalog.vectors[seeds].any(axis=1)]  # items with no vector have no neighbours
     if len(seeds) == 0 or size == 0:
         return _empty("history", size)
     per_seed = min(index.count, -(-size // len(seeds)) + len(seeds))
@@ -43,6 +55,35 @@ def history_path(
     return PathResult("history", ids[:size], scores[:size], size)
 
 
+def covisit_path(query: Query, cooc: Cooccurrence, recent: int, size: int) -> PathResult:
+    """Items other users clicked close in time to the user's last `recent` items, by summed
+    co-visit counts; the seeds themselves are left out."""
+    seeds = query.history[-recent:]
+    if len(seeds) == 0 or size == 0:
+        return _empty("covisit", size)
+    ids, scores = cooc.neighbours(seeds)
+    keep = ~np.isin(ids, seeds)
+    ids, scores = ids[keep], scores[keep]
+    order = _top(scores, size)
+    return PathResult("covisit", ids[order], scores[order], size)
+
+
+def popular_path(query: Query, popular: Trending, size: int, quota: int) -> PathResult:
+    """The most liked items: half from the user's top categories (weighted by the user's share
+    in each), the rest overall; overall only for a cold start. Returns up to `size` items so
+    that it can back-fill the set beyond its `quota`."""
+    if size == 0:
+        return _empty("popular", quota)
+    if len(query.top_categories) == 0:
+        return PathResult("popular", popular.global_items[:size], popular.global_scores[:size], quota)
+    personal = _in_categories(query, popular, max(1, quota // 2))
+    ids = np.concatenate((personal[0], popular.global_items[:size]))
+    scores = np.concatenate((personal[1], popular.global_scores[:size]))
+    _, first = np.unique(ids, return_index=True)
+    first.sort()
+    return PathResult("popular", ids[first][:size], scores[first][:size], quota)
+
+
 def trending_path(query: Query, trending: Trending, size: int) -> PathResult:
     """Trending items in the user's top categories (globally for a cold start)."""
     if size == 0:
@@ -50,13 +91,19 @@ def trending_path(query: Query, trending: Trending, size: int) -> PathResult:
     if len(query.top_categories) == 0:
         ids, scores = trending.global_items[:size], trending.global_scores[:size]
         return PathResult("trending", ids, scores, size)
-    parts = [trending.in_category(int(c)) for c in query.top_categories]
+    ids, scores = _in_categories(query, trending, size)
+    return PathResult("trending", ids, scores, size)
+
+
+def _in_categories(query: Query, lists: Trending, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best `size` items of the user's top categories, each category's scores weighted
+    by how much the user cares about it."""
+    parts = [lists.in_category(int(c)) for c in query.top_categories]
     ids = np.concatenate([p[0][:size] for p in parts])
-    # Weight each category's trend scores by how much the user cares about that category.
     weights = np.repeat(query.category_weights, [min(size, len(p[0])) for p in parts])
     scores = np.concatenate([p[1][:size] for p in parts]) * weights
     ids, scores = _best_first_unique(ids, scores)
-    return PathResult("trending", ids[:size], scores[:size], size)
+    return ids[:size], scores[:size]
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,8 @@ def resolve(
     vector = None
     if request.query is not None:
         vector = as_float32_matrix(request.query, what="query vector", dim=catalog.dim)[0]
-    elif known:
-        vector = users.vectors[user_id]
+    elif known and users.vectors[user_id].any():
+        vector = users.vectors[user_id]  # an all-zero vector: fitted before the user was seen
     if not known or history is None:
         empty = np.zeros(0, dtype=np.int64)
         return Query(user_id, False, vector, empty, empty, np.zeros(0, dtype=np.float32))

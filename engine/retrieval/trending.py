@@ -1,7 +1,8 @@
-"""Trending items: recency-weighted clicks and purchases from the log, per category.
+"""Ranked item lists per category and overall, from the log: trending (recency-weighted
+clicks and purchases) and popular (positive interactions in a window).
 
-Computed once at build time (it reads the whole log) and saved as a small artifact; the
-request path only slices precomputed arrays.
+Trending is computed once at build time and saved as a small artifact; popular is one
+bincount, computed when an engine opens. The request path only slices precomputed arrays.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ SCHEMA = {
 
 @dataclass(frozen=True)
 class Trending:
-    """Per category (CSR by `offsets`) and global lists, best first."""
+    """Per category (CSR by `offsets`) and global lists, best first (trending or popular)."""
 
     offsets: np.ndarray
     items: np.ndarray
@@ -51,9 +52,24 @@ def compute(dataset: Dataset, now: int | None = None) -> Trending:
     log, catalog = dataset.interactions, dataset.catalog
     now = dataset.now if now is None else now
     age_days = (now - log.time) / DAY
-    weight = np.exp2(-age_days / HALF_LIFE_DAYS) * (log.clicked + PURCHASE_WEIGHT * log.purchased)
+    weight = np.exp2(-np.maximum(age_days, 0) / HALF_LIFE_DAYS) * (
+        log.clicked + PURCHASE_WEIGHT * log.purchased
+    )
     weight = np.where(log.time < now, weight, 0.0)
-    score = np.bincount(log.item, weights=weight, minlength=catalog.n_items).astype(np.float32)
+    return ranked_lists(np.bincount(log.item, weights=weight, minlength=catalog.n_items), catalog)
+
+
+def popular(dataset: Dataset, now: int, window_days: float = 0.0) -> Trending:
+    """Positive interactions (clicks) per item in [now - window, now); 0 days: all time."""
+    log = dataset.interactions
+    since = now - window_days * DAY if window_days > 0 else -np.inf
+    counted = log.clicked & (log.time < now) & (log.time >= since)
+    return ranked_lists(np.bincount(log.item[counted], minlength=dataset.catalog.n_items), dataset.catalog)
+
+
+def ranked_lists(score: np.ndarray, catalog) -> Trending:
+    """Items with a positive score, best first, per category (at most PER_CATEGORY) and overall."""
+    score = score.astype(np.float32)
     live = np.flatnonzero(score > 0)
     order = live[np.lexsort((live, -score[live], catalog.category[live]))]
     counts = np.bincount(catalog.category[order], minlength=len(catalog.category_names))

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: every retrieval path, in the order of the candidate set's provenance columns and of the
+#: path features (engine.retrieval.paths implements them)
+PATHS = ("ann", "history", "covisit", "popular", "trending", "promoted")
+
 
 @dataclass(frozen=True)
 class Query:

@@ -1,0 +1,204 @@
+"""End-to-end evaluation: top-K lists over the whole catalog, judged on held-out interactions.
+
+The engine is opened as of the test window's start (embeddings, counters, co-visits and
+popularity fitted on what came before it). For each test user (a positive interaction in the
+window) it builds the top K by popularity, by each retrieval path alone, by the merged
+stage-1 order, and by both stages, and judges them against the user's positives in the window
+(binary relevance): NDCG@K, recall@K, MRR@K and catalog coverage, for all, warm (any
+interaction before the window) and cold users, each with a 95 % bootstrap interval over
+users. The lift of the two-stage list is against the strongest baseline, with a paired
+bootstrap interval. Candidate recall, the share of each user's positives that reach the
+candidate set, bounds what stage 2 can do: it is reported per path alone and merged, for
+every candidate-set size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.config import EngineConfig
+from engine.embeddings import open_dataset
+from engine.engine import Engine
+from engine.events import EventIndex
+from engine.layout import Layout
+from engine.progress import Progress, no_progress
+from engine.requests import CandidateRequest, RecommendRequest
+from engine.retrieval.types import PATHS
+from engine.splits import Splits
+
+SIZES = (10, 20, 50, 100, 200, 500, 1000)
+METRICS = ("ndcg", "recall", "mrr")
+TWO_STAGE = "two-stage"
+STAGE1 = "stage-1"
+POPULARITY = "popularity"
+SEGMENTS = ("all", "warm", "cold")
+
+
+def list_metrics(ranked: np.ndarray, relevant: np.ndarray, k: int) -> tuple[float, float, float]:
+    """NDCG@k, recall@k and MRR@k of one list against one user's relevant items (binary gains)."""
+    top = np.asarray(ranked, dtype=np.int64)[:k]
+    hits = np.isin(top, relevant)
+    if len(relevant) == 0:
+        return 0.0, 0.0, 0.0
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = float(discounts[: len(top)][hits].sum())
+    idcg = float(discounts[: min(k, len(relevant))].sum())
+    first = np.flatnonzero(hits)
+    mrr = 1.0 / (first[0] + 1.0) if len(first) else 0.0
+    return dcg / idcg, float(hits.sum()) / len(relevant), mrr
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Test users (sorted), each one's positives in the window, and who was warm before it."""
+
+    users: np.ndarray
+    relevant: dict[int, np.ndarray]
+    warm: np.ndarray
+
+    @classmethod
+    def of(cls, engine: Engine, start: int, end: int) -> HeldOut:
+        log = engine.dataset.interactions
+        hit = (log.time >= start) & (log.time < end) & log.clicked
+        users, items = log.user[hit], log.item[hit]
+        order = np.lexsort((items, users))
+        users, items = users[order], items[order]
+        ids, starts = np.unique(users, return_index=True)
+        bounds = np.r_[starts, len(users)]
+        relevant = {int(u): np.unique(items[bounds[i] : bounds[i + 1]]) for i, u in enumerate(ids)}
+        warm = np.isin(ids, log.user[log.time < start])
+        return cls(ids, relevant, warm)
+
+    def sample(self, n: int, seed: int) -> HeldOut:
+        if n <= 0 or n >= len(self.users):
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self.users), size=n, replace=False))
+        users = self.users[keep]
+        return HeldOut(users, {int(u): self.relevant[int(u)] for u in users}, self.warm[keep])
+
+
+def popularity_order(engine: Engine) -> np.ndarray:
+    """Every item by positive interactions before the engine's clock, most first."""
+    log = engine.dataset.interactions
+    before = log.clicked & (log.time <= engine.now)
+    counts = np.bincount(log.item[before], minlength=engine.catalog.n_items)
+    return np.argsort(-counts, kind="stable")
+
+
+def interacted(engine: Engine) -> EventIndex:
+    """Every (user, item) interaction, so the baseline never repeats what a user has seen."""
+    log = engine.dataset.interactions
+    return EventIndex(log.user, log.time, payload=log.item)
+
+
+def evaluate(
+    data_dir: Path, config: EngineConfig | None = None, progress: Progress = no_progress
+) -> dict[str, Any]:
+    config = config or EngineConfig()
+    cfg = config.evaluation
+    layout = Layout(Path(data_dir))
+    dataset = open_dataset(layout, config)
+    splits = Splits.of(dataset, config)
+    engine = Engine(layout, dataset, config, as_of=splits.test_from - 1)
+    every = HeldOut.of(engine, splits.test_from, splits.end)
+    held = every.sample(cfg.max_users, cfg.seed)
+    n = min(config.retrieval.n_candidates, engine.catalog.n_items)
+    sizes = tuple(s for s in SIZES if s <= engine.catalog.n_items)
+    popular = popularity_order(engine)
+    seen = interacted(engine)
+    k = cfg.k
+    names = (POPULARITY, *PATHS, STAGE1, TWO_STAGE)
+    scores = {name: np.zeros((len(held.users), len(METRICS))) for name in names}
+    shown: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    reach = {name: np.zeros((len(held.users), len(sizes))) for name in ("merged", *PATHS)}
+    engine.warm_up()
+    for row, user in enumerate(held.users.tolist()):
+        relevant = held.relevant[user]
+        before = seen.payload[seen.between(user, 0, engine.now + 1)]
+        lists = {POPULARITY: _without(popular, before, k)}
+        for path in PATHS:
+            alone = engine.candidates(CandidateRequest(user, n_candidates=max(sizes), paths=(path,)))
+            ids = alone.candidates.item_ids
+            lists[path] = ids[:k]
+            reach[path][row] = [np.isin(relevant, ids[:size]).mean() for size in sizes]
+        for column, size in enumerate(sizes):
+            merged = engine.candidates(CandidateRequest(user, n_candidates=size)).candidates.item_ids
+            reach["merged"][row, column] = np.isin(relevant, merged).mean()
+        response = engine.recommend(RecommendRequest(user, k=k, n_candidates=n))
+        lists[STAGE1] = response.candidates.candidates.item_ids[:k]
+        lists[TWO_STAGE] = np.array([item.item_id for item in response.items], dtype=np.int64)
+        for name, ranked in lists.items():
+            scores[name][row] = list_metrics(ranked, relevant, k)
+            shown[name].append(np.asarray(ranked[:k], dtype=np.int64))
+        progress("evaluate users", row + 1, len(held.users))
+    rng = np.random.default_rng(cfg.seed)
+    segments = {"all": np.ones(len(held.users), dtype=bool), "warm": held.warm, "cold": ~held.warm}
+    report: dict[str, Any] = {
+        "k": k,
+        "n_candidates": n,
+        "backend": config.retrieval.backend,
+        "splits": {"start": splits.start, "test_from": splits.test_from, "end": splits.end},
+        "split_by": cfg.split_by,
+        "test_share": cfg.test_share,
+        "test_users": len(every.users),
+        "judged_users": len(held.users),
+        "sizes": list(sizes),
+        "segments": {},
+    }
+    for segment, mask in segments.items():
+        report["segments"][segment] = _segment(
+            scores, shown, reach, mask, engine.catalog.n_items, cfg.bootstrap, rng
+        )
+    return report
+
+
+def _without(order: np.ndarray, seen: np.ndarray, k: int) -> np.ndarray:
+    head = order[: k + len(seen)]
+    return head[~np.isin(head, seen)][:k]
+
+
+def _segment(
+    scores: dict[str, np.ndarray],
+    shown: dict[str, list[np.ndarray]],
+    reach: dict[str, np.ndarray],
+    mask: np.ndarray,
+    n_items: int,
+    resamples: int,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    users = int(mask.sum())
+    out: dict[str, Any] = {"users": users, "lists": {}, "candidate_recall": {}}
+    if users == 0:
+        return out
+    picks = rng.integers(0, users, size=(resamples, users))
+    for name, values in scores.items():
+        mine = values[mask]
+        entry = {metric: _interval(mine[:, j], picks) for j, metric in enumerate(METRICS)}
+        items = [shown[name][i] for i in np.flatnonzero(mask)]
+        entry["coverage"] = len(np.unique(np.concatenate(items))) / n_items if items else 0.0
+        out["lists"][name] = entry
+    baselines = [name for name in scores if name != TWO_STAGE]
+    strongest = max(baselines, key=lambda name: out["lists"][name]["ndcg"]["mean"])
+    two, base = scores[TWO_STAGE][mask][:, 0], scores[strongest][mask][:, 0]
+    resampled = two[picks].mean(axis=1) / np.maximum(base[picks].mean(axis=1), 1e-12) - 1.0
+    out["strongest_baseline"] = strongest
+    out["lift"] = {
+        "mean": float(two.mean() / base.mean() - 1.0) if base.mean() > 0 else float("nan"),
+        "low": float(np.percentile(resampled, 2.5)),
+        "high": float(np.percentile(resampled, 97.5)),
+    }
+    out["candidate_recall"] = {name: values[mask].mean(axis=0).tolist() for name, values in reach.items()}
+    return out
+
+
+def _interval(values: np.ndarray, picks: np.ndarray) -> dict[str, float]:
+    means = values[picks].mean(axis=1)
+    return {
+        "mean": float(values.mean()),
+        "low": float(np.percentile(means, 2.5)),
+        "high": float(np.percentile(means, 97.5)),
+    }
