@@ -108,11 +108,15 @@ class ModelConfig:
     depth: int = 6
     learning_rate: float = 0.1
     seed: int = 0
-    max_train_rows: int = 200_000
+    max_train_rows: int = 150_000
     #: candidates per training user (stage 1 as of the training window's start)
     train_candidates: int = 300
     #: training windows before the test window, each as long as it (engine.splits)
     train_windows: int = 3
+    #: when whole lists overflow max_train_rows: take enough lists for this many negatives
+    #: each, then sample negatives evenly to fit (0: whole lists only); on sparse logs more
+    #: short lists teach more than fewer whole ones
+    list_negatives: int = 50
     skip_over_budget: bool = True
 
     def __post_init__(self) -> None:
@@ -124,6 +128,8 @@ class ModelConfig:
             raise ConfigError("model.iterations must be >= 1, model.depth in 1..16, model.learning_rate > 0")
         if self.max_train_rows < 100 or not 1 <= self.train_candidates <= 100_000:
             raise ConfigError("model.max_train_rows must be >= 100, model.train_candidates in 1..100000")
+        if self.list_negatives < 0:
+            raise ConfigError(f"model.list_negatives must be >= 0, got {self.list_negatives}")
         if not 1 <= self.train_windows <= 8:
             raise ConfigError(f"model.train_windows must be in 1..8, got {self.train_windows}")
 

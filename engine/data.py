@@ -199,8 +199,10 @@ def save_dataset(
     now: int,
     source: dict[str, Any],
     attributes: tuple[str, ...] = ATTRIBUTES,
+    extra: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
-    """Write a data set; the manifest (with its fingerprint) is written last."""
+    """Write a data set; the manifest (with its fingerprint) is written last. `extra` tables
+    (file name -> columns) travel with it, checked like the rest (the generator's hidden truth)."""
     directory.mkdir(parents=True, exist_ok=True)
     item_cols = {name: getattr(catalog, name) for name in ITEM_SCHEMA if not name.startswith("title_")}
     item_cols["title_bytes"] = catalog.titles.blob
@@ -224,7 +226,10 @@ def save_dataset(
         "segment_names": list(users.segment_names),
         "attributes": sorted(attributes),
     }
-    return write_manifest(directory, DATASET_KIND, list(FILES), fingerprint=True, **manifest_meta)
+    for name, columns in (extra or {}).items():
+        save_table(directory / name, columns)
+    files = [*FILES, *(extra or {})]
+    return write_manifest(directory, DATASET_KIND, files, fingerprint=True, **manifest_meta)
 
 
 def load_dataset(directory: Path, *, verify: bool = True) -> Dataset:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import EngineConfig
+from engine.data import load_dataset
 from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
@@ -78,7 +79,7 @@ def candidate_sweep(
     splits = Splits.of(dataset, config)
     engine = Engine(layout, dataset, config, as_of=splits.test_from - 1)
     sizes = tuple(s for s in sizes if s <= engine.catalog.n_items)
-    judge = _ClickModel(engine, k) if _is_synthetic(engine) else _HeldOut(engine, splits, k)
+    judge = _ClickModel(engine, layout, k) if _is_synthetic(engine) else _HeldOut(engine, splits, k)
     users = np.random.default_rng(seed).choice(
         judge.users, size=min(n_users, len(judge.users)), replace=False
     )
@@ -119,14 +120,17 @@ def _ndcg(gains: np.ndarray, ideal: np.ndarray) -> float:
 
 
 class _ClickModel:
-    """Gains are the generator's click probabilities at the sweep's moment."""
+    """Gains are the generator's click probabilities at the sweep's moment, from its own
+    vectors and hidden terms (the engine sees neither)."""
 
     name = "the generator's click model"
     second = "expected clicks"
 
-    def __init__(self, engine: Engine, k: int):
-        from sample_data.synthetic import category_medians
+    def __init__(self, engine: Engine, layout: Layout, k: int):
+        from sample_data.synthetic import Hidden, category_medians
 
+        self.truth = load_dataset(layout.dataset)
+        self.hidden = Hidden.load(layout.dataset)
         self.engine, self.k = engine, k
         self.users = np.arange(engine.users.n_users)
         self.medians = category_medians(engine.catalog)
@@ -135,9 +139,10 @@ class _ClickModel:
     def _probability(self, user: int, items: np.ndarray) -> np.ndarray:
         from sample_data.synthetic import click_probability
 
-        engine = self.engine
-        users = np.full(len(items), user)
-        return click_probability(engine.catalog, engine.users, users, items, engine.now, self.medians)
+        truth, users = self.truth, np.full(len(items), user)
+        return click_probability(
+            truth.catalog, truth.users, self.hidden, users, items, self.engine.now, self.medians
+        )
 
     def prepare(self, user: int) -> None:
         """The best k probabilities over the whole catalog: the ideal list's gains."""

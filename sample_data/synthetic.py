@@ -24,6 +24,16 @@ parameters give the same bytes):
   signals no vector holds (category affinity, freshness, popularity, price match, inventory):
   a re-ranker has something real to learn. A purchase follows a click with probability
   sigmoid(-1 + 1.5 price match), never for an out-of-stock item.
+* Hidden terms. Each item has a hidden quality ~ N(0, HIDDEN_QUALITY) and a hidden trait in
+  R^4, each user a hidden taste in R^4; the click log-odds add quality + taste . trait. No
+  feature reads them: a model can only learn them from the log (collaborative signal), so the
+  re-ranker's inputs no longer hold the whole answer. They are drawn from their own stream,
+  so the catalog's vectors are the same bytes with or without them.
+* Embeddings. Stage 1 does not get the generator's vectors: by default (`embeddings =
+  "learned"`) `twostage build` fits them from the logged clicks, exactly as for imported data
+  (engine.embeddings); `"generator"` keeps the true vectors (an upper bound; handy for ANN
+  benchmarks, where only the geometry matters). The true vectors and the hidden terms stay in
+  the data set for the sweep's click-model judge.
 * History. A user's history is their clicks, oldest first.
 """
 
@@ -35,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.artifacts import load_table
 from engine.data import Catalog, Interactions, StringColumn, Users, save_dataset
 from engine.errors import DataFormatError
 from engine.progress import Progress, no_progress
@@ -48,6 +59,11 @@ USER_NOISE = 0.5
 TOPICS_PER_USER = 4
 CLICK_BIAS = -4.2
 CHUNK = 100_000
+HIDDEN_FILE = "hidden.npz"
+HIDDEN_QUALITY = 0.8
+HIDDEN_DIM = 4
+HIDDEN_SCHEMA = {"quality": ("float32", 1), "trait": ("float32", 2), "taste": ("float32", 2)}
+EMBEDDINGS = ("learned", "generator")
 
 
 @dataclass(frozen=True)
@@ -62,8 +78,11 @@ class SyntheticParams:
     impressions_per_user: int = 40
     log_days: int = 90
     seed: int = 7
+    embeddings: str = "learned"
 
     def __post_init__(self) -> None:
+        if self.embeddings not in EMBEDDINGS:
+            raise DataFormatError(f"synthetic data: embeddings must be one of {EMBEDDINGS}, got {self.embeddings!r}")
         limits = {
             "n_items": (100, 50_000_000),
             "dim": (2, 4096),
@@ -79,9 +98,34 @@ class SyntheticParams:
                 raise DataFormatError(f"synthetic data: {name} must be in {low}..{high}, got {value}")
 
 
+@dataclass(frozen=True)
+class Hidden:
+    """The click model's terms that no feature reads (see the module docstring)."""
+
+    quality: np.ndarray
+    trait: np.ndarray
+    taste: np.ndarray
+
+    @classmethod
+    def draw(cls, seed: int, n_users: int, n_items: int) -> Hidden:
+        rng = np.random.default_rng([seed, 1])
+        return cls(
+            quality=(rng.standard_normal(n_items) * HIDDEN_QUALITY).astype(np.float32),
+            trait=rng.standard_normal((n_items, HIDDEN_DIM)).astype(np.float32),
+            taste=(rng.standard_normal((n_users, HIDDEN_DIM)) / 2).astype(np.float32),
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> Hidden:
+        return cls(**load_table(directory / HIDDEN_FILE, HIDDEN_SCHEMA))
+
+    def logit(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
+        return self.quality[item] + np.einsum("ij,ij->i", self.taste[user], self.trait[item])
+
+
 def generate(
     params: SyntheticParams, progress: Progress = no_progress
-) -> tuple[Catalog, Users, Interactions]:
+) -> tuple[Catalog, Users, Interactions, Hidden]:
     """Build the whole data set in memory, in chunks so 1,000,000 items fit in a few GiB."""
     rng = np.random.default_rng(params.seed)
     c, d = params.n_categories, params.dim
@@ -94,13 +138,14 @@ def generate(
     )
     catalog, item_topic = _items(rng, params, topic_centres, topic_category, progress)
     users, user_topics = _users(rng, params, topic_centres, topic_category)
-    interactions = _impressions(rng, params, catalog, users, item_topic, user_topics, progress)
-    return catalog, _with_history(users, interactions), interactions
+    hidden = Hidden.draw(params.seed, params.n_users, params.n_items)
+    interactions = _impressions(rng, params, catalog, users, hidden, item_topic, user_topics, progress)
+    return catalog, _with_history(users, interactions), interactions, hidden
 
 
 def write(directory: Path, params: SyntheticParams, progress: Progress = no_progress) -> dict[str, Any]:
     """Generate and save; returns the manifest."""
-    catalog, users, interactions = generate(params, progress)
+    catalog, users, interactions, hidden = generate(params, progress)
     progress("save data set", 0, 1)
     manifest = save_dataset(
         directory,
@@ -108,7 +153,13 @@ def write(directory: Path, params: SyntheticParams, progress: Progress = no_prog
         users,
         interactions,
         now=NOW,
-        source={"generator": "sample_data.synthetic", "params": asdict(params)},
+        source={
+            "generator": "sample_data.synthetic",
+            "params": asdict(params),
+            "embeddings": params.embeddings,
+            "embedding_dim": params.dim,
+        },
+        extra={HIDDEN_FILE: {name: getattr(hidden, name) for name in HIDDEN_SCHEMA}},
     )
     progress("save data set", 1, 1)
     return manifest
@@ -202,6 +253,7 @@ def _impressions(
     params: SyntheticParams,
     catalog: Catalog,
     users: Users,
+    hidden: Hidden,
     item_topic: np.ndarray,
     user_topics: np.ndarray,
     progress: Progress,
@@ -234,7 +286,7 @@ def _impressions(
     progress("generate impressions", total // 2, total)
 
     medians = category_medians(catalog)
-    logit = click_logit(catalog, users, user, item, time, medians)
+    logit = click_logit(catalog, users, hidden, user, item, time, medians)
     match = price_match(catalog, users, user, item, medians)
     in_stock = catalog.inventory[item] > 0
     clicked = rng.random(total) < _sigmoid(logit)
@@ -253,12 +305,14 @@ def _impressions(
 def click_logit(
     catalog: Catalog,
     users: Users,
+    hidden: Hidden,
     user: np.ndarray,
     item: np.ndarray,
     time: np.ndarray | int,
     medians: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The true click model (log-odds) of the generator, for any (user, item, time) rows.
+    """The true click model (log-odds) of the generator, for any (user, item, time) rows;
+    `catalog` and `users` must hold the generator's own vectors.
 
     The sweep uses it as ground truth on synthetic data: it knows what a user would click."""
     medians = category_medians(catalog) if medians is None else medians
@@ -280,6 +334,7 @@ def click_logit(
         + 0.35 * np.log(catalog.popularity[item])
         + 0.8 * match
         - 2.5 * ~in_stock
+        + hidden.logit(user, item)
     )
 
 
@@ -303,12 +358,13 @@ def price_match(
 def click_probability(
     catalog: Catalog,
     users: Users,
+    hidden: Hidden,
     user: np.ndarray,
     item: np.ndarray,
     time: np.ndarray | int,
     medians: np.ndarray | None = None,
 ) -> np.ndarray:
-    return _sigmoid(click_logit(catalog, users, user, item, time, medians))
+    return _sigmoid(click_logit(catalog, users, hidden, user, item, time, medians))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from catboost import CatBoostRanker, Pool
 
-from engine.config import EngineConfig
+from engine.config import EngineConfig, ModelConfig
 from engine.embeddings import open_dataset, roles
 from engine.engine import Engine
 from engine.errors import DataFormatError
@@ -43,10 +43,13 @@ class RankingRows:
     group: np.ndarray
     label: np.ndarray
     path_ranks: np.ndarray
-    stage1_rank: np.ndarray
+    keep: np.ndarray  # the rows that train: every positive and a sample of negatives
 
     def __len__(self) -> int:
         return int(self.user.shape[0])
+
+    def subset(self, mask: np.ndarray) -> RankingRows:
+        return RankingRows(*(getattr(self, f.name)[mask] for f in fields(self)))
 
 
 def window_labels(engine: Engine, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,39 +74,55 @@ def lookup(keys: np.ndarray, labels: np.ndarray, query: np.ndarray) -> np.ndarra
 def candidate_rows(
     engine: Engine,
     label_end: int,
-    n_candidates: int,
-    max_users: int,
+    config: ModelConfig,
+    max_rows: int,
     seed: int,
     progress: Progress = no_progress,
     step: str = "candidates (train)",
 ) -> RankingRows:
     """Stage-1 candidates as of the engine's clock for users with a positive interaction in
-    [clock, label_end), labelled by that window; lists without a positive are left out (they
-    teach a ranking loss nothing)."""
+    [clock, label_end), labelled by that window, users in a seeded random order. Lists
+    without a positive are left out: they teach a ranking loss nothing.
+
+    Whole lists fill the `max_rows` budget when they can. When they cannot, users are taken
+    until each list could keep `config.list_negatives` negatives, and `keep` then marks every
+    positive and an even random share of the negatives that fits the budget (features are
+    computed on whole lists first: some are ranks within the list)."""
     start = engine.now + 1
     keys, labels = window_labels(engine, start, label_end)
     users = np.unique(keys[labels > 0] // engine.catalog.n_items)
-    if len(users) > max_users:
-        users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
-    n = min(n_candidates, engine.catalog.n_items)
+    rng = np.random.default_rng(seed)
+    users = rng.permutation(users)
+    n = min(config.train_candidates, engine.catalog.n_items)
     parts: list[tuple[np.ndarray, ...]] = []
-    for done, user in enumerate(users.tolist()):
+    planned = 0
+    for user in users.tolist():
         result = engine.candidates(CandidateRequest(user, n_candidates=n, backend=TRAINING_BACKEND))
         items = result.candidates.item_ids
         label = lookup(keys, labels, user * engine.catalog.n_items + items)
-        if label.any():
+        positives = int((label > 0).sum())
+        if positives:
             parts.append((np.full(len(items), user), items, label, result.candidates.path_ranks))
-        progress(step, done + 1, len(users))
+            planned += positives + min(config.list_negatives or len(items), len(items) - positives)
+        progress(step, min(planned, max_rows), max_rows)
+        if planned >= max_rows:
+            break
+    progress(step, max_rows, max_rows)
     if not parts:
         return _empty_rows()
+    parts.sort(key=lambda part: int(part[0][0]))  # CatBoost wants each list's rows together
     user, item, label, ranks = (np.concatenate(column) for column in zip(*parts, strict=True))
-    stage1 = np.concatenate([np.arange(len(p[1])) for p in parts])
-    return RankingRows(user, item, np.full(len(user), start), user, label, ranks, stage1)
+    keep = label > 0
+    room = max(0, max_rows - int(keep.sum()))
+    negatives = int((~keep).sum())
+    keep |= rng.random(len(label)) < (room / negatives if negatives > room else 1.0)
+    return RankingRows(user, item, np.full(len(user), start), user, label, ranks, keep)
 
 
 def _empty_rows() -> RankingRows:
     empty = np.zeros(0, dtype=np.int64)
-    return RankingRows(empty, empty, empty, empty, empty, np.zeros((0, len(PATHS)), dtype=np.int32), empty)
+    ranks = np.zeros((0, len(PATHS)), dtype=np.int32)
+    return RankingRows(empty, empty, empty, empty, empty, ranks, np.zeros(0, dtype=bool))
 
 
 def feature_matrix(engine: Engine, rows: RankingRows, progress: Progress, step: str) -> np.ndarray:
@@ -158,7 +177,7 @@ def train(
     model_config = config.model
     source = open_dataset(layout, config, roles(config)[1])
     splits = Splits.of(source, config)
-    per_window = max(1, model_config.max_train_rows // model_config.train_candidates // len(splits.windows))
+    per_window = max(1, model_config.max_train_rows // len(splits.windows))
     names = feature_names(source.attributes)
     matrices, parts = [], []
     for j, (start, end) in enumerate(splits.windows):
@@ -166,15 +185,10 @@ def train(
         engine = Engine(layout, dataset, config, as_of=start - 1)
         step = f"window {j + 1}/{len(splits.windows)}"
         rows = candidate_rows(
-            engine,
-            end,
-            model_config.train_candidates,
-            per_window,
-            model_config.seed + j,
-            progress,
-            f"candidates ({step})",
+            engine, end, model_config, per_window, model_config.seed + j, progress, f"candidates ({step})"
         )
-        matrices.append(feature_matrix(engine, rows, progress, f"features ({step})"))
+        matrices.append(feature_matrix(engine, rows, progress, f"features ({step})")[rows.keep])
+        rows = rows.subset(rows.keep)
         parts.append(replace(rows, group=rows.group + j * source.users.n_users))
     rows = RankingRows(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(RankingRows)))
     if len(rows) == 0:
