@@ -179,6 +179,12 @@ class Dataset:
         return frozenset(self.manifest.get("attributes", ATTRIBUTES))
 
     @property
+    def consumption_log(self) -> bool:
+        """True when every logged interaction is a consumption (a rating, a purchase), as in
+        imported data; False for an impression log, where shown-but-ignored items may return."""
+        return self.manifest.get("source", {}).get("log", "impressions") == "consumptions"
+
+    @property
     def fingerprint(self) -> str:
         """Identifies the data an index or model was built from."""
         return str(self.manifest["fingerprint"])

@@ -34,7 +34,7 @@ from engine.splits import Splits
 EMBEDDINGS_KIND = "twostage.embeddings"
 SERVING = "serving"
 METHODS = ("learned", "given", "generator")
-ITERATIONS = 15
+ITERATIONS = 10
 CG_STEPS = 3
 REGULARISATION = 0.1
 ALPHA = 10.0
@@ -60,6 +60,10 @@ def roles(config: EngineConfig) -> tuple[str, ...]:
     return (SERVING, *(f"train-{j + 1}" for j in range(config.model.train_windows)))
 
 
+def embedding_dim(dataset: Dataset) -> int:
+    return int(dataset.manifest.get("source", {}).get("embedding_dim", dataset.catalog.dim))
+
+
 def cutoff(dataset: Dataset, config: EngineConfig, role: str) -> int:
     """The moment a role's embeddings are fitted before."""
     splits = Splits.of(dataset, config)
@@ -80,9 +84,14 @@ def fit(dataset: Dataset, before: int, *, seed: int = 0, progress: Progress = no
         items = dataset.catalog.vectors
         users = mean_of_positives(log.user[learn], log.item[learn], items, n_users)
         return Embeddings(users, items, before, method)
-    dim = int(dataset.manifest.get("source", {}).get("embedding_dim", dataset.catalog.dim))
     users, items = implicit_als(
-        log.user[learn], log.item[learn], n_users, n_items, dim=dim, seed=seed, progress=progress
+        log.user[learn],
+        log.item[learn],
+        n_users,
+        n_items,
+        dim=embedding_dim(dataset),
+        seed=seed,
+        progress=progress,
     )
     return Embeddings(users, items, before, method)
 
@@ -199,13 +208,18 @@ def save(embeddings: Embeddings, directory: Path, fingerprint: str) -> None:
         dataset=fingerprint,
         before=int(embeddings.before),
         method=embeddings.method,
+        dim=int(embeddings.item_vectors.shape[1]),
+        iterations=ITERATIONS,
     )
 
 
 def load(directory: Path, dataset: Dataset, before: int) -> tuple[Embeddings, str]:
     """The saved embeddings and their fingerprint; refuses other data or another cut-off."""
     manifest = read_manifest(directory, EMBEDDINGS_KIND)
-    if manifest.get("dataset") != dataset.fingerprint or manifest.get("before") != before:
+    wanted = {"dataset": dataset.fingerprint, "before": before, "method": method_of(dataset)}
+    if method_of(dataset) == "learned":
+        wanted.update(dim=embedding_dim(dataset), iterations=ITERATIONS)
+    if any(manifest.get(key) != value for key, value in wanted.items()):
         raise ArtifactError(
             f"{directory} was fitted for other data or another test window; rebuild with "
             f"`twostage build --data-dir {directory.parent.parent}`"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.ann import AnnIndex, available, backend_class
+from engine.ann import AnnIndex, available, backend_class, create
 from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
@@ -108,6 +108,16 @@ class Engine:
                 self._indexes[backend] = index
             return self._indexes[backend]
 
+    def build_index(self, backend: str) -> AnnIndex:
+        """Build `backend` over this engine's vectors in memory, unsaved: for an engine of the
+        past (training), whose vectors were fitted before a window and have no index on disk."""
+        index = create(backend, **self.config.build.get(backend, {}))
+        index.build(self.catalog.vectors)
+        index.set_search_params(**{**type(index).search_defaults, **self.config.search.get(backend, {})})
+        with self._lock:
+            self._indexes[backend] = index
+        return index
+
     @property
     def reranker(self) -> Reranker:
         """The trained model, loaded on first use; refuses one trained on other features."""
@@ -154,6 +164,15 @@ class Engine:
         if mine.any():
             items, times = np.concatenate((items, live.item[mine])), np.concatenate((times, live.time[mine]))
         return items, times
+
+    def seen(self, user_id: int, history: np.ndarray) -> np.ndarray:
+        """What a request never proposes again: the user's clicks (`history`); in a log of
+        consumptions (ratings, purchases: every imported data set) everything the user
+        interacted with, liked or not."""
+        if not self.dataset.consumption_log or not self.users.knows(user_id):
+            return history
+        index = self.store.impressions_by_user
+        return np.concatenate((index.payload[index.between(user_id, 0, self.now + 1)], history))
 
     def record_event(self, user_id: int, item_id: int, kind: str) -> None:
         """Record a click, purchase or impression now; the user's next request reflects it."""
@@ -202,13 +221,15 @@ class Engine:
         with timer.stage("covisit"):
             covisit = paths.covisit_path(query, self.store.cooc, cfg.history_items, sizes["covisit"])
         with timer.stage("popular"):
-            popular = paths.popular_path(query, self.popular, n if sizes["popular"] else 0, sizes["popular"])
+            popular = paths.popular_path(
+                query, self.popular, self.catalog, n if sizes["popular"] else 0, sizes["popular"]
+            )
         with timer.stage("trending"):
             trend = paths.trending_path(query, self.trending, sizes["trending"])
         with timer.stage("promoted"):
             promoted = paths.promoted_path(query, self._promoted, sizes["promoted"])
         with timer.stage("merge"):
-            seen = query.history if cfg.exclude_seen else None
+            seen = self.seen(user_id, query.history) if cfg.exclude_seen else None
             merged = merge([ann, recent, covisit, popular, trend, promoted], n, exclude=seen)
             if query.vector is not None:
                 merged = replace(merged, similarity=self.catalog.vectors[merged.item_ids] @ query.vector)

@@ -23,7 +23,6 @@ import numpy as np
 from engine.config import EngineConfig
 from engine.embeddings import open_dataset
 from engine.engine import Engine
-from engine.events import EventIndex
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.requests import CandidateRequest, RecommendRequest
@@ -89,12 +88,6 @@ def popularity_order(engine: Engine) -> np.ndarray:
     return np.argsort(-counts, kind="stable")
 
 
-def interacted(engine: Engine) -> EventIndex:
-    """Every (user, item) interaction, so the baseline never repeats what a user has seen."""
-    log = engine.dataset.interactions
-    return EventIndex(log.user, log.time, payload=log.item)
-
-
 def evaluate(
     data_dir: Path, config: EngineConfig | None = None, progress: Progress = no_progress
 ) -> dict[str, Any]:
@@ -109,7 +102,6 @@ def evaluate(
     n = min(config.retrieval.n_candidates, engine.catalog.n_items)
     sizes = tuple(s for s in SIZES if s <= engine.catalog.n_items)
     popular = popularity_order(engine)
-    seen = interacted(engine)
     k = cfg.k
     names = (POPULARITY, *PATHS, STAGE1, TWO_STAGE)
     scores = {name: np.zeros((len(held.users), len(METRICS))) for name in names}
@@ -118,8 +110,8 @@ def evaluate(
     engine.warm_up()
     for row, user in enumerate(held.users.tolist()):
         relevant = held.relevant[user]
-        before = seen.payload[seen.between(user, 0, engine.now + 1)]
-        lists = {POPULARITY: _without(popular, before, k)}
+        seen = engine.seen(user, engine.history(user)[0])  # what the engine never proposes again
+        lists = {POPULARITY: _without(popular, seen, k)}
         for path in PATHS:
             alone = engine.candidates(CandidateRequest(user, n_candidates=max(sizes), paths=(path,)))
             ids = alone.candidates.item_ids

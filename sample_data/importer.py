@@ -186,6 +186,7 @@ def import_dataset(
                 **table.source,
                 "embedding_dim": catalog.dim,
                 "embeddings": "learned" if table.embeddings is None else "given",
+                "log": "consumptions",
             },
             attributes=attributes,
         )

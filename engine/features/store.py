@@ -134,7 +134,7 @@ class EventStore:
         clicked, purchased = log.clicked, log.purchased
         self.clicks_by_user = EventIndex(log.user[clicked], log.time[clicked], payload=log.item[clicked])
         self.purchases_by_user = EventIndex(log.user[purchased], log.time[purchased])
-        self.impressions_by_user = EventIndex(log.user, log.time)
+        self.impressions_by_user = EventIndex(log.user, log.time, payload=log.item)
         self.clicks_by_item = EventIndex(log.item[clicked], log.time[clicked])
         self.purchases_by_item = EventIndex(log.item[purchased], log.time[purchased])
         self.impressions_by_item = EventIndex(log.item, log.time)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from catboost import CatBoostRanker, Pool
 
+from engine.ann import available
 from engine.config import EngineConfig, ModelConfig
 from engine.embeddings import open_dataset, roles
 from engine.engine import Engine
@@ -30,7 +31,12 @@ from engine.retrieval.types import PATHS
 from engine.splits import Splits
 
 CHUNK_ROWS = 100_000
-TRAINING_BACKEND = "exact"  # offline: the candidates stage 1 would find with a perfect index
+#: training lists come from this backend, built in memory over each window's vectors (fast to
+#: build, recall near exact at its default setting); "exact" where FAISS is missing
+TRAINING_BACKEND = "faiss-ivf"
+EVAL_TOP = 10
+EARLY_STOPPING = 50  # trees without improvement on the most recent training window
+MIN_TREES = 20  # offline: the candidates stage 1 would find with a perfect index
 
 
 @dataclass(frozen=True)
@@ -94,10 +100,13 @@ def candidate_rows(
     rng = np.random.default_rng(seed)
     users = rng.permutation(users)
     n = min(config.train_candidates, engine.catalog.n_items)
+    backend = TRAINING_BACKEND if TRAINING_BACKEND in available() else "exact"
+    if backend != "exact":
+        engine.build_index(backend)
     parts: list[tuple[np.ndarray, ...]] = []
     planned = 0
     for user in users.tolist():
-        result = engine.candidates(CandidateRequest(user, n_candidates=n, backend=TRAINING_BACKEND))
+        result = engine.candidates(CandidateRequest(user, n_candidates=n, backend=backend))
         items = result.candidates.item_ids
         label = lookup(keys, labels, user * engine.catalog.n_items + items)
         positives = int((label > 0).sum())
@@ -161,11 +170,11 @@ def training_params(config: EngineConfig) -> dict[str, Any]:
 class _ProgressCallback:
     """CatBoost calls `after_iteration` once per tree; returning True continues training."""
 
-    def __init__(self, total: int, progress: Progress):
-        self.total, self.progress = total, progress
+    def __init__(self, step: str, total: int, progress: Progress):
+        self.step, self.total, self.progress = step, total, progress
 
     def after_iteration(self, info: Any) -> bool:
-        self.progress("train re-ranker", info.iteration, self.total)
+        self.progress(self.step, info.iteration, self.total)
         return True
 
 
@@ -196,20 +205,46 @@ def train(
             "no training user has a positive interaction among their candidates; the training "
             "windows are too short or the log too small to train a re-ranker"
         )
-    model = CatBoostRanker(
-        loss_function=model_config.loss,
-        iterations=model_config.iterations,
-        depth=model_config.depth,
-        learning_rate=model_config.learning_rate,
-        random_seed=model_config.seed,
-        thread_count=-1,
-        verbose=False,
-        allow_writing_files=False,
-    )
+    matrix = np.concatenate(matrices)
+    recent = np.concatenate([np.full(len(part), j == 0) for j, part in enumerate(parts)])
+
+    def pool(mask: np.ndarray) -> Pool:
+        return Pool(matrix[mask], label=rows.label[mask], group_id=rows.group[mask], feature_names=names)
+
+    def ranker(iterations: int, **extra: Any) -> CatBoostRanker:
+        return CatBoostRanker(
+            loss_function=model_config.loss,
+            iterations=iterations,
+            depth=model_config.depth,
+            learning_rate=model_config.learning_rate,
+            random_seed=model_config.seed,
+            thread_count=-1,
+            verbose=False,
+            allow_writing_files=False,
+            **extra,
+        )
+
     started = time.perf_counter()
+    trees, probe_ndcg = model_config.iterations, float("nan")
+    if recent.any() and not recent.all():
+        # How many trees generalise forward in time: fit on the older windows, stop when the
+        # most recent one stops improving; then refit on every window with that many trees.
+        probe = ranker(
+            model_config.iterations,
+            eval_metric=f"NDCG:top={EVAL_TOP}",
+            use_best_model=True,
+            early_stopping_rounds=EARLY_STOPPING,
+        )
+        probe.fit(
+            pool(~recent),
+            eval_set=pool(recent),
+            callbacks=[_ProgressCallback("choose trees", model_config.iterations, progress)],
+        )
+        trees, probe_ndcg = max(MIN_TREES, probe.get_best_iteration() + 1), _best(probe)
+    model = ranker(trees)
     model.fit(
-        Pool(np.concatenate(matrices), label=rows.label, group_id=rows.group, feature_names=names),
-        callbacks=[_ProgressCallback(model_config.iterations, progress)],
+        pool(np.ones(len(rows), dtype=bool)),
+        callbacks=[_ProgressCallback("train re-ranker", trees, progress)],
     )
     reranker = Reranker(model, names)
     report = {
@@ -217,8 +252,17 @@ def train(
         "window_rows": [len(p) for p in parts],
         "train_rows": len(rows),
         "train_lists": len(np.unique(rows.group)),
+        "trees": int(model.tree_count_),
+        "recent_window_ndcg": probe_ndcg,
         "train_positives": int((rows.label > 0).sum()),
         "train_seconds": round(time.perf_counter() - started, 2),
         "params": training_params(config),
     }
     return reranker, report
+
+
+def _best(model: CatBoostRanker) -> float:
+    """The held-out lists' NDCG@EVAL_TOP at the tree count kept."""
+    curve = model.evals_result_.get("validation", {}).get(f"NDCG:top={EVAL_TOP};type=Base", [])
+    curve = curve or next(iter(model.evals_result_.get("validation", {}).values()), [])
+    return float(curve[model.get_best_iteration()]) if curve else float("nan")

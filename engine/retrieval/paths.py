@@ -13,6 +13,8 @@ from engine.features.store import Cooccurrence
 from engine.retrieval.trending import Trending
 from engine.retrieval.types import PATHS, PathResult, Query
 
+POPULAR_LOOKAHEAD = 4  # the popular path re-scores this many times its size of the global list
+
 __all__ = [
     "PATHS",
     "ann_path",
@@ -68,20 +70,21 @@ def covisit_path(query: Query, cooc: Cooccurrence, recent: int, size: int) -> Pa
     return PathResult("covisit", ids[order], scores[order], size)
 
 
-def popular_path(query: Query, popular: Trending, size: int, quota: int) -> PathResult:
-    """The most liked items: half from the user's top categories (weighted by the user's share
-    in each), the rest overall; overall only for a cold start. Returns up to `size` items so
-    that it can back-fill the set beyond its `quota`."""
+def popular_path(query: Query, popular: Trending, catalog: Catalog, size: int, quota: int) -> PathResult:
+    """The most liked items overall, each count raised by the user's share in its category
+    (x (1 + share)), so that the user's categories come forward; plain counts for a cold
+    start. Returns up to `size` items so that it can back-fill the set beyond its `quota`."""
     if size == 0:
         return _empty("popular", quota)
     if len(query.top_categories) == 0:
         return PathResult("popular", popular.global_items[:size], popular.global_scores[:size], quota)
-    personal = _in_categories(query, popular, max(1, quota // 2))
-    ids = np.concatenate((personal[0], popular.global_items[:size]))
-    scores = np.concatenate((personal[1], popular.global_scores[:size]))
-    _, first = np.unique(ids, return_index=True)
-    first.sort()
-    return PathResult("popular", ids[first][:size], scores[first][:size], quota)
+    # Enough of the global list that a doubled count cannot come from beyond it.
+    ids = popular.global_items[: POPULAR_LOOKAHEAD * size]
+    share = np.zeros(len(catalog.category_names), dtype=np.float32)
+    share[query.top_categories] = query.category_weights
+    scores = popular.global_scores[: len(ids)] * (1.0 + share[catalog.category[ids]])
+    order = _top(scores, size)
+    return PathResult("popular", ids[order], scores[order], quota)
 
 
 def trending_path(query: Query, trending: Trending, size: int) -> PathResult:
