@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import EngineConfig
+from engine.data import load_dataset
 from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.layout import Layout
@@ -31,6 +32,7 @@ from engine.splits import Splits
 
 SIZES = (10, 20, 50, 100, 200, 500, 1000)
 METRICS = ("ndcg", "recall", "mrr")
+CLICK_METRICS = ("ndcg", "expected_clicks")  # the synthetic generator's click model as judge
 TWO_STAGE = "two-stage"
 STAGE1 = "stage-1"
 POPULARITY = "popularity"
@@ -80,6 +82,53 @@ class HeldOut:
         return HeldOut(users, {int(u): self.relevant[int(u)] for u in users}, self.warm[keep])
 
 
+def is_synthetic(engine: Engine) -> bool:
+    return engine.dataset.manifest.get("source", {}).get("generator") == "sample_data.synthetic"
+
+
+def graded_ndcg(gains: np.ndarray, ideal: np.ndarray) -> float:
+    """NDCG of a list's gains against the best possible gains (both best first for `ideal`)."""
+    discounts = 1.0 / np.log2(np.arange(2, max(len(ideal), len(gains)) + 2))
+    idcg = float((ideal * discounts[: len(ideal)]).sum())
+    dcg = float((gains * discounts[: len(gains)]).sum())
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+class ClickModel:
+    """Gains are the generator's click probabilities at the sweep's moment, from its own
+    vectors and hidden terms (the engine sees neither)."""
+
+    name = "the generator's click model"
+    second = "expected clicks"
+
+    def __init__(self, engine: Engine, layout: Layout, k: int):
+        from sample_data.synthetic import Hidden, category_medians
+
+        self.truth = load_dataset(layout.dataset)
+        self.hidden = Hidden.load(layout.dataset)
+        self.engine, self.k = engine, k
+        self.users = np.arange(engine.users.n_users)
+        self.medians = category_medians(engine.catalog)
+        self._ideal: dict[int, np.ndarray] = {}
+
+    def _probability(self, user: int, items: np.ndarray) -> np.ndarray:
+        from sample_data.synthetic import click_probability
+
+        truth, users = self.truth, np.full(len(items), user)
+        return click_probability(
+            truth.catalog, truth.users, self.hidden, users, items, self.engine.now, self.medians
+        )
+
+    def prepare(self, user: int) -> None:
+        """The best k probabilities over the whole catalog: the ideal list's gains."""
+        p = self._probability(user, np.arange(self.engine.catalog.n_items))
+        self._ideal[user] = np.sort(p)[::-1][: self.k]
+
+    def quality(self, user: int, ranking: list[int]) -> tuple[float, float]:
+        gains = self._probability(user, np.asarray(ranking, dtype=np.int64)) if ranking else np.zeros(0)
+        return graded_ndcg(gains, self._ideal[user]), float(gains.sum())
+
+
 def popularity_order(engine: Engine) -> np.ndarray:
     """Every item by positive interactions before the engine's clock, most first."""
     log = engine.dataset.interactions
@@ -107,6 +156,8 @@ def evaluate(
     scores = {name: np.zeros((len(held.users), len(METRICS))) for name in names}
     shown: dict[str, list[np.ndarray]] = {name: [] for name in names}
     reach = {name: np.zeros((len(held.users), len(sizes))) for name in ("merged", *PATHS)}
+    judge = ClickModel(engine, layout, k) if is_synthetic(engine) else None
+    clicks = {name: np.zeros((len(held.users), len(CLICK_METRICS))) for name in names}
     engine.warm_up()
     for row, user in enumerate(held.users.tolist()):
         relevant = held.relevant[user]
@@ -123,9 +174,13 @@ def evaluate(
         response = engine.recommend(RecommendRequest(user, k=k, n_candidates=n))
         lists[STAGE1] = response.candidates.candidates.item_ids[:k]
         lists[TWO_STAGE] = np.array([item.item_id for item in response.items], dtype=np.int64)
+        if judge is not None:
+            judge.prepare(user)
         for name, ranked in lists.items():
             scores[name][row] = list_metrics(ranked, relevant, k)
             shown[name].append(np.asarray(ranked[:k], dtype=np.int64))
+            if judge is not None:
+                clicks[name][row] = judge.quality(user, np.asarray(ranked[:k]).tolist())
         progress("evaluate users", row + 1, len(held.users))
     rng = np.random.default_rng(cfg.seed)
     segments = {"all": np.ones(len(held.users), dtype=bool), "warm": held.warm, "cold": ~held.warm}
@@ -141,10 +196,15 @@ def evaluate(
         "sizes": list(sizes),
         "segments": {},
     }
+    n_items = engine.catalog.n_items
     for segment, mask in segments.items():
-        report["segments"][segment] = _segment(
-            scores, shown, reach, mask, engine.catalog.n_items, cfg.bootstrap, rng
-        )
+        report["segments"][segment] = _segment(scores, METRICS, shown, mask, n_items, cfg.bootstrap, rng)
+        if report["segments"][segment]["users"]:
+            means = {name: values[mask].mean(axis=0).tolist() for name, values in reach.items()}
+            report["segments"][segment]["candidate_recall"] = means
+    if judge is not None:
+        everyone = segments["all"]
+        report["click_model"] = _segment(clicks, CLICK_METRICS, shown, everyone, n_items, cfg.bootstrap, rng)
     return report
 
 
@@ -155,13 +215,15 @@ def _without(order: np.ndarray, seen: np.ndarray, k: int) -> np.ndarray:
 
 def _segment(
     scores: dict[str, np.ndarray],
+    metrics: tuple[str, ...],
     shown: dict[str, list[np.ndarray]],
-    reach: dict[str, np.ndarray],
     mask: np.ndarray,
     n_items: int,
     resamples: int,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
+    """Each list's metrics over the users in `mask` with bootstrap intervals, and the lift of
+    the two-stage list over the strongest other list by the first metric (paired resamples)."""
     users = int(mask.sum())
     out: dict[str, Any] = {"users": users, "lists": {}, "candidate_recall": {}}
     if users == 0:
@@ -169,12 +231,12 @@ def _segment(
     picks = rng.integers(0, users, size=(resamples, users))
     for name, values in scores.items():
         mine = values[mask]
-        entry = {metric: _interval(mine[:, j], picks) for j, metric in enumerate(METRICS)}
+        entry = {metric: _interval(mine[:, j], picks) for j, metric in enumerate(metrics)}
         items = [shown[name][i] for i in np.flatnonzero(mask)]
         entry["coverage"] = len(np.unique(np.concatenate(items))) / n_items if items else 0.0
         out["lists"][name] = entry
     baselines = [name for name in scores if name != TWO_STAGE]
-    strongest = max(baselines, key=lambda name: out["lists"][name]["ndcg"]["mean"])
+    strongest = max(baselines, key=lambda name: out["lists"][name][metrics[0]]["mean"])
     two, base = scores[TWO_STAGE][mask][:, 0], scores[strongest][mask][:, 0]
     resampled = two[picks].mean(axis=1) / np.maximum(base[picks].mean(axis=1), 1e-12) - 1.0
     out["strongest_baseline"] = strongest
@@ -183,7 +245,6 @@ def _segment(
         "low": float(np.percentile(resampled, 2.5)),
         "high": float(np.percentile(resampled, 97.5)),
     }
-    out["candidate_recall"] = {name: values[mask].mean(axis=0).tolist() for name, values in reach.items()}
     return out
 
 

@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import EngineConfig
-from engine.data import load_dataset
 from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
-from engine.evaluation import SIZES, HeldOut, list_metrics
+from engine.evaluation import SIZES, ClickModel, HeldOut, is_synthetic, list_metrics
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.requests import RecommendRequest
@@ -79,7 +78,7 @@ def candidate_sweep(
     splits = Splits.of(dataset, config)
     engine = Engine(layout, dataset, config, as_of=splits.test_from - 1)
     sizes = tuple(s for s in sizes if s <= engine.catalog.n_items)
-    judge = _ClickModel(engine, layout, k) if _is_synthetic(engine) else _HeldOut(engine, splits, k)
+    judge = ClickModel(engine, layout, k) if is_synthetic(engine) else _HeldOut(engine, splits, k)
     users = np.random.default_rng(seed).choice(
         judge.users, size=min(n_users, len(judge.users)), replace=False
     )
@@ -106,52 +105,6 @@ def candidate_sweep(
         )
         progress("candidate sizes", step + 1, len(sizes))
     return Sweep(k, len(users), TOLERANCE, judge.name, judge.second, tuple(rows))
-
-
-def _is_synthetic(engine: Engine) -> bool:
-    return engine.dataset.manifest.get("source", {}).get("generator") == "sample_data.synthetic"
-
-
-def _ndcg(gains: np.ndarray, ideal: np.ndarray) -> float:
-    discounts = 1.0 / np.log2(np.arange(2, max(len(ideal), len(gains)) + 2))
-    idcg = float((ideal * discounts[: len(ideal)]).sum())
-    dcg = float((gains * discounts[: len(gains)]).sum())
-    return dcg / idcg if idcg > 0 else 0.0
-
-
-class _ClickModel:
-    """Gains are the generator's click probabilities at the sweep's moment, from its own
-    vectors and hidden terms (the engine sees neither)."""
-
-    name = "the generator's click model"
-    second = "expected clicks"
-
-    def __init__(self, engine: Engine, layout: Layout, k: int):
-        from sample_data.synthetic import Hidden, category_medians
-
-        self.truth = load_dataset(layout.dataset)
-        self.hidden = Hidden.load(layout.dataset)
-        self.engine, self.k = engine, k
-        self.users = np.arange(engine.users.n_users)
-        self.medians = category_medians(engine.catalog)
-        self._ideal: dict[int, np.ndarray] = {}
-
-    def _probability(self, user: int, items: np.ndarray) -> np.ndarray:
-        from sample_data.synthetic import click_probability
-
-        truth, users = self.truth, np.full(len(items), user)
-        return click_probability(
-            truth.catalog, truth.users, self.hidden, users, items, self.engine.now, self.medians
-        )
-
-    def prepare(self, user: int) -> None:
-        """The best k probabilities over the whole catalog: the ideal list's gains."""
-        p = self._probability(user, np.arange(self.engine.catalog.n_items))
-        self._ideal[user] = np.sort(p)[::-1][: self.k]
-
-    def quality(self, user: int, ranking: list[int]) -> tuple[float, float]:
-        gains = self._probability(user, np.asarray(ranking, dtype=np.int64)) if ranking else np.zeros(0)
-        return _ndcg(gains, self._ideal[user]), float(gains.sum())
 
 
 class _HeldOut:

@@ -31,6 +31,8 @@ ITEM_OPTIONAL = {
     "popularity": "float",
     "promoted": "int",
 }
+#: missing values of these attributes take the median of the known ones (a typical value)
+MEDIAN_FILLED = ("price", "margin", "popularity")
 POSITIVE_RATING = 4.0
 TOP_RATING = 5.0
 
@@ -66,15 +68,18 @@ def read_generic(folder: Path) -> Table:
         {"rating": "float", "label": "int"},
     )
     user_keys, user_attributes = _users(folder, inter["user_id"])
+    # Implicit feedback: a row without a label or rating (no column, or an empty cell) is positive.
+    label = np.ones(len(inter["user_id"]), dtype=np.int64)
     if "label" in inter:
-        bad = np.flatnonzero((inter["label"] < 0) | (inter["label"] > 2))
+        given = ~np.isnan(inter["label"])
+        bad = np.flatnonzero(given & ~np.isin(inter["label"], (0, 1, 2)))
         if len(bad):
             raise DataFormatError(f"{inter_path}, row {bad[0] + inter_first}, column 'label': use 0, 1 or 2")
-        label = inter["label"]
+        label[given] = inter["label"][given]
     elif "rating" in inter:
-        label = (inter["rating"] >= POSITIVE_RATING).astype(np.int64) + (inter["rating"] >= TOP_RATING)
-    else:
-        label = np.ones(len(inter["user_id"]), dtype=np.int64)  # implicit feedback: every row is positive
+        given = ~np.isnan(inter["rating"])
+        rating = inter["rating"][given]
+        label[given] = (rating >= POSITIVE_RATING).astype(np.int64) + (rating >= TOP_RATING)
     embeddings = None
     if (folder / "item_embeddings.npy").exists():
         try:
@@ -224,21 +229,37 @@ def convert(
     user_vectors = np.zeros((n_users, item_vectors.shape[1]), dtype=np.float32)
     names = sorted(set(table.categories))
     category = np.array([names.index(c) for c in table.categories], dtype=np.int16)
-    attrs = table.item_attributes
+    attrs = {k: v for k, v in table.item_attributes.items() if not _all_missing(v)}
+    neutral = {"price": 1.0, "margin": 0.0, "created_at": int(time.min()), "inventory": 1, "popularity": 1.0}
+
+    def column(name: str, dtype: type) -> np.ndarray:
+        """The attribute with missing values filled (the median where a typical value is
+        neutral, else the value an absent column gets); absent: all neutral."""
+        values = attrs.get(name)
+        if values is None:
+            return np.full(n_items, neutral.get(name, 0), dtype=dtype)
+        missing = np.isnan(values)
+        fill = float(np.median(values[~missing])) if name in MEDIAN_FILLED else neutral.get(name, 0)
+        return np.where(missing, fill, values).astype(dtype)
+
     catalog = Catalog(
         vectors=np.ascontiguousarray(item_vectors, dtype=np.float32),
         category=category,
-        price=attrs.get("price", np.ones(n_items)).astype(np.float32),
-        margin=attrs.get("margin", np.zeros(n_items)).astype(np.float32),
-        created_at=attrs.get("created_at", np.full(n_items, int(time.min()))).astype(np.int64),
-        inventory=attrs.get("inventory", np.ones(n_items)).astype(np.int32),
-        popularity=np.maximum(attrs.get("popularity", np.ones(n_items)), 1e-6).astype(np.float32),
-        promoted=attrs.get("promoted", np.zeros(n_items)).astype(bool),
+        price=column("price", np.float32),
+        margin=column("margin", np.float32),
+        created_at=column("created_at", np.int64),
+        inventory=column("inventory", np.int32),
+        popularity=np.maximum(column("popularity", np.float32), 1e-6),
+        promoted=column("promoted", np.float32) > 0,
         titles=StringColumn.from_strings(table.titles),
         category_names=tuple(names),
     )
-    segments = table.user_attributes.get("segment")
+    user_attrs = {k: v for k, v in table.user_attributes.items() if not _all_missing(v)}
+    segments = user_attrs.get("segment")
+    if segments is not None:
+        segments = np.where(segments == "", "unknown", segments)
     segment_names = tuple(sorted(set(segments.tolist()))) if segments is not None else ("all",)
+    sensitivity = user_attrs.get("price_sensitivity", np.full(n_users, np.nan))
     offsets = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(user[positive], minlength=n_users), out=offsets[1:])
     users = Users(
@@ -248,9 +269,7 @@ def convert(
             if segments is not None
             else np.zeros(n_users)
         ).astype(np.int8),
-        price_sensitivity=table.user_attributes.get("price_sensitivity", np.full(n_users, 0.5)).astype(
-            np.float32
-        ),
+        price_sensitivity=np.where(np.isnan(sensitivity), 0.5, sensitivity).astype(np.float32),
         category_affinity=np.full((n_users, len(names)), 1.0 / len(names), dtype=np.float32),
         history_offsets=offsets,
         history_items=item[positive].astype(np.int64),
@@ -264,8 +283,15 @@ def convert(
         clicked=positive,
         purchased=label > 1,
     )
-    attributes = tuple(sorted(set(attrs) | set(table.user_attributes)))
+    attributes = tuple(sorted(set(attrs) | set(user_attrs)))
     return catalog, users, interactions, attributes
+
+
+def _all_missing(values: np.ndarray) -> bool:
+    """A column with no value at all is an absent attribute."""
+    if values.dtype.kind == "f":
+        return bool(np.isnan(values).all())
+    return bool((values == "").all())
 
 
 def _lookup(keys: np.ndarray, index: dict, file: str, first_row: int, column: str, table: str) -> np.ndarray:

@@ -83,7 +83,9 @@ class SyntheticParams:
 
     def __post_init__(self) -> None:
         if self.embeddings not in EMBEDDINGS:
-            raise DataFormatError(f"synthetic data: embeddings must be one of {EMBEDDINGS}, got {self.embeddings!r}")
+            raise DataFormatError(
+                f"synthetic data: embeddings must be one of {EMBEDDINGS}, got {self.embeddings!r}"
+            )
         limits = {
             "n_items": (100, 50_000_000),
             "dim": (2, 4096),

@@ -21,7 +21,8 @@ TYPES = {
 def read_csv(
     path: Path, required: dict[str, str], optional: dict[str, str] | None = None
 ) -> dict[str, np.ndarray]:
-    """Columns of `path` by name; `required` must all be there, `optional` are read if present."""
+    """Columns of `path` by name; `required` must all be there, `optional` are read if present,
+    and an empty cell in an optional column is a missing value, not an error."""
     optional = optional or {}
     if not path.is_file():
         raise DataFormatError(f"{path} is missing; see docs/data-format.md for the files a data set needs")
@@ -52,6 +53,9 @@ def read_csv(
                 for name, kind in wanted.items():
                     cell = row[index[name]].strip()
                     try:
+                        if not cell and name in optional:
+                            values[name].append(MISSING[kind])
+                            continue
                         values[name].append(TYPES[kind][1](cell))
                     except ValueError:
                         raise DataFormatError(
@@ -59,7 +63,11 @@ def read_csv(
                         ) from None
         except csv.Error as exc:
             raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
-    return {name: np.array(column, dtype=TYPES[wanted[name]][0]) for name, column in values.items()}
+    return {name: _column(values[name], wanted[name], name in optional) for name in wanted}
+
+
+#: what an empty cell (CSV) or a null (Parquet) of an optional column becomes
+MISSING = {"int": float("nan"), "float": float("nan"), "str": ""}
 
 
 def read_table(stem: Path, required: dict[str, str], optional: dict[str, str] | None = None):
@@ -95,6 +103,9 @@ def read_parquet(
         values = []
         for row, value in enumerate(table.column(name).to_pylist(), start=1):
             try:
+                if value is None and name in optional:
+                    values.append(MISSING[kind])
+                    continue
                 if value is None:
                     raise ValueError
                 values.append(
@@ -104,8 +115,16 @@ def read_parquet(
                 raise DataFormatError(
                     f"{path}, row {row}, column '{name}': {value!r} is not {what}"
                 ) from None
-        columns[name] = np.array(values, dtype=TYPES[kind][0])
+        columns[name] = _column(values, kind, name in optional)
     return columns
+
+
+def _column(values: list, kind: str, optional: bool) -> np.ndarray:
+    """Numbers of an optional column are float64 with NaN where the value is missing (the
+    importer fills them); text keeps "" for missing."""
+    if optional and kind in ("int", "float"):
+        return np.array(values, dtype=np.float64)
+    return np.array(values, dtype=TYPES[kind][0])
 
 
 def _whole(value: float) -> int:

@@ -10,13 +10,9 @@ from typing import Any
 from rich.table import Table
 
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
-from engine.evaluation import METRICS, POPULARITY, STAGE1, TWO_STAGE, evaluate
+from engine.evaluation import CLICK_METRICS, METRICS, POPULARITY, STAGE1, TWO_STAGE, evaluate
 
-LABELS = {
-    POPULARITY: "popularity (most liked before the window)",
-    STAGE1: "stage 1 (merged candidates, in order)",
-    TWO_STAGE: "two stages (re-ranked)",
-}
+LABELS = {POPULARITY: "popularity", STAGE1: "stage 1 (merged)", TWO_STAGE: "two stages"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,32 +47,44 @@ def run(args: argparse.Namespace) -> int:
     )
     for segment, data in report["segments"].items():
         if data["users"]:
-            stdout.print(_segment_table(segment, data, report["k"]))
+            title = f"{segment} users ({data['users']:,}), held-out positives"
+            stdout.print(_segment_table(title, data, METRICS, report["k"]))
+    if "click_model" in report:
+        title = (
+            "all users, judged by the generator's click model (what each would click if shown: "
+            "no exposure bias; NDCG against the best 10 of the whole catalog)"
+        )
+        stdout.print(_segment_table(title, report["click_model"], CLICK_METRICS, report["k"]))
     stdout.print(_recall_table(report))
+    stdout.print(
+        "popularity: most positive interactions before the window, minus what the user has seen; "
+        "a path alone: that path asked for the whole candidate set; stage 1: the merged candidate "
+        "order; two stages: re-ranked by the model, after the business rules"
+    )
     return 0
 
 
 def _cell(entry: dict[str, float]) -> str:
-    return f"{entry['mean']:.4f} [{entry['low']:.3f}, {entry['high']:.3f}]"
+    return f"{entry['mean']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
 
 
-def _segment_table(segment: str, data: dict[str, Any], k: int) -> Table:
+def _segment_table(title: str, data: dict[str, Any], metrics: tuple[str, ...], k: int) -> Table:
     lift = data["lift"]
     table = Table(
         "list",
-        *(f"{m}@{k}" for m in METRICS),
+        *(f"{m}@{k}" for m in metrics),
         "coverage",
         title=(
-            f"{segment} users ({data['users']:,}): mean [95 % bootstrap interval]; two stages vs the "
-            f"strongest baseline ({data['strongest_baseline']}): {lift['mean']:+.1%} "
-            f"[{lift['low']:+.1%}, {lift['high']:+.1%}]"
+            f"{title}: mean [95 % bootstrap interval]; two stages vs the strongest baseline "
+            f"({LABELS.get(data['strongest_baseline'], data['strongest_baseline'])}): "
+            f"{lift['mean']:+.1%} [{lift['low']:+.1%}, {lift['high']:+.1%}]"
         ),
         title_justify="left",
     )
     for name, entry in data["lists"].items():
         style = "bold" if name == TWO_STAGE else ""
-        label = LABELS.get(name, f"{name} path alone")
-        table.add_row(label, *(_cell(entry[m]) for m in METRICS), f"{entry['coverage']:.2%}", style=style)
+        label = LABELS.get(name, f"{name} alone")
+        table.add_row(label, *(_cell(entry[m]) for m in metrics), f"{entry['coverage']:.2%}", style=style)
     return table
 
 
