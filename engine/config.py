@@ -105,7 +105,7 @@ class ModelConfig:
 
     loss: str = "YetiRank"
     iterations: int = 300
-    depth: int = 6
+    depth: int = 4
     learning_rate: float = 0.1
     seed: int = 0
     max_train_rows: int = 150_000

@@ -26,6 +26,7 @@ from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
+from engine.ranking.metrics import graded_ndcg, list_metrics
 from engine.requests import CandidateRequest, RecommendRequest
 from engine.retrieval.types import PATHS
 from engine.splits import Splits
@@ -37,20 +38,6 @@ TWO_STAGE = "two-stage"
 STAGE1 = "stage-1"
 POPULARITY = "popularity"
 SEGMENTS = ("all", "warm", "cold")
-
-
-def list_metrics(ranked: np.ndarray, relevant: np.ndarray, k: int) -> tuple[float, float, float]:
-    """NDCG@k, recall@k and MRR@k of one list against one user's relevant items (binary gains)."""
-    top = np.asarray(ranked, dtype=np.int64)[:k]
-    hits = np.isin(top, relevant)
-    if len(relevant) == 0:
-        return 0.0, 0.0, 0.0
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = float(discounts[: len(top)][hits].sum())
-    idcg = float(discounts[: min(k, len(relevant))].sum())
-    first = np.flatnonzero(hits)
-    mrr = 1.0 / (first[0] + 1.0) if len(first) else 0.0
-    return dcg / idcg, float(hits.sum()) / len(relevant), mrr
 
 
 @dataclass(frozen=True)
@@ -84,14 +71,6 @@ class HeldOut:
 
 def is_synthetic(engine: Engine) -> bool:
     return engine.dataset.manifest.get("source", {}).get("generator") == "sample_data.synthetic"
-
-
-def graded_ndcg(gains: np.ndarray, ideal: np.ndarray) -> float:
-    """NDCG of a list's gains against the best possible gains (both best first for `ideal`)."""
-    discounts = 1.0 / np.log2(np.arange(2, max(len(ideal), len(gains)) + 2))
-    idcg = float((ideal * discounts[: len(ideal)]).sum())
-    dcg = float((gains * discounts[: len(gains)]).sum())
-    return dcg / idcg if idcg > 0 else 0.0
 
 
 class ClickModel:

@@ -18,9 +18,10 @@ from engine.config import EngineConfig
 from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
-from engine.evaluation import SIZES, ClickModel, HeldOut, is_synthetic, list_metrics
+from engine.evaluation import SIZES, ClickModel, HeldOut, is_synthetic
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
+from engine.ranking.metrics import list_metrics
 from engine.requests import RecommendRequest
 from engine.splits import Splits
 

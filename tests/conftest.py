@@ -16,7 +16,7 @@ from sample_data.synthetic import SyntheticParams
 
 SMALL = SyntheticParams(n_items=3_000, dim=16, n_users=400, n_categories=8, items_per_topic=100, seed=11)
 #: a small, quick re-ranker for tests (the product default is 300 trees of depth 6)
-SMALL_MODEL = "[model]\niterations = 40\ndepth = 4\neval_negatives = 20\ntrain_negatives = 10\n"
+SMALL_MODEL = "[model]\niterations = 40\ndepth = 4\nmax_train_rows = 20000\n"
 
 
 @pytest.fixture(scope="session")

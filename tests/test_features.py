@@ -42,6 +42,7 @@ def test_serving_and_training_paths_compute_the_same_features(engine: Engine) ->
         query_sim=np.r_[inputs.query_sim, np.nan],
         context_category=np.r_[inputs.context_category, -1],
         hour=np.r_[inputs.hour, np.nan],
+        path_ranks=np.r_[inputs.path_ranks, np.full((1, inputs.path_ranks.shape[1]), -1)],
     )
     batch = assemble(
         FeatureContext(other, engine.catalog, engine.users, engine.store, engine.live.snapshot())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from engine.data import load_dataset
+from engine.engine import Engine
 from engine.errors import DataFormatError
 from sample_data import synthetic
 from sample_data.synthetic import SyntheticParams, generate, price_match
@@ -32,8 +33,21 @@ def test_manifest_records_generator_parameters(small_dir: Path) -> None:
     dataset = load_dataset(small_dir / "dataset")
     assert dataset.manifest["source"]["params"]["n_items"] == SMALL.n_items
     assert dataset.manifest["source"]["params"]["seed"] == SMALL.seed
+    assert dataset.manifest["source"]["embeddings"] == "learned"
     assert dataset.manifest["format_version"] == 1
     assert dataset.catalog.n_items == SMALL.n_items and dataset.catalog.dim == SMALL.dim
+    assert "hidden.npz" in dataset.manifest["files"]
+
+
+def test_hidden_terms_do_not_change_the_vectors_and_stage_1_does_not_get_them(small_dir: Path) -> None:
+    """The hidden terms come from their own stream; stage 1 searches learned vectors."""
+    catalog, _, _, hidden = synthetic.generate(SMALL)
+    stored = load_dataset(small_dir / "dataset")
+    np.testing.assert_array_equal(stored.catalog.vectors, catalog.vectors)
+    loaded = synthetic.Hidden.load(small_dir / "dataset")
+    np.testing.assert_array_equal(loaded.quality, hidden.quality)
+    served = Engine.open(small_dir)
+    assert served.catalog.dim == SMALL.dim and not np.allclose(served.catalog.vectors, catalog.vectors)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +56,7 @@ def data():
 
 
 def test_item_attributes_have_the_documented_shape(data) -> None:
-    catalog, _, _ = data
+    catalog, _, _, _ = data
     np.testing.assert_allclose(np.linalg.norm(catalog.vectors, axis=1), 1.0, atol=1e-5)
     assert 0.05 < (catalog.inventory == 0).mean() < 0.12
     assert catalog.promoted.sum() >= 5
@@ -55,7 +69,7 @@ def test_item_attributes_have_the_documented_shape(data) -> None:
 
 
 def test_history_is_the_users_clicks_in_time_order(data) -> None:
-    _, users, log = data
+    _, users, log, _ = data
     assert users.history_offsets[-1] == log.clicked.sum()
     for user in (0, 1, 2, 500):
         items, times = users.history(user)
@@ -84,7 +98,7 @@ def _ctr_gap(log, signal: np.ndarray, control: np.ndarray | None = None) -> floa
 
 
 def test_clicks_depend_on_signals_that_no_vector_holds(data) -> None:
-    catalog, users, log = data
+    catalog, users, log, hidden = data
     similarity = np.einsum("ij,ij->i", users.vectors[log.user], catalog.vectors[log.item])
     assert _ctr_gap(log, similarity) > 0.02
     # At equal embedding similarity, each non-vector signal still moves the click rate.
@@ -99,6 +113,9 @@ def test_clicks_depend_on_signals_that_no_vector_holds(data) -> None:
         ("price match", match),
     ]:
         assert _ctr_gap(log, signal, similarity) > 0.005, name
+    # ... and so do the hidden terms, which no feature reads.
+    assert _ctr_gap(log, hidden.quality[log.item], similarity) > 0.005, "hidden quality"
+    assert _ctr_gap(log, hidden.logit(log.user, log.item), similarity) > 0.01, "hidden terms"
     in_stock = catalog.inventory[log.item] > 0
     assert log.clicked[in_stock].mean() > 2 * log.clicked[~in_stock].mean()
     assert not log.purchased[~in_stock].any()

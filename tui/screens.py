@@ -7,13 +7,16 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Markdown, ProgressBar
 
-HELP = """\
+from engine.features import FEATURES
+
+HELP = f"""\
 # twostage demo
 
 **Stage 1** finds candidates: the user's embedding through the ANN backend, items like the
-user's last clicks, trending items in their categories, promoted items. **Stage 2** scores
-every candidate with a CatBoost model over 66 features, then business rules drop and move
-items. The tables show both lists; *move* is how far the model moved an item from its
+user's last clicks, items others clicked close in time to them (co-visits), the most liked
+items, trending items in their categories, promoted items. **Stage 2** scores every
+candidate with a CatBoost model over up to {len(FEATURES)} features, then business rules drop and
+move items. The tables show both lists; *move* is how far the model moved an item from its
 stage-1 rank.
 
 | key | does |

@@ -22,6 +22,7 @@ HISTORY = 50  # clicks used for category affinity and "clicked before"
 SIM_HISTORY = 10  # most recent clicks used for similarity and co-occurrence
 SESSION = 30 * 60
 USER_WINDOWS = (None, SESSION, DAY, 7 * DAY, 30 * DAY)
+RANK_DECIMALS = 5
 CLICK, PURCHASE, IMPRESSION = (EVENT_KINDS.index(k) for k in ("click", "purchase", "impression"))
 
 
@@ -129,7 +130,9 @@ class FeatureContext:
     def rank_pct(self, values: np.ndarray) -> np.ndarray:
         """Share of the row's group that scores strictly better: 0 for the best, ties share
         the best rank of their run (so any sort order gives the same answer); NaN ranks last."""
-        key = np.where(np.isnan(values), np.inf, -values)
+        # Rounded: serving (one matrix product) and training (per-row sums) compute the same
+        # similarity with different rounding; ranks must not depend on the last bits.
+        key = np.where(np.isnan(values), np.inf, -np.round(values.astype(np.float64), RANK_DECIMALS))
         n = len(key)
         if self.single_group:
             order = np.argsort(key)

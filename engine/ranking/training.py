@@ -124,7 +124,8 @@ def candidate_rows(
     keep = label > 0
     room = max(0, max_rows - int(keep.sum()))
     negatives = int((~keep).sum())
-    keep |= rng.random(len(label)) < (room / negatives if negatives > room else 1.0)
+    sampled = config.list_negatives and negatives > room
+    keep |= rng.random(len(label)) < (room / negatives if sampled else 1.0)
     return RankingRows(user, item, np.full(len(user), start), user, label, ranks, keep)
 
 

@@ -34,7 +34,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def clustered() -> tuple[np.ndarray, np.ndarray]:
     """5,000 items in 32 dims from the product's own generator, and 50 user queries."""
-    catalog, users, _ = generate(
+    catalog, users, _, _ = generate(
         SyntheticParams(n_items=5_000, dim=32, n_users=50, n_categories=10, items_per_topic=100, seed=3)
     )
     return np.asarray(catalog.vectors), np.asarray(users.vectors)
