@@ -223,3 +223,25 @@ def test_malformed_parquet_names_row_and_column(tmp_path: Path) -> None:
     (source / "items.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(DataFormatError, match=r"items\.parquet cannot be read as Parquet"):
         import_dataset(source, "generic", tmp_path / "out", dim=8)
+
+
+def test_import_command_builds_and_reports_the_model(capsys, tmp_path: Path, small_config: Path) -> None:
+    from engine.cli.main import main
+
+    source = write_generic(tmp_path / "src")
+    code = main(
+        [
+            "import",
+            str(source),
+            "--dim",
+            "8",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--config",
+            str(small_config),
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "imported 60 items, 25 users, 750 interactions" in out and "re-ranker: trained" in out
+    assert (tmp_path / "d" / "embeddings" / "serving" / "manifest.json").exists()

@@ -10,9 +10,18 @@ from rich.table import Table
 
 from engine.ann import available, names
 from engine.build import build
-from engine.cli.common import add_common, config_of, emit_json, layout_of, mib, progress_bars, stdout
+from engine.cli.common import (
+    add_common,
+    config_of,
+    emit_json,
+    layout_of,
+    mib,
+    model_summary,
+    progress_bars,
+    stdout,
+)
 from engine.errors import InvalidRequestError
-from sample_data.synthetic import SyntheticParams
+from sample_data.synthetic import EMBEDDINGS, SyntheticParams
 
 SIZE_FLAGS = {
     "items": "n_items",
@@ -40,6 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="all",
         help=f"comma-separated backends to build, or 'all' available (known: {', '.join(names())})",
     )
+    p.add_argument(
+        "--embeddings",
+        choices=EMBEDDINGS,
+        default=None,
+        help="synthetic data: stage 1 searches vectors learned from the clicks (default) or the "
+        "generator's own vectors (an upper bound; only the geometry matters to ANN benchmarks)",
+    )
     p.add_argument("--force", action="store_true", help="regenerate and rebuild everything")
     p.add_argument("--retrain", action="store_true", help="retrain the re-ranker even if one is up to date")
     p.set_defaults(run=run)
@@ -59,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     given = {
         field: getattr(args, flag) for flag, field in SIZE_FLAGS.items() if getattr(args, flag) is not None
     }
+    if args.embeddings is not None:
+        given["embeddings"] = args.embeddings
     params = SyntheticParams(**given) if given else None
     started = time.perf_counter()
     with progress_bars() as progress:
@@ -82,10 +100,5 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(name, info["status"], f"{info['build_seconds']:.1f} s", mib(info["memory_bytes"]))
     stdout.print(f"data set: {report.dataset}; trending: {report.trending}; total {seconds:.1f} s")
     stdout.print(table)
-    model = report.model
-    stdout.print(
-        f"re-ranker: {model['status']} ({model['train_rows']:,} training rows in "
-        f"{model['train_lists']:,} candidate lists with {model['train_positives']:,} positives; "
-        f"{model['train_seconds']:.1f} s); `twostage eval` judges it end to end"
-    )
+    stdout.print(model_summary(report.model))
     return 0

@@ -91,3 +91,12 @@ def key_values(pairs: list[str], option: str) -> dict[str, int]:
 
 def mib(n_bytes: int) -> str:
     return f"{n_bytes / 2**20:,.1f} MiB"
+
+
+def model_summary(model: dict[str, Any]) -> str:
+    """One line on the re-ranker a build trained or kept."""
+    return (
+        f"re-ranker: {model['status']} ({model['train_rows']:,} training rows in "
+        f"{model['train_lists']:,} candidate lists with {model['train_positives']:,} positives; "
+        f"{model['train_seconds']:.1f} s); `twostage eval` judges it end to end"
+    )

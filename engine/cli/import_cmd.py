@@ -8,7 +8,15 @@ from pathlib import Path
 
 from engine.ann import available
 from engine.build import build
-from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
+from engine.cli.common import (
+    add_common,
+    config_of,
+    emit_json,
+    layout_of,
+    model_summary,
+    progress_bars,
+    stdout,
+)
 from sample_data.importer import READERS, import_dataset
 
 
@@ -54,10 +62,5 @@ def run(args: argparse.Namespace) -> int:
     )
     stdout.print(f"attributes present: {', '.join(manifest['attributes']) or 'none'} (the rest are left out)")
     if report is not None:
-        model = report.model
-        stdout.print("re-ranker on the test split, stage-1 order -> re-ranked:")
-        for metric in ("ndcg@10", "recall@10", "mrr"):
-            stdout.print(
-                f"  {metric:<10} {model['test_stage1'][metric]:.4f} -> {model['test_reranked'][metric]:.4f}"
-            )
+        stdout.print(model_summary(report.model))
     return 0
