@@ -106,6 +106,7 @@ def test_user_without_history_has_no_history_path(engine: Engine) -> None:
         ({"query": [float("nan")] * 16}, InvalidRequestError, "NaN"),
         ({"backend": "annoy"}, UnknownBackendError, "unknown backend 'annoy'; choose one of"),
         ({"search_params": {"nprobe": 4}}, InvalidRequestError, "no search parameter 'nprobe'"),
+        ({"paths": ("ann", "bm25")}, InvalidRequestError, r"unknown retrieval path\(s\) bm25; use ann,"),
     ],
 )
 def test_bad_requests_get_clear_errors(engine: Engine, request_kwargs, error, message) -> None:

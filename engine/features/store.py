@@ -3,7 +3,6 @@ per item, users' click histories, item co-occurrence, category price medians."""
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,7 +165,6 @@ class EventStore:
             ],
             axis=1,
         ).astype(np.float32)
-        self._clicks = (log.user[clicked], log.item[clicked], log.time[clicked], catalog.n_items)
         self.n_items = catalog.n_items
         self._tables: dict[int, np.ndarray] = {}
 
@@ -202,10 +200,3 @@ class EventStore:
             table = np.ascontiguousarray(np.column_stack([*counts, self.item_attributes]), dtype=np.float32)
             self._tables[end] = table
         return table
-
-    def with_cooc_before(self, before: int) -> EventStore:
-        """The same indexes with co-occurrence counted from clicks before `before` only."""
-        other = copy.copy(self)
-        other.cooc = Cooccurrence.from_clicks(*self._clicks, before, self.cooc_gap)
-        other._tables = {}
-        return other

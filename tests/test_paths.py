@@ -1,0 +1,122 @@
+"""The co-visitation and popular paths and the quotas, on tiny hand-made logs with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import RetrievalConfig
+from engine.data import Catalog, Dataset, Interactions, StringColumn
+from engine.errors import InvalidRequestError
+from engine.features.store import Cooccurrence
+from engine.retrieval import quotas, trending
+from engine.retrieval.paths import covisit_path, popular_path
+from engine.retrieval.types import PATHS, Query
+
+HOUR, DAY = 3600, 86_400
+
+
+def tiny_catalog(categories: list[int]) -> Catalog:
+    n = len(categories)
+    return Catalog(
+        vectors=np.eye(n, 4, dtype=np.float32),
+        category=np.array(categories, dtype=np.int16),
+        price=np.ones(n, np.float32),
+        margin=np.zeros(n, np.float32),
+        created_at=np.zeros(n, np.int64),
+        inventory=np.ones(n, np.int32),
+        popularity=np.ones(n, np.float32),
+        promoted=np.zeros(n, bool),
+        titles=StringColumn.from_strings([f"item {i}" for i in range(n)]),
+        category_names=tuple(f"c{c}" for c in range(max(categories) + 1)),
+    )
+
+
+def query(history: list[int], top: list[int] = (), weights: list[float] = ()) -> Query:
+    return Query(
+        user_id=0,
+        known_user=True,
+        vector=None,
+        history=np.array(history, dtype=np.int64),
+        top_categories=np.array(top, dtype=np.int64),
+        category_weights=np.array(weights, dtype=np.float32),
+    )
+
+
+def covisits() -> Cooccurrence:
+    """Users 0-2 click item 0 then item 1 an hour later; users 0-1 then item 2; users 3-4 click
+    item 0 and, a month later, item 4 (too far apart to count as a co-visit)."""
+    start = 1_700_000_000
+    rows = [(u, 0, start) for u in range(5)]
+    rows += [(u, 1, start + HOUR) for u in range(3)]
+    rows += [(u, 2, start + 2 * HOUR) for u in range(2)]
+    rows += [(u, 4, start + 30 * DAY) for u in (3, 4)]
+    user, item, time = (np.array(column, dtype=np.int64) for column in zip(*rows, strict=True))
+    return Cooccurrence.from_clicks(user, item, time, 6, before=start + 365 * DAY, max_gap=7 * DAY)
+
+
+def test_covisit_path_sums_counts_within_the_window_and_leaves_out_the_seeds() -> None:
+    cooc = covisits()
+    found = covisit_path(query([0]), cooc, recent=10, size=5)
+    assert found.item_ids.tolist() == [1, 2] and found.scores.tolist() == [3.0, 2.0]
+    # Item 1 was co-visited with 0 (3 users) and 2 (2 users): from history [0, 1], item 2
+    # scores 2 + 2 and the seeds themselves are left out.
+    both = covisit_path(query([0, 1]), cooc, recent=10, size=5)
+    assert both.item_ids.tolist() == [2] and both.scores.tolist() == [4.0]
+    assert len(covisit_path(query([]), cooc, recent=10, size=5)) == 0
+    unlimited = Cooccurrence.from_clicks(*_covisit_log(), 6, before=1_800_000_000)
+    assert 4 in covisit_path(query([0]), unlimited, recent=10, size=5).item_ids.tolist()
+
+
+def _covisit_log() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    start = 1_700_000_000
+    user = np.array([3, 3, 4, 4])
+    item = np.array([0, 4, 0, 4])
+    time = np.array([start, start + 30 * DAY, start, start + 30 * DAY])
+    return user, item, time
+
+
+def test_popular_path_raises_the_users_categories() -> None:
+    catalog = tiny_catalog([0, 0, 1, 1, 2, 2])
+    lists = trending.ranked_lists(np.array([10, 8, 6, 5, 4, 1]), catalog)
+    cold = popular_path(query([]), lists, catalog, size=6, quota=3)
+    assert cold.item_ids.tolist() == [0, 1, 2, 3, 4, 5] and cold.quota == 3
+    # Category 2 holds the user's whole history: its counts double (4 -> 8 ties item 1).
+    warm = popular_path(query([5], top=[2], weights=[1.0]), lists, catalog, size=6, quota=3)
+    assert warm.item_ids.tolist() == [0, 1, 4, 2, 3, 5]
+    assert warm.scores.tolist() == [10.0, 8.0, 8.0, 6.0, 5.0, 2.0]
+
+
+def test_popular_counts_only_likes_before_now_and_inside_the_window(tmp_path: Path) -> None:
+    catalog = tiny_catalog([0, 0, 1])
+    now = 1_700_000_000
+    log = Interactions(
+        user=np.array([0, 1, 2, 0, 1, 0]),
+        item=np.array([0, 0, 0, 1, 1, 2]),
+        time=np.array([now - 40 * DAY, now - 40 * DAY, now - 40 * DAY, now - DAY, now - DAY, now + DAY]),
+        clicked=np.array([True, True, True, True, True, True]),
+        purchased=np.zeros(6, bool),
+    )
+    dataset = Dataset(tmp_path, catalog, None, {"now": now})  # type: ignore[arg-type]
+    dataset.__dict__["interactions"] = log
+    assert trending.popular(dataset, now).global_items.tolist() == [0, 1]  # item 2: the future
+    assert trending.popular(dataset, now, window_days=30).global_items.tolist() == [1]
+
+
+def test_quotas_share_the_set_and_give_the_rest_to_the_ann_or_popular_path() -> None:
+    shares = RetrievalConfig().shares()
+    every = frozenset(PATHS)
+    warm = quotas.path_sizes(shares, 100, every, has_vector=True, has_history=True)
+    assert warm == {"ann": 31, "history": 20, "covisit": 20, "popular": 20, "trending": 5, "promoted": 4}
+    cold = quotas.path_sizes(shares, 100, every, has_vector=False, has_history=False)
+    assert cold == {"ann": 0, "history": 0, "covisit": 0, "popular": 91, "trending": 5, "promoted": 4}
+    alone = quotas.path_sizes(shares, 100, frozenset({"history"}), has_vector=True, has_history=True)
+    assert alone["history"] == 100 and sum(alone.values()) == 100
+
+
+@pytest.mark.parametrize("paths", [(), ("ann", "bm25"), "ann"])
+def test_unknown_or_empty_path_lists_are_refused(paths) -> None:
+    with pytest.raises(InvalidRequestError, match="path"):
+        quotas.check_paths(paths)
