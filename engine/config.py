@@ -113,6 +113,8 @@ class ModelConfig:
     train_candidates: int = 300
     #: training windows before the test window, each as long as it (engine.splits)
     train_windows: int = 3
+    #: models trained with successive seeds and averaged into one (steadier on small logs)
+    ensemble: int = 1
     #: when whole lists overflow max_train_rows: take enough lists for this many negatives
     #: each, then sample negatives evenly to fit (0: whole lists only); on sparse logs more
     #: short lists teach more than fewer whole ones
@@ -128,6 +130,8 @@ class ModelConfig:
             raise ConfigError("model.iterations must be >= 1, model.depth in 1..16, model.learning_rate > 0")
         if self.max_train_rows < 100 or not 1 <= self.train_candidates <= 100_000:
             raise ConfigError("model.max_train_rows must be >= 100, model.train_candidates in 1..100000")
+        if not 1 <= self.ensemble <= 10:
+            raise ConfigError(f"model.ensemble must be in 1..10, got {self.ensemble}")
         if self.list_negatives < 0:
             raise ConfigError(f"model.list_negatives must be >= 0, got {self.list_negatives}")
         if not 1 <= self.train_windows <= 8:

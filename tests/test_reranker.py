@@ -20,7 +20,7 @@ from engine.errors import ArtifactError, InvalidRequestError
 from engine.features import FeatureContext, assemble
 from engine.layout import Layout
 from engine.ranking.metrics import graded_ndcg, list_metrics
-from engine.ranking.training import candidate_rows
+from engine.ranking.training import candidate_rows, train
 from engine.requests import CandidateRequest, RecommendRequest
 from engine.response import request_inputs
 from engine.splits import Splits
@@ -121,6 +121,17 @@ def test_training_lists_are_stage_1_candidates_labelled_by_the_window(
     sampled = candidate_rows(engine, end, replace(config.model, list_negatives=5), 600, seed=0)
     assert (sampled.label[sampled.keep] > 0).sum() == (sampled.label > 0).sum()
     assert sampled.keep.sum() <= 600 + (sampled.label > 0).sum()
+
+
+def test_an_ensemble_averages_models_of_successive_seeds(small_dir: Path, small_config: Path) -> None:
+    config = load_config(small_config)
+    single, report = train(Layout(small_dir), config)
+    double, report2 = train(Layout(small_dir), replace(config, model=replace(config.model, ensemble=2)))
+    assert report2["ensemble"] == 2 and double.trees == 2 * report2["trees_per_model"]
+    assert report2["trees_per_model"] == report["trees_per_model"] == single.trees
+    engine = Engine.open(small_dir, config)
+    matrix = engine.recommend(RecommendRequest(8, k=5)).features
+    assert not np.allclose(double.predict(matrix), single.predict(matrix))
 
 
 def test_explanations_add_up_to_the_score(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
-from catboost import CatBoostRanker, Pool
+from catboost import CatBoostRanker, Pool, sum_models
 
 from engine.ann import available
 from engine.config import EngineConfig, ModelConfig
@@ -212,13 +212,13 @@ def train(
     def pool(mask: np.ndarray) -> Pool:
         return Pool(matrix[mask], label=rows.label[mask], group_id=rows.group[mask], feature_names=names)
 
-    def ranker(iterations: int, **extra: Any) -> CatBoostRanker:
+    def ranker(iterations: int, seed: int = model_config.seed, **extra: Any) -> CatBoostRanker:
         return CatBoostRanker(
             loss_function=model_config.loss,
             iterations=iterations,
             depth=model_config.depth,
             learning_rate=model_config.learning_rate,
-            random_seed=model_config.seed,
+            random_seed=seed,
             thread_count=-1,
             verbose=False,
             allow_writing_files=False,
@@ -242,10 +242,17 @@ def train(
             callbacks=[_ProgressCallback("choose trees", model_config.iterations, progress)],
         )
         trees, probe_ndcg = max(MIN_TREES, probe.get_best_iteration() + 1), _best(probe)
-    model = ranker(trees)
-    model.fit(
-        pool(np.ones(len(rows), dtype=bool)),
-        callbacks=[_ProgressCallback("train re-ranker", trees, progress)],
+    everything = pool(np.ones(len(rows), dtype=bool))
+    members = []
+    for member in range(model_config.ensemble):
+        # Several seeds averaged: a small log (a few hundred lists) gives noisy trees, and
+        # the average of a few is steadier than any one of them.
+        members.append(ranker(trees, seed=model_config.seed + member))
+        members[-1].fit(
+            everything, callbacks=[_ProgressCallback(f"train re-ranker {member + 1}", trees, progress)]
+        )
+    model = (
+        members[0] if len(members) == 1 else sum_models(members, weights=[1 / len(members)] * len(members))
     )
     reranker = Reranker(model, names)
     report = {
@@ -254,6 +261,8 @@ def train(
         "train_rows": len(rows),
         "train_lists": len(np.unique(rows.group)),
         "trees": int(model.tree_count_),
+        "trees_per_model": trees,
+        "ensemble": len(members),
         "recent_window_ndcg": probe_ndcg,
         "train_positives": int((rows.label > 0).sum()),
         "train_seconds": round(time.perf_counter() - started, 2),
