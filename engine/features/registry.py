@@ -13,7 +13,7 @@ import numpy as np
 from engine.features.context import DAY, SESSION, FeatureContext
 from engine.retrieval.types import PATHS
 
-WEEK, MONTH = 7 * DAY, 30 * DAY
+WEEK, MONTH, YEAR = 7 * DAY, 30 * DAY, 365 * DAY
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec("i_clicks_7d", "item", "clicks in the last 7 days", lambda c: c.item_count("click", WEEK)),
     FeatureSpec("i_clicks_30d", "item", "clicks in the last 30 days", lambda c: c.item_count("click", MONTH)),
+    FeatureSpec("i_clicks_365d", "item", "clicks in the last year", lambda c: c.item_count("click", YEAR)),
     FeatureSpec("i_clicks_total", "item", "clicks before now", lambda c: c.item_count("click", None)),
     FeatureSpec(
         "i_purchases_30d", "item", "purchases in the last 30 days", lambda c: c.item_count("purchase", MONTH)

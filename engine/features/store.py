@@ -18,6 +18,7 @@ ITEM_COUNTS = (
     ("click", 3 * DAY),
     ("click", 7 * DAY),
     ("click", 30 * DAY),
+    ("click", 365 * DAY),
     ("click", None),
     ("purchase", 30 * DAY),
     ("purchase", None),
