@@ -119,6 +119,7 @@ def popularity_order(engine: Engine) -> np.ndarray:
 def evaluate(
     data_dir: Path, config: EngineConfig | None = None, progress: Progress = no_progress
 ) -> dict[str, Any]:
+    """The module's judgement of the data directory's engine, as a JSON-ready report."""
     config = config or EngineConfig()
     cfg = config.evaluation
     layout = Layout(Path(data_dir))
