@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _label(name: str) -> str:
+    return LABELS.get(name, f"{name} alone")
+
+
 def _cell(entry: dict[str, float]) -> str:
     return f"{entry['mean']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
 
@@ -76,15 +80,16 @@ def _segment_table(title: str, data: dict[str, Any], metrics: tuple[str, ...], k
         "coverage",
         title=(
             f"{title}: mean [95 % bootstrap interval]; two stages vs the strongest baseline "
-            f"({LABELS.get(data['strongest_baseline'], data['strongest_baseline'])}): "
+            f"({_label(data['strongest_baseline'])}): "
             f"{lift['mean']:+.1%} [{lift['low']:+.1%}, {lift['high']:+.1%}]"
         ),
         title_justify="left",
     )
     for name, entry in data["lists"].items():
         style = "bold" if name == TWO_STAGE else ""
-        label = LABELS.get(name, f"{name} alone")
-        table.add_row(label, *(_cell(entry[m]) for m in metrics), f"{entry['coverage']:.2%}", style=style)
+        table.add_row(
+            _label(name), *(_cell(entry[m]) for m in metrics), f"{entry['coverage']:.2%}", style=style
+        )
     return table
 
 
