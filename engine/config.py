@@ -212,6 +212,13 @@ class EngineConfig:
     def __post_init__(self) -> None:
         # A backend's table in the file replaces the built-in one; other backends keep theirs.
         object.__setattr__(self, "history_search", {**HISTORY_SEARCH, **self.history_search})
+        windows, share = self.model.train_windows, self.evaluation.test_share
+        if (windows + 1) * share > 0.9 + 1e-9:
+            raise ConfigError(
+                f"model.train_windows = {windows} windows of evaluation.test_share = {share} each, "
+                f"plus the test window, take {(windows + 1) * share:.0%} of the log; keep it at most "
+                "90 % so that a tenth is left to learn the first window's embeddings from"
+            )
 
 
 HISTORY_SEARCH = {

@@ -76,6 +76,10 @@ ef = 20
         ("[rules]\norder = ['out_of_stock', 'shuffle']\n", "unknown rule 'shuffle' in rules.order"),
         ("[rules]\norder = 'out_of_stock'\n", "'rules.order' must be a list of strings"),
         ("[model]\nloss = 'RMSE'\n", "model.loss 'RMSE' is not a CatBoost ranking loss"),
+        ("[model]\ntrain_windows = 8\n[evaluation]\ntest_share = 0.2\n", "take 180% of the log"),
+        ("[evaluation]\nsplit_by = 'users'\n", "evaluation.split_by must be one of"),
+        ("[evaluation]\nmax_userz = 3\n", "unknown key 'evaluation.max_userz'"),
+        ("[retrieval]\ncovisit_window_days = 0\n", "covisit_window_days must be > 0"),
     ],
 )
 def test_bad_config_is_refused_with_the_key_named(tmp_path: Path, text: str, message: str) -> None:
