@@ -120,6 +120,8 @@ class ModelConfig:
     #: short lists teach more than fewer whole ones
     list_negatives: int = 50
     skip_over_budget: bool = True
+    #: after skipping the model, try it again once this many seconds have passed
+    retry_after_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.loss not in RANKING_LOSSES:
@@ -130,6 +132,8 @@ class ModelConfig:
             raise ConfigError("model.iterations must be >= 1, model.depth in 1..16, model.learning_rate > 0")
         if self.max_train_rows < 100 or not 1 <= self.train_candidates <= 100_000:
             raise ConfigError("model.max_train_rows must be >= 100, model.train_candidates in 1..100000")
+        if self.retry_after_s < 0:
+            raise ConfigError(f"model.retry_after_s must be >= 0, got {self.retry_after_s}")
         if not 1 <= self.ensemble <= 10:
             raise ConfigError(f"model.ensemble must be in 1..10, got {self.ensemble}")
         if self.list_negatives < 0:

@@ -23,6 +23,7 @@ from engine.events import EVENT_KINDS, LiveEvents
 from engine.explain import Explanation, explain
 from engine.features import EventStore, FeatureContext, assemble, feature_specs
 from engine.layout import Layout, default_data_dir
+from engine.ranking.guard import ModelGuard
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest, CandidateResult, RecommendRequest, RecommendResponse
 from engine.response import build_response, request_inputs
@@ -67,7 +68,7 @@ class Engine:
         self._reranker: Reranker | None = None
         self._lock = threading.Lock()
         self._promoted = paths.Promoted.of(self.catalog)
-        self._model_ms_per_candidate: float | None = None
+        self.model_guard = ModelGuard(config.budget.model_ms, config.model.retry_after_s)
         self.features = feature_specs(dataset.attributes)
 
     @classmethod
@@ -306,21 +307,13 @@ class Engine:
         """Model scores, or the stage-1 order (descending) with the reason it was used."""
         n = len(matrix)
         fallback = -np.arange(n, dtype=np.float64)
-        budget = self.config.budget.model_ms
-        expected = None if self._model_ms_per_candidate is None else self._model_ms_per_candidate * n
-        if self.config.model.skip_over_budget and expected is not None and expected > budget:
-            return fallback, (
-                f"model skipped: {expected:.2f} ms expected for {n} candidates is over the {budget:g} ms "
-                "model budget; stage-1 order used",
-            )
+        skip = self.model_guard.skip_reason(n) if self.config.model.skip_over_budget else None
+        if skip is not None:
+            return fallback, (skip,)
         started = time.perf_counter_ns()
         try:
             scores = reranker.predict(matrix)
         except Exception as exc:  # any model failure degrades to stage 1, never to an error
             return fallback, (f"model failed ({type(exc).__name__}: {exc}); stage-1 order used",)
-        per_candidate = (time.perf_counter_ns() - started) / 1e6 / max(n, 1)
-        previous = self._model_ms_per_candidate
-        self._model_ms_per_candidate = (
-            per_candidate if previous is None else 0.8 * previous + 0.2 * per_candidate
-        )
+        self.model_guard.record(n, time.perf_counter_ns() - started)
         return scores, ()

@@ -12,6 +12,7 @@ import pytest
 from engine.config import BudgetConfig, load_config
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
+from engine.ranking.guard import ModelGuard
 from engine.requests import Context, RecommendRequest
 
 
@@ -104,6 +105,42 @@ def test_budget_policy_skips_a_model_that_would_be_too_slow(small_dir: Path, sma
     lenient = Engine.open(small_dir, replace(tight, model=replace(tight.model, skip_over_budget=False)))
     lenient.recommend(RecommendRequest(7))
     assert lenient.recommend(RecommendRequest(7)).degraded == ()
+
+
+def test_a_skipped_model_is_tried_again_after_the_cooldown_and_recovers(
+    small_dir: Path, small_config: Path
+) -> None:
+    """One slow prediction (a pause under load) must not switch the model off for good."""
+    engine = Engine.open(small_dir, load_config(small_config))
+    now = [0]
+    engine.model_guard.clock_ns = lambda: now[0]
+    engine.model_guard.record(100, 200_000_000)  # 2 ms per candidate: 1 s expected for 500
+    skipped = engine.recommend(RecommendRequest(7, k=10, n_candidates=500))
+    assert skipped.degraded and "tried again in 5.0 s" in skipped.degraded[0]
+    now[0] += 4_000_000_000
+    assert engine.recommend(RecommendRequest(7, k=10, n_candidates=500)).degraded, "still cooling down"
+    now[0] += 2_000_000_000
+    probe = engine.recommend(RecommendRequest(7, k=10, n_candidates=500))
+    assert probe.degraded == (), "after the cooldown the model runs again"
+    assert engine.model_guard.expected_ms(500) < engine.config.budget.model_ms, (
+        "its real time replaced the estimate"
+    )
+    assert engine.recommend(RecommendRequest(7, k=10, n_candidates=500)).degraded == ()
+
+
+def test_guard_opens_on_a_slow_probe_and_averages_when_closed() -> None:
+    now = [0]
+    guard = ModelGuard(budget_ms=30, cooldown_s=5, clock_ns=lambda: now[0])
+    assert guard.skip_reason(500) is None, "no estimate yet: run the model"
+    guard.record(500, 10_000_000)  # 10 ms
+    guard.record(500, 20_000_000)  # moving average: 0.8 x 10 + 0.2 x 20 = 12 ms
+    assert guard.expected_ms(500) == pytest.approx(12.0)
+    guard.record(500, 500_000_000)  # a pause: 0.8 x 12 + 0.2 x 500 = 109.6 ms
+    assert "109.60 ms expected" in guard.skip_reason(500)
+    now[0] = 5_000_000_000
+    assert guard.skip_reason(500) is None  # half-open
+    guard.record(500, 90_000_000)  # the probe is slow too: the breaker opens again
+    assert guard.expected_ms(500) == pytest.approx(90.0) and guard.skip_reason(500) is not None
 
 
 def test_concurrent_recommendations_match_sequential_ones(engine: Engine) -> None:

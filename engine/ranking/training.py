@@ -35,6 +35,7 @@ CHUNK_ROWS = 100_000
 #: build, recall near exact at its default setting); "exact" where FAISS is missing
 TRAINING_BACKEND = "faiss-ivf"
 EVAL_TOP = 10
+SERVING_POLICY = ("skip_over_budget", "retry_after_s")  # model settings that need no retraining
 EARLY_STOPPING = 50  # trees without improvement on the most recent training window
 MIN_TREES = 20  # offline: the candidates stage 1 would find with a perfect index
 
@@ -164,7 +165,7 @@ def feature_matrix(engine: Engine, rows: RankingRows, progress: Progress, step: 
 def training_params(config: EngineConfig) -> dict[str, Any]:
     """The settings that shape the model: its own, and the retrieval and split settings that
     make its training lists (the serving policy is left out: changing it needs no retraining)."""
-    model = {k: v for k, v in asdict(config.model).items() if k != "skip_over_budget"}
+    model = {k: v for k, v in asdict(config.model).items() if k not in SERVING_POLICY}
     return {"model": model, "retrieval": asdict(config.retrieval), "evaluation": asdict(config.evaluation)}
 
 
