@@ -11,13 +11,14 @@ import threading
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.engine import Engine
 from engine.errors import ArtifactError, BackendUnavailableError, TwostageError
 from engine.requests import Context, RecommendRequest, RecommendResponse
+from engine.retrieval.recall import RecallSampler
 from engine.stats import STAGES, SessionStats
 
 MAX_BODY_BYTES = 64 * 1024
@@ -85,6 +86,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     if engine is None:
         engine = Engine.from_environment()
     stats = SessionStats()
+    sampler = RecallSampler(engine.config.retrieval.recall_sample_rate)
     active_users = engine.active_users(100).tolist()
     lock = threading.Lock()
     app = FastAPI(
@@ -106,10 +108,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         return JSONResponse({"detail": str(error)}, status_code=status)
 
     @app.post("/recommend", summary="the top K items for a user, through both stages")
-    def recommend(body: RecommendIn) -> dict[str, Any]:
+    def recommend(body: RecommendIn, after: BackgroundTasks) -> dict[str, Any]:
         response = engine.recommend(body.to_request())
         with lock:
             stats.add({**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}})
+        if response.candidates.recall is None and sampler.wants():
+            # FastAPI runs this after the response is sent: the client never waits for it.
+            after.add_task(lambda: sampler.add(engine.measure_recall(response.candidates)))
         return response_json(response)
 
     @app.post("/explain", summary="why an item scored as it did, or why it ranks above another")
@@ -134,7 +139,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             "model_trees": engine.reranker.trees,
         }
 
-    @app.get("/metrics", summary="per-stage latency percentiles over recent requests")
+    @app.get("/metrics", summary="per-stage latency percentiles over recent requests; sampled ANN recall")
     def metrics() -> dict[str, Any]:
         with lock:
             return {
@@ -144,6 +149,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
                     for stage in STAGES
                 },
                 "budget_ms": asdict(engine.config.budget),
+                "ann_recall": sampler.summary(),
             }
 
     return app

@@ -37,8 +37,13 @@ class RetrievalConfig:
     top_categories: int = 3
     promoted_share: float = 0.04
     exclude_seen: bool = True
+    #: share of served requests whose ANN recall is measured against exact search, after the
+    #: response (the server's /metrics and the in-process load test report it)
+    recall_sample_rate: float = 0.02
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.recall_sample_rate <= 1.0:
+            raise ConfigError(f"retrieval.recall_sample_rate must be in 0..1, got {self.recall_sample_rate}")
         if not 1 <= self.n_candidates <= 100_000:
             raise ConfigError(f"retrieval.n_candidates must be in 1..100000, got {self.n_candidates}")
         shares = self.shares()

@@ -252,6 +252,10 @@ class Engine:
             notes=resolve.notes(request, query, n, len(merged)),
         )
 
+    def measure_recall(self, result: CandidateResult) -> float | None:
+        """The ANN path's recall for an answered request (None for a cold start)."""
+        return self.ann_recall(result.query_vector, result.ann_ids, result.ann_k)
+
     def ann_recall(self, vector: np.ndarray | None, found_ids: np.ndarray, k: int) -> float | None:
         """Recall@k of one ANN result against exact search; ids it did not return are misses."""
         if vector is None:

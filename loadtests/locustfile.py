@@ -15,11 +15,13 @@ from locust import User, events
 
 from engine.engine import Engine
 from engine.requests import Context, RecommendRequest
+from engine.retrieval.recall import RecallSampler
 from loadtests.common import fire_stages, pacing, staged_shape
 from loadtests.plan import CALL_TYPE, pick_user, scenario
 
 SCENARIO = scenario()
 ENGINE: Engine | None = None
+SAMPLER: RecallSampler | None = None
 StagedShape = staged_shape()  # Locust runs a LoadTestShape it finds in the locustfile
 
 
@@ -29,8 +31,17 @@ class EmptyResult(Exception):
 
 @events.init.add_listener
 def _open_engine(environment, **_kwargs) -> None:
-    global ENGINE
+    global ENGINE, SAMPLER
     ENGINE = Engine.from_environment()
+    SAMPLER = RecallSampler(ENGINE.config.retrieval.recall_sample_rate)
+
+
+@events.quitting.add_listener
+def _report_recall(environment, **_kwargs) -> None:
+    if SAMPLER is not None:
+        summary = SAMPLER.summary()
+        mean = "n/a" if summary["mean"] is None else f"{summary['mean']:.3f}"
+        print(f"sampled ANN recall vs exact search: {mean} over {summary['sampled']} requests", flush=True)
 
 
 class EngineClient:
@@ -59,6 +70,8 @@ class EngineClient:
         )
         if exception is None:
             fire_stages(self.environment, response.timings_ms)
+            if SAMPLER is not None and SAMPLER.wants():  # after the timed call: not in its time
+                SAMPLER.add(self.engine.measure_recall(response.candidates))
 
 
 class EngineUser(User):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,28 @@ def test_recommend_health_metrics_and_openapi(client: TestClient) -> None:
     assert metrics["budget_ms"]["total_ms"] == 100
     spec = client.get("/openapi.json").json()
     assert {"/recommend", "/explain", "/events", "/health", "/metrics"} <= set(spec["paths"])
+
+
+def test_metrics_report_recall_sampled_after_the_response(small_dir: Path, small_config: Path) -> None:
+    config = load_config(small_config)
+    always = replace(config, retrieval=replace(config.retrieval, recall_sample_rate=1.0))
+    engine = Engine.open(small_dir, always)
+    client = TestClient(create_app(engine))
+    assert client.get("/metrics").json()["ann_recall"] == {
+        "rate": 1.0,
+        "sampled": 0,
+        "mean": None,
+        "recent_mean": None,
+    }
+    for user in (3, 5, 8, 10**9):  # the unknown user is a cold start: no ANN query to judge
+        body = client.post("/recommend", json={"user_id": user, "k": 5, "backend": "exact"}).json()
+        assert body["ann_recall"] is None, "the response does not wait for the measurement"
+    recall = client.get("/metrics").json()["ann_recall"]
+    assert recall["sampled"] == 3 and recall["mean"] == 1.0, "exact search finds itself"
+    off = replace(config, retrieval=replace(config.retrieval, recall_sample_rate=0.0))
+    never = TestClient(create_app(Engine.open(small_dir, off)))
+    never.post("/recommend", json={"user_id": 3, "k": 5})
+    assert never.get("/metrics").json()["ann_recall"]["sampled"] == 0
 
 
 def test_explain_and_events(client: TestClient) -> None:

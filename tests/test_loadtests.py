@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -72,9 +73,13 @@ def _rows(out: Path) -> dict[tuple[str, str], dict[str, str]]:
 def test_in_process_run_records_every_stage_and_passes(
     small_dir: Path, small_config: Path, tmp_path: Path
 ) -> None:
-    done = _locust([], small_dir, small_config, tmp_path / "out")
+    sampled = tmp_path / "sampled.toml"
+    sampled.write_text(small_config.read_text() + "[retrieval]\nrecall_sample_rate = 1.0\n")
+    done = _locust([], small_dir, sampled, tmp_path / "out")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "=> PASS" in done.stdout
+    recall = re.search(r"sampled ANN recall vs exact search: ([0-9.]+) over (\d+) requests", done.stdout)
+    assert recall and 0.5 < float(recall.group(1)) <= 1.0 and int(recall.group(2)) > 0, done.stdout[-1000:]
     rows = _rows(tmp_path / "out")
     for stage in ("retrieval", "features", "model", "rules", "total"):
         assert int(rows[("stage", stage)]["Request Count"]) > 0, stage
