@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.engine import Engine
 from engine.errors import ArtifactError, BackendUnavailableError, TwostageError
+from engine.live_store import EventStoreUnavailable
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.retrieval.recall import RecallSampler
 from engine.stats import STAGES, SessionStats
@@ -104,7 +105,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(TwostageError)
     async def engine_error(request: Request, error: TwostageError) -> JSONResponse:
-        status = 503 if isinstance(error, ArtifactError | BackendUnavailableError) else 400
+        unavailable = ArtifactError | BackendUnavailableError | EventStoreUnavailable
+        status = 503 if isinstance(error, unavailable) else 400
         return JSONResponse({"detail": str(error)}, status_code=status)
 
     @app.post("/recommend", summary="the top K items for a user, through both stages")

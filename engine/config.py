@@ -200,6 +200,22 @@ class RulesConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    """Where live events are kept (engine.live_store): "memory", "journal" (memory plus a
+    file in the data directory, the default) or a redis:// URL shared by every worker."""
+
+    store: str = "journal"
+
+    def __post_init__(self) -> None:
+        if self.store not in ("memory", "journal") and not self.store.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError(
+                f"events.store must be 'memory', 'journal' or a redis:// URL, got {self.store!r}"
+            )
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """Everything the engine reads at start-up.
 
@@ -214,6 +230,7 @@ class EngineConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     build: dict[str, dict[str, int]] = field(default_factory=dict)
     search: dict[str, dict[str, int]] = field(default_factory=dict)
     history_search: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -240,12 +257,18 @@ HISTORY_SEARCH = {
 
 #: the environment variable through which worker processes (server, Locust) get `--config`
 CONFIG_ENV = "TWOSTAGE_CONFIG"
+#: ... and `serve --events URL`, which overrides the configuration's event store
+EVENTS_ENV = "TWOSTAGE_EVENTS"
 
 
 def config_from_environment() -> EngineConfig:
-    """The configuration named by $TWOSTAGE_CONFIG, or the defaults."""
+    """The configuration named by $TWOSTAGE_CONFIG, or the defaults; $TWOSTAGE_EVENTS names
+    the event store."""
     path = os.environ.get(CONFIG_ENV)
-    return load_config(Path(path) if path else None)
+    config = load_config(Path(path) if path else None)
+    if os.environ.get(EVENTS_ENV):
+        config = dataclasses.replace(config, events=EventsConfig(os.environ[EVENTS_ENV]))
+    return config
 
 
 def load_config(path: Path | None) -> EngineConfig:

@@ -19,10 +19,11 @@ from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
 from engine.errors import ArtifactError, InvalidRequestError
-from engine.events import EVENT_KINDS, LiveEvents
+from engine.events import EVENT_KINDS
 from engine.explain import Explanation, explain
 from engine.features import EventStore, FeatureContext, assemble, feature_specs
 from engine.layout import Layout, default_data_dir
+from engine.live_store import LiveStore, open_store
 from engine.ranking.guard import ModelGuard
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest, CandidateResult, RecommendRequest, RecommendResponse
@@ -63,7 +64,9 @@ class Engine:
             cooc_gap=retrieval.covisit_window_days * DAY,
         )
         self.popular = trending.popular(dataset, self.now, retrieval.popular_window_days)
-        self.live = LiveEvents()
+        # An engine of the past (evaluation, training) never sees events recorded while serving.
+        store = "memory" if as_of is not None else config.events.store
+        self.live: LiveStore = open_store(store, layout.root, dataset.fingerprint)
         self._indexes: dict[str, AnnIndex] = {}
         self._reranker: Reranker | None = None
         self._lock = threading.Lock()

@@ -5,12 +5,12 @@ for these entities in [t0, t1)" and "the last n events before t" are two `search
 calls for a whole batch of rows, whether the rows are 500 candidates of one request or a
 million logged impressions, each with its own point in time.
 
-`LiveEvents` holds what `record_event` adds while the engine runs; lookups add them on top.
+`LiveSnapshot` holds what `record_event` added while the engine runs (engine.live_store keeps
+them); lookups add them on top.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,29 +87,3 @@ class LiveSnapshot:
         ids, counts = np.unique(self.item[mask], return_counts=True)
         slot = np.searchsorted(ids, items).clip(max=len(ids) - 1)
         return np.where(ids[slot] == items, counts[slot], 0).astype(np.float32)
-
-
-class LiveEvents:
-    """Events recorded while serving; appends are locked, reads take a snapshot."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rows: list[tuple[int, int, int, int]] = []
-        self._snapshot = _empty_snapshot()
-
-    def add(self, user: int, item: int, kind: str, time: int) -> None:
-        with self._lock:
-            self._rows.append((user, item, EVENT_KINDS.index(kind), time))
-            rows = np.array(self._rows, dtype=np.int64)
-            self._snapshot = LiveSnapshot(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
-
-    def snapshot(self) -> LiveSnapshot:
-        return self._snapshot
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-
-def _empty_snapshot() -> LiveSnapshot:
-    empty = np.zeros(0, dtype=np.int64)
-    return LiveSnapshot(empty, empty, empty, empty)

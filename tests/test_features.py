@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from engine.engine import Engine
-from engine.events import LiveEvents
 from engine.features import FEATURES, FeatureContext, FeatureInputs, assemble, feature_names
+from engine.live_store import MemoryStore
 from engine.requests import RecommendRequest
 from engine.response import request_inputs
 
@@ -65,7 +65,7 @@ def test_features_see_only_events_before_their_time(engine: Engine) -> None:
         context_category=np.full(1, -1),
     )
     values = assemble(
-        FeatureContext(inputs, engine.catalog, engine.users, engine.store, LiveEvents().snapshot())
+        FeatureContext(inputs, engine.catalog, engine.users, engine.store, MemoryStore().snapshot())
     )[0]
     expected = int(((log.item == item) & log.clicked & (log.time < time)).sum())
     assert values[names.index("i_clicks_total")] == expected

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from engine.config import BudgetConfig
 from engine.errors import ConfigError
 from loadtests.plan import judge, scenario, shape, shape_tick, verdict_text
+from tests.conftest import free_port
 
 
 def test_scenario_and_shapes_are_data() -> None:
@@ -97,14 +97,10 @@ def test_a_tiny_budget_fails_the_run(small_dir: Path, small_config: Path, tmp_pa
     assert done.returncode == 1 and "MISSED" in done.stdout and "=> FAIL" in done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_http_run_against_a_two_worker_server(small_dir: Path, small_config: Path, tmp_path: Path) -> None:
-    port = _free_port()
+def test_http_run_against_a_two_worker_server(
+    small_dir: Path, small_config: Path, tmp_path: Path, redis_server
+) -> None:
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -115,6 +111,8 @@ def test_http_run_against_a_two_worker_server(small_dir: Path, small_config: Pat
             str(port),
             "--workers",
             "2",
+            "--events",
+            redis_server[0],
             "--data-dir",
             str(small_dir),
             "--config",

