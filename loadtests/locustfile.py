@@ -14,7 +14,7 @@ import numpy as np
 from locust import User, events
 
 from engine.engine import Engine
-from engine.requests import Context, RecommendRequest
+from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.retrieval.recall import RecallSampler
 from loadtests.common import fire_stages, pacing, staged_shape
 from loadtests.plan import CALL_TYPE, pick_user, scenario
@@ -50,7 +50,23 @@ class EngineClient:
     def __init__(self, environment, engine: Engine):
         self.environment, self.engine = environment, engine
 
-    def recommend(self, request: RecommendRequest, name: str) -> None:
+    def record(self, user: int, item: int, kind: str) -> None:
+        started = time.perf_counter()
+        exception = None
+        try:
+            self.engine.record_event(user, item, kind)
+        except Exception as error:  # a refused event is a failure, not the end of the user
+            exception = error
+        self.environment.events.request.fire(
+            request_type=CALL_TYPE,
+            name="event",
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=0,
+            exception=exception,
+            context={"kind": kind},
+        )
+
+    def recommend(self, request: RecommendRequest, name: str) -> RecommendResponse | None:
         started = time.perf_counter()
         exception = None
         try:
@@ -68,10 +84,12 @@ class EngineClient:
             exception=exception,
             context={"task": name},
         )
-        if exception is None:
-            fire_stages(self.environment, response.timings_ms)
-            if SAMPLER is not None and SAMPLER.wants():  # after the timed call: not in its time
-                SAMPLER.add(self.engine.measure_recall(response.candidates))
+        if exception is not None:
+            return None
+        fire_stages(self.environment, response.timings_ms)
+        if SAMPLER is not None and SAMPLER.wants():  # after the timed call: not in its time
+            SAMPLER.add(self.engine.measure_recall(response.candidates))
+        return response
 
 
 class EngineUser(User):
@@ -100,7 +118,10 @@ def _task(spec):
             n_candidates=min(int(user.rng.choice(spec.candidates)), engine.catalog.n_items),
             context=context,
         )
-        user.client.recommend(request, spec.name)
+        response = user.client.recommend(request, spec.name)
+        if spec.event and response is not None and response.candidates.known_user:
+            item = response.items[int(user.rng.integers(0, len(response.items)))].item_id
+            user.client.record(request.user_id, item, spec.event)
 
     run.__name__ = spec.name
     return run

@@ -54,6 +54,12 @@ class HttpShopper(HttpUser):
                 response.failure("no items")
                 return
             fire_stages(self.environment, payload["timings_ms"])
+        if spec.event and not payload["cold_start"]:
+            item = payload["items"][int(self.rng.integers(0, len(payload["items"])))]["item_id"]
+            event = {"user_id": body["user_id"], "item_id": item, "kind": spec.event}
+            with self.client.post("/events", json=event, name="event", catch_response=True) as response:
+                if response.status_code != 202:
+                    response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
 
 
 def _task(spec):

@@ -27,6 +27,7 @@ SHAPE_ENV = "TWOSTAGE_SHAPE"
 PACE_ENV = "TWOSTAGE_PACE"
 
 CALL_TYPE = "engine"
+EVENTS = ("click", "purchase")  # what a task may record after its request
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Task:
     users: str
     candidates: tuple[int, ...]
     context: bool
+    event: str | None = None  # after the request, click or buy one of the items it returned
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,19 @@ def scenario() -> Scenario:
             raise ConfigError(
                 f"scenarios.toml: task {name} has users = {task.get('users')!r}; use active, any or new"
             )
+        if task.get("event") not in (None, *EVENTS):
+            raise ConfigError(
+                f"scenarios.toml: task {name} has event = {task.get('event')!r}; "
+                f"use one of {', '.join(EVENTS)}"
+            )
         tasks.append(
             Task(
-                name, int(task["weight"]), task["users"], tuple(task["candidates"]), bool(task.get("context"))
+                name,
+                int(task["weight"]),
+                task["users"],
+                tuple(task["candidates"]),
+                bool(task.get("context")),
+                task.get("event"),
             )
         )
     think = data["think_time"]

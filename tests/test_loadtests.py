@@ -23,6 +23,7 @@ def test_scenario_and_shapes_are_data() -> None:
     mix = scenario()
     assert {task.users for task in mix.tasks} == {"active", "any", "new"}
     assert any(task.context for task in mix.tasks) and 0 < mix.think_min <= mix.think_max
+    assert {task.event for task in mix.tasks} == {None, "click", "purchase"}
     for name in ("step", "spike", "soak"):
         stages = shape(name)
         assert shape_tick(stages, 0.0) == (int(stages[0]["users"]), float(stages[0]["spawn_rate"]))
@@ -75,7 +76,7 @@ def test_in_process_run_records_every_stage_and_passes(
 ) -> None:
     sampled = tmp_path / "sampled.toml"
     sampled.write_text(small_config.read_text() + "[retrieval]\nrecall_sample_rate = 1.0\n")
-    done = _locust([], small_dir, sampled, tmp_path / "out")
+    done = _locust(["--pace", "none"], small_dir, sampled, tmp_path / "out")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "=> PASS" in done.stdout
     recall = re.search(r"sampled ANN recall vs exact search: ([0-9.]+) over (\d+) requests", done.stdout)
@@ -84,6 +85,8 @@ def test_in_process_run_records_every_stage_and_passes(
     for stage in ("retrieval", "features", "model", "rules", "total"):
         assert int(rows[("stage", stage)]["Request Count"]) > 0, stage
     assert int(rows[("engine", "recommend")]["Failure Count"]) == 0
+    events = rows[("engine", "event")]
+    assert int(events["Request Count"]) > 0 and int(events["Failure Count"]) == 0, "clicks and purchases"
     assert (tmp_path / "out" / "report.html").exists()
 
 
@@ -137,6 +140,7 @@ def test_http_run_against_a_two_worker_server(
         assert int(rows[("POST", "recommend")]["Request Count"]) > 0
         assert int(rows[("POST", "recommend")]["Failure Count"]) == 0
         assert int(rows[("stage", "model")]["Request Count"]) > 0
+        assert all(int(row["Failure Count"]) == 0 for key, row in rows.items() if key == ("POST", "event"))
     finally:
         server.terminate()
         server.wait(timeout=30)

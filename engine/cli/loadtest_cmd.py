@@ -10,7 +10,7 @@ from pathlib import Path
 
 import loadtests
 from engine.cli.common import add_common, layout_of, stderr
-from engine.config import CONFIG_ENV
+from engine.config import CONFIG_ENV, EVENTS_ENV
 from engine.errors import InvalidRequestError
 from engine.layout import ENV_VAR
 from loadtests.plan import PACE_ENV, SHAPE_ENV, shape
@@ -70,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     environment = {**os.environ, ENV_VAR: str(layout_of(args).root)}
     if args.config is not None:
         environment[CONFIG_ENV] = str(args.config.resolve())
+    if not args.http:
+        # The simulated shoppers click and buy: keep those events in the load test's engines,
+        # out of the data directory's journal (a server under test keeps them where it says).
+        environment.setdefault(EVENTS_ENV, "memory")
     if args.shape:
         environment[SHAPE_ENV] = args.shape
     if args.pace:
