@@ -7,6 +7,7 @@ call from several threads. CPU-bound requests share one interpreter, so scale wi
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import asdict
 from typing import Any
@@ -133,6 +134,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     def health() -> dict[str, Any]:
         return {
             "status": "ok",
+            "pid": os.getpid(),
+            "events_store": engine.config.events.store,
             "items": engine.catalog.n_items,
             "users": engine.users.n_users,
             "categories": len(engine.catalog.category_names),

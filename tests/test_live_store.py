@@ -4,10 +4,16 @@ event, while recommendations go on."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,6 +23,7 @@ from engine.config import EngineConfig, EventsConfig, load_config
 from engine.engine import Engine
 from engine.live_store import JOURNAL, EventStoreUnavailable
 from engine.requests import RecommendRequest
+from tests.conftest import free_port
 
 
 def _with_store(config_path: Path, store: str) -> EngineConfig:
@@ -83,3 +90,52 @@ def test_several_workers_need_a_shared_store(capsys, small_dir: Path) -> None:
     assert "--workers 2 with the 'journal' event store" in capsys.readouterr().err
     assert main(["serve", "--events", "mongodb://x", "--data-dir", str(small_dir)]) == 1
     assert "events.store must be 'memory', 'journal' or a redis:// URL" in capsys.readouterr().err
+
+
+def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
+    small_dir: Path, small_config: Path, redis_server
+) -> None:
+    redis = pytest.importorskip("redis")
+    url, _ = redis_server
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--workers", "2"]
+    command += ["--events", url, "--data-dir", str(small_dir), "--config", str(small_config)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def pids(tries: int) -> set[int]:
+        seen = set()
+        for _ in range(tries):
+            try:
+                seen.add(httpx.get(f"{base}/health", timeout=5).json()["pid"])
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        return seen
+
+    try:
+        deadline = time.monotonic() + 60
+        while len(before := pids(10)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(before) == 2, "two workers answer"
+        acknowledged = 0
+        for user in range(10):
+            event = {"user_id": user, "item_id": user + 1, "kind": "click"}
+            acknowledged += httpx.post(f"{base}/events", json=event, timeout=5).status_code == 202
+        os.kill(sorted(before)[0], signal.SIGKILL)
+        failed = 0
+        for user in range(10, 40):
+            event = {"user_id": user, "item_id": user + 1, "kind": "click"}
+            try:
+                acknowledged += httpx.post(f"{base}/events", json=event, timeout=5).status_code == 202
+                httpx.post(f"{base}/recommend", json={"user_id": user, "k": 5}, timeout=5).raise_for_status()
+            except httpx.HTTPError:
+                failed += 1
+        while not (pids(10) - before) and time.monotonic() < deadline + 60:
+            time.sleep(0.5)
+        assert pids(20) - before, "a new worker took the killed one's place"
+        assert failed <= 2 and acknowledged >= 38
+        key = f"twostage:{Engine.open(small_dir, load_config(small_config)).dataset.fingerprint}:events"
+        assert redis.Redis.from_url(url).xlen(key) == acknowledged, "every acknowledged event is stored"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
