@@ -178,6 +178,10 @@ class Engine:
         index = self.store.impressions_by_user
         return np.concatenate((index.payload[index.between(user_id, 0, self.now + 1)], history))
 
+    def _live_problem(self) -> tuple[str, ...]:
+        problem = self.live.problem()
+        return () if problem is None else (problem,)
+
     def record_event(self, user_id: int, item_id: int, kind: str) -> None:
         """Record a click, purchase or impression now; the user's next request reflects it."""
         user_id = resolve.check_user_id(user_id)
@@ -252,7 +256,7 @@ class Engine:
             query_vector=query.vector,
             timings_ns=timer.ns,
             recall=recall,
-            notes=resolve.notes(request, query, n, len(merged)),
+            notes=resolve.notes(request, query, n, len(merged)) + self._live_problem(),
         )
 
     def measure_recall(self, result: CandidateResult) -> float | None:

