@@ -59,6 +59,8 @@ class PipelineBench:
     bare: BareComparison
     ann_recall: float | None
     degraded_requests: int
+    live_events: int
+    events_store: str
 
 
 def pipeline_bench(
@@ -68,13 +70,22 @@ def pipeline_bench(
     backend: str | None = None,
     n_candidates: int | None = None,
     recall_sample: int = 50,
+    live_events: int = 0,
     seed: int = 0,
     progress: Progress = no_progress,
 ) -> PipelineBench:
-    """Random known users, one request at a time; recall and bare calls are measured after."""
-    if n_requests < 1:
-        raise InvalidRequestError(f"the number of requests must be at least 1, got {n_requests}")
-    users = np.random.default_rng(seed).integers(0, engine.users.n_users, size=n_requests)
+    """Random known users, one request at a time; recall and bare calls are measured after.
+    With `live_events`, that many clicks of the same users are recorded first (untimed), so
+    the features read live state from the engine's event store as they would in service."""
+    if n_requests < 1 or live_events < 0:
+        raise InvalidRequestError(
+            f"the number of requests must be at least 1 and of live events at least 0, got {n_requests}, "
+            f"{live_events}"
+        )
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, engine.users.n_users, size=n_requests)
+    for i in range(live_events):
+        engine.record_event(int(users[i % n_requests]), int(rng.integers(0, engine.catalog.n_items)), "click")
     requests = [RecommendRequest(int(u), n_candidates=n_candidates, backend=backend) for u in users]
     engine.warm_up(backend)
     for request in requests[:WARMUP]:
@@ -106,6 +117,8 @@ def pipeline_bench(
         bare=bare,
         ann_recall=recall,
         degraded_requests=degraded,
+        live_events=len(engine.live),
+        events_store=engine.config.events.store,
     )
 
 

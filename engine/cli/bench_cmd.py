@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from rich.table import Table
 from rich.text import Text
 
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
+from engine.config import EventsConfig
 from engine.engine import Engine
 from engine.pipeline_bench import pipeline_bench
 
@@ -21,14 +22,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--requests", type=int, default=1000, help="number of requests (random known users)")
     p.add_argument("--backend", default=None, help="ANN backend (default from the configuration)")
     p.add_argument("--candidates", type=int, default=None, help="candidate-set size (default 500)")
+    p.add_argument(
+        "--live-events",
+        type=int,
+        default=0,
+        help="record this many clicks of the benched users first, in the configured event store "
+        "([events] store: memory, journal or redis://...), so features read live state",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    engine = Engine.open(layout_of(args).root, config_of(args))
+    config = config_of(args)
+    if args.live_events and config.events.store == "journal":
+        config = replace(config, events=EventsConfig("memory"))  # bench clicks stay out of the journal
+    engine = Engine.open(layout_of(args).root, config)
     with progress_bars() as progress:
         result = pipeline_bench(
-            engine, args.requests, backend=args.backend, n_candidates=args.candidates, progress=progress
+            engine,
+            args.requests,
+            backend=args.backend,
+            n_candidates=args.candidates,
+            live_events=args.live_events,
+            progress=progress,
         )
     if args.json:
         emit_json({"n_items": engine.catalog.n_items, **asdict(result), "overhead": result.bare.overhead})
@@ -43,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         "budget",
         title=(
             f"{result.requests} requests, {result.n_candidates} candidates, {result.backend}, "
-            f"{engine.catalog.n_items:,} items, {result.n_features} features, {result.trees} trees, 1 thread"
+            f"{engine.catalog.n_items:,} items, {result.n_features} features, {result.trees} trees, "
+            f"1 thread; {result.live_events:,} live events ({result.events_store})"
         ),
         title_justify="left",
     )
