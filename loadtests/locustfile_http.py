@@ -26,10 +26,21 @@ def _catalog_size(environment, **_kwargs) -> None:
     INFO.update(httpx.get(f"{environment.host}/health", timeout=30).json())
 
 
+def _task(spec):
+    def run(user: HttpShopper) -> None:
+        user._run(spec)
+
+    run.__name__ = spec.name
+    return run
+
+
 class HttpShopper(HttpUser):
     """The scenario mix of scenarios.toml, over HTTP."""
 
     wait_time = pacing(SCENARIO.think_min, SCENARIO.think_max)
+    # In the class body: Locust reads the weights when it creates the class; a dict assigned
+    # afterwards has its weights ignored (every task equally likely).
+    tasks = {_task(spec): spec.weight for spec in SCENARIO.tasks}
 
     def on_start(self) -> None:
         self.rng = np.random.default_rng()
@@ -61,13 +72,3 @@ class HttpShopper(HttpUser):
                 if response.status_code != 202:
                     response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
 
-
-def _task(spec):
-    def run(user: HttpShopper) -> None:
-        user._run(spec)
-
-    run.__name__ = spec.name
-    return run
-
-
-HttpShopper.tasks = {_task(spec): spec.weight for spec in SCENARIO.tasks}
