@@ -8,20 +8,19 @@ call from several threads. CPU-bound requests share one interpreter, so scale wi
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import asdict
 from typing import Any
 
 from fastapi import BackgroundTasks, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.engine import Engine
 from engine.errors import ArtifactError, BackendUnavailableError, TwostageError
 from engine.live_store import EventStoreUnavailable
+from engine.metrics import LocalMetrics, SharedMetrics, prometheus_text, summary
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.retrieval.recall import RecallSampler
-from engine.stats import STAGES, SessionStats
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -87,10 +86,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     """The API around `engine`, or around one opened from $TWOSTAGE_DATA_DIR / $TWOSTAGE_CONFIG."""
     if engine is None:
         engine = Engine.from_environment()
-    stats = SessionStats()
+    store = engine.config.events.store
+    shared = store.startswith(("redis://", "rediss://", "unix://"))
+    metrics = SharedMetrics(store, engine.dataset.fingerprint) if shared else LocalMetrics()
     sampler = RecallSampler(engine.config.retrieval.recall_sample_rate)
     active_users = engine.active_users(100).tolist()
-    lock = threading.Lock()
     app = FastAPI(
         title="twostage",
         version="0.1.0",
@@ -113,8 +113,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.post("/recommend", summary="the top K items for a user, through both stages")
     def recommend(body: RecommendIn, after: BackgroundTasks) -> dict[str, Any]:
         response = engine.recommend(body.to_request())
-        with lock:
-            stats.add({**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}})
+        # After the response is sent, like the recall sample: the client never waits for either.
+        after.add_task(
+            metrics.add_request, {**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}}
+        )
         if response.candidates.recall is None and sampler.wants():
             # FastAPI runs this after the response is sent: the client never waits for it.
             after.add_task(lambda: sampler.add(engine.measure_recall(response.candidates)))
@@ -128,6 +130,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.post("/events", summary="record a click, purchase or impression", status_code=202)
     def events(body: EventIn) -> dict[str, Any]:
         engine.record_event(body.user_id, body.item_id, body.kind)
+        metrics.add_event()
         return {"recorded": body.kind, "user_id": body.user_id, "item_id": body.item_id}
 
     @app.get("/health", summary="liveness and what is loaded")
@@ -144,17 +147,17 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             "model_trees": engine.reranker.trees,
         }
 
-    @app.get("/metrics", summary="per-stage latency percentiles over recent requests; sampled ANN recall")
-    def metrics() -> dict[str, Any]:
-        with lock:
-            return {
-                "requests": len(stats),
-                "stages": {
-                    stage: {q: stats.percentile(stage, p) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))}
-                    for stage in STAGES
-                },
-                "budget_ms": asdict(engine.config.budget),
-                "ann_recall": sampler.summary(),
-            }
+    @app.get("/metrics", summary="per-stage latency percentiles, counts and sampled ANN recall")
+    def metrics_json() -> dict[str, Any]:
+        return summary(metrics, asdict(engine.config.budget), sampler.summary())
+
+    @app.get(
+        "/metrics/prometheus",
+        summary="the same in Prometheus's text format",
+        response_class=PlainTextResponse,
+    )
+    def metrics_prometheus() -> PlainTextResponse:
+        report = summary(metrics, asdict(engine.config.budget), sampler.summary())
+        return PlainTextResponse(prometheus_text(report), media_type="text/plain; version=0.0.4")
 
     return app

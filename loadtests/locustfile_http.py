@@ -71,4 +71,3 @@ class HttpShopper(HttpUser):
             with self.client.post("/events", json=event, name="event", catch_response=True) as response:
                 if response.status_code != 202:
                     response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
-

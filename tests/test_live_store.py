@@ -171,3 +171,25 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
+    small_dir: Path, small_config: Path, redis_server
+) -> None:
+    url, _ = redis_server
+    config = _with_store(small_config, url)
+    one, other = (TestClient(create_app(Engine.open(small_dir, config))) for _ in range(2))
+    for user in (1, 2, 3):
+        assert one.post("/recommend", json={"user_id": user, "k": 5}).status_code == 200
+    assert other.post("/recommend", json={"user_id": 4, "k": 5}).status_code == 200
+    assert other.post("/events", json={"user_id": 4, "item_id": 1, "kind": "click"}).status_code == 202
+    seen = one.get("/metrics").json()
+    assert seen["scope"] == "every worker" and seen["requests"] == 4 and seen["events"] == 1
+    assert seen["stages"]["total"]["p50"] > 0
+    text = other.get("/metrics/prometheus")
+    assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain")
+    assert "twostage_requests_total 4" in text.text and "twostage_events_total 1" in text.text
+    assert 'twostage_stage_milliseconds{stage="total",quantile="0.99"}' in text.text
+    assert 'twostage_stage_budget_milliseconds{stage="model"} 30' in text.text
+    alone = TestClient(create_app(Engine.open(small_dir, load_config(small_config)))).get("/metrics").json()
+    assert alone["scope"] == "this worker" and alone["requests"] == 0
