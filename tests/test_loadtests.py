@@ -87,6 +87,8 @@ def test_in_process_run_records_every_stage_and_passes(
     assert int(rows[("engine", "recommend")]["Failure Count"]) == 0
     events = rows[("engine", "event")]
     assert int(events["Request Count"]) > 0 and int(events["Failure Count"]) == 0, "clicks and purchases"
+    requests = int(rows[("engine", "recommend")]["Request Count"]) + int(events["Request Count"])
+    assert int(rows[("", "Aggregated")]["Request Count"]) == requests, "stage rows are not requests"
     assert (tmp_path / "out" / "report.html").exists()
 
 
