@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +29,14 @@ from engine.events import EVENT_KINDS, LiveSnapshot
 RECORD = np.dtype([("user", "<i8"), ("item", "<i8"), ("kind", "<i8"), ("time", "<i8")])
 JOURNAL = Path("events") / "journal.bin"
 STORES = ("memory", "journal", "redis://...")
+DEDUPE_SECONDS = 3600  # how long an event's id is remembered against a retried write
+#: add the event to the stream unless its id was seen: one atomic step in Redis
+ADD_ONCE = """
+if redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[5]) then
+  return redis.call('XADD', KEYS[1], '*', 'u', ARGV[1], 'i', ARGV[2], 'k', ARGV[3], 't', ARGV[4])
+end
+return false
+"""
 
 
 class EventStoreUnavailable(TwostageError, RuntimeError):
@@ -119,6 +128,7 @@ class RedisStore(MemoryStore):
         super().__init__()
         self.url, self.key = url, f"twostage:{namespace}:events"
         self._client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._add_once = self._client.register_script(ADD_ONCE)
         self._error = redis.RedisError
         self._last_id = "0-0"
         self._sync_lock = threading.Lock()
@@ -126,9 +136,14 @@ class RedisStore(MemoryStore):
 
     def add(self, user: int, item: int, kind: str, time: int) -> None:
         _record(user, item, kind, time)  # validates the kind before anything is stored
-        fields = {"u": user, "i": item, "k": EVENT_KINDS.index(kind), "t": time}
+        # The client retries a command whose answer timed out; the event's own id makes the
+        # retry a no-op instead of a second copy (the script is atomic in Redis).
+        event_id = uuid.uuid4().hex
         try:
-            self._client.xadd(self.key, fields)
+            self._add_once(
+                keys=[self.key, f"{self.key}:seen:{event_id}"],
+                args=[user, item, EVENT_KINDS.index(kind), time, DEDUPE_SECONDS],
+            )
         except self._error as exc:
             self.reachable = False
             raise EventStoreUnavailable(

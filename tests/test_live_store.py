@@ -84,6 +84,18 @@ def test_every_worker_sees_events_through_redis(small_dir: Path, small_config: P
     assert any("live events unavailable (Redis at" in note for note in served.notes)
 
 
+def test_a_retried_redis_write_stores_the_event_once(
+    small_dir: Path, small_config: Path, redis_server
+) -> None:
+    url, _ = redis_server
+    store = Engine.open(small_dir, _with_store(small_config, url)).live
+    keys = [store.key, f"{store.key}:seen:retried-event"]
+    for _ in range(3):  # what the client does when an answer times out
+        store._add_once(keys=keys, args=[3, 4, 1, 1_700_000_000, 60])
+    store.add(3, 5, "click", 1_700_000_001)
+    assert store.count() == 2 and len(store) == 2
+
+
 def test_redis_restarted_under_load_never_fails_a_request(
     small_dir: Path, small_config: Path, redis_server, tmp_path: Path
 ) -> None:
