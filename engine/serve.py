@@ -12,12 +12,21 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
+import time
 from multiprocessing.connection import wait
 from socket import socket
 
 import uvicorn
 
+from engine.errors import TwostageError
+
 APP = "engine.api:create_app"
+EARLY_DEATH_SECONDS = 10.0
+EARLY_DEATHS = 3
+
+
+class ServeError(TwostageError, RuntimeError):
+    """The server cannot keep its workers running."""
 
 
 def serve(host: str, port: int, workers: int = 1) -> None:
@@ -28,13 +37,17 @@ def serve(host: str, port: int, workers: int = 1) -> None:
     sock = config.bind_socket()
     context = multiprocessing.get_context("spawn")
 
+    started_at: dict[int, float] = {}
+
     def start() -> multiprocessing.process.BaseProcess:
         child = context.Process(target=_worker, args=(config, sock), daemon=True)
         child.start()
+        started_at[child.sentinel] = time.monotonic()
         return child
 
     children = [start() for _ in range(workers)]
     stopping = threading.Event()
+    early_deaths = 0
 
     def stop(*_args) -> None:
         stopping.set()
@@ -48,6 +61,15 @@ def serve(host: str, port: int, workers: int = 1) -> None:
             for slot, child in enumerate(children):
                 if not child.is_alive() and not stopping.is_set():
                     child.join()
+                    if time.monotonic() - started_at.pop(child.sentinel) < EARLY_DEATH_SECONDS:
+                        early_deaths += 1
+                    if early_deaths >= EARLY_DEATHS:  # a worker that cannot start: no restart loop
+                        stop()
+                        raise ServeError(
+                            f"{early_deaths} workers exited within {EARLY_DEATH_SECONDS:g} s of starting; "
+                            "run `twostage serve --workers 1` to see why (a missing build, an unreachable "
+                            "event store)"
+                        )
                     children[slot] = start()  # a dead worker is replaced at once
     except KeyboardInterrupt:
         stop()

@@ -205,3 +205,10 @@ def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
     assert 'twostage_stage_budget_milliseconds{stage="model"} 30' in text.text
     alone = TestClient(create_app(Engine.open(small_dir, load_config(small_config)))).get("/metrics").json()
     assert alone["scope"] == "this worker" and alone["requests"] == 0
+
+
+def test_workers_that_cannot_start_end_the_server_instead_of_a_restart_loop(capsys, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    argv = ["serve", "--workers", "2", "--events", "redis://127.0.0.1:9/0", "--port", str(free_port())]
+    assert main([*argv, "--data-dir", str(tmp_path / "empty")]) == 1
+    assert "3 workers exited within 10 s of starting" in capsys.readouterr().err
