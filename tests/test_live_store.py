@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 
 from engine.api import create_app
 from engine.cli.main import main
-from engine.config import EngineConfig, EventsConfig, load_config
+from engine.config import CONFIG_ENV, EVENTS_ENV, EngineConfig, EventsConfig, load_config
 from engine.engine import Engine
+from engine.layout import ENV_VAR
 from engine.live_store import JOURNAL, EventStoreUnavailable
 from engine.requests import RecommendRequest
 from tests.conftest import free_port
@@ -207,7 +208,12 @@ def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
     assert alone["scope"] == "this worker" and alone["requests"] == 0
 
 
-def test_workers_that_cannot_start_end_the_server_instead_of_a_restart_loop(capsys, tmp_path: Path) -> None:
+def test_workers_that_cannot_start_end_the_server_instead_of_a_restart_loop(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `serve` hands its settings to the workers through the environment: restore it afterwards.
+    for name in (ENV_VAR, EVENTS_ENV, CONFIG_ENV):
+        monkeypatch.setenv(name, "")
     (tmp_path / "empty").mkdir()
     argv = ["serve", "--workers", "2", "--events", "redis://127.0.0.1:9/0", "--port", str(free_port())]
     assert main([*argv, "--data-dir", str(tmp_path / "empty")]) == 1
