@@ -22,7 +22,7 @@ from engine.cli.main import main
 from engine.config import CONFIG_ENV, EVENTS_ENV, EngineConfig, EventsConfig, load_config
 from engine.engine import Engine
 from engine.layout import ENV_VAR
-from engine.live_store import JOURNAL, EventStoreUnavailable
+from engine.live_store import EventStoreUnavailable, journal_path
 from engine.requests import RecommendRequest
 from tests.conftest import free_port
 
@@ -50,7 +50,7 @@ def test_the_journal_replays_acknowledged_events_after_a_restart(
     assert item not in [
         i.item_id for i in restarted.recommend(RecommendRequest(9, k=5, n_candidates=100)).items
     ]
-    with open(copy / JOURNAL, "ab") as journal:
+    with open(journal_path(copy, first.dataset.fingerprint), "ab") as journal:
         journal.write(b"torn write")  # a crash in the middle of a record
     assert len(Engine.open(copy, config).live) == 2, "a torn last record is ignored"
 
@@ -60,7 +60,7 @@ def test_an_unwritable_journal_refuses_events_with_503_and_keeps_recommending(
 ) -> None:
     copy = tmp_path / "data"
     shutil.copytree(small_dir, copy)
-    (copy / JOURNAL.parent).write_text("a file where the journal's folder should be")
+    (copy / "events").write_text("a file where the journals' folder should be")
     client = TestClient(create_app(Engine.open(copy, _with_store(small_config, "journal"))))
     refused = client.post("/events", json={"user_id": 3, "item_id": 5, "kind": "click"})
     assert refused.status_code == 503 and "cannot write the event journal" in refused.json()["detail"]
