@@ -119,7 +119,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         )
         if response.candidates.recall is None and sampler.wants():
             # FastAPI runs this after the response is sent: the client never waits for it.
-            after.add_task(lambda: sampler.add(engine.measure_recall(response.candidates)))
+            after.add_task(lambda: metrics.add_recall(sampler, engine.measure_recall(response.candidates)))
         return response_json(response)
 
     @app.post("/explain", summary="why an item scored as it did, or why it ranks above another")
@@ -149,7 +149,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.get("/metrics", summary="per-stage latency percentiles, counts and sampled ANN recall")
     def metrics_json() -> dict[str, Any]:
-        return summary(metrics, asdict(engine.config.budget), sampler.summary())
+        return summary(metrics, asdict(engine.config.budget), metrics.recall(sampler))
 
     @app.get(
         "/metrics/prometheus",
@@ -157,7 +157,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         response_class=PlainTextResponse,
     )
     def metrics_prometheus() -> PlainTextResponse:
-        report = summary(metrics, asdict(engine.config.budget), sampler.summary())
+        report = summary(metrics, asdict(engine.config.budget), metrics.recall(sampler))
         return PlainTextResponse(prometheus_text(report), media_type="text/plain; version=0.0.4")
 
     return app

@@ -27,10 +27,14 @@ from engine.errors import TwostageError
 from engine.events import EVENT_KINDS, LiveSnapshot
 
 RECORD = np.dtype([("user", "<i8"), ("item", "<i8"), ("kind", "<i8"), ("time", "<i8")])
+
+
 def journal_path(root: Path, namespace: str) -> Path:
     """One journal per data set (its fingerprint): a rebuilt data set starts with no events
     that name users or items it may not have."""
     return root / "events" / namespace / "journal.bin"
+
+
 STORES = ("memory", "journal", "redis://...")
 DEDUPE_SECONDS = 3600  # how long an event's id is remembered against a retried write
 #: add the event to the stream unless its id was seen: one atomic step in Redis

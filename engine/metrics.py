@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.retrieval.recall import RecallSampler
 from engine.stats import HISTORY, STAGES, SessionStats
 
 QUANTILES = (("p50", 50), ("p95", 95), ("p99", 99))
@@ -41,6 +42,12 @@ class LocalMetrics:
     def snapshot(self) -> tuple[dict[str, list[float]], dict[str, int]]:
         with self._lock:
             return {s: list(v) for s, v in self._stats.samples.items()}, dict(self._counts)
+
+    def add_recall(self, sampler: RecallSampler, recall: float | None) -> None:
+        sampler.add(recall)
+
+    def recall(self, sampler: RecallSampler) -> dict[str, Any]:
+        return sampler.summary()
 
 
 class SharedMetrics:
@@ -73,6 +80,26 @@ class SharedMetrics:
         self._fallback.add_event()
         with contextlib.suppress(self._error):
             self._client.incr(f"{self._prefix}:events")
+
+    def add_recall(self, sampler: RecallSampler, recall: float | None) -> None:
+        sampler.add(recall)
+        if recall is None:
+            return
+        with contextlib.suppress(self._error):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.incrbyfloat(f"{self._prefix}:recall_sum", recall)
+            pipe.incr(f"{self._prefix}:recall_count")
+            pipe.execute()
+
+    def recall(self, sampler: RecallSampler) -> dict[str, Any]:
+        """The sampled recall over every worker (this worker's recent mean beside it)."""
+        mine = sampler.summary()
+        try:
+            total, count = self._client.mget(f"{self._prefix}:recall_sum", f"{self._prefix}:recall_count")
+        except self._error:
+            return mine
+        count = int(count or 0)
+        return {**mine, "sampled": count, "mean": float(total) / count if count else None}
 
     def snapshot(self) -> tuple[dict[str, list[float]], dict[str, int]]:
         try:

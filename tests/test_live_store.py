@@ -191,6 +191,7 @@ def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
 ) -> None:
     url, _ = redis_server
     config = _with_store(small_config, url)
+    config = replace(config, retrieval=replace(config.retrieval, recall_sample_rate=1.0))
     one, other = (TestClient(create_app(Engine.open(small_dir, config))) for _ in range(2))
     for user in (1, 2, 3):
         assert one.post("/recommend", json={"user_id": user, "k": 5}).status_code == 200
@@ -198,6 +199,9 @@ def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
     assert other.post("/events", json={"user_id": 4, "item_id": 1, "kind": "click"}).status_code == 202
     seen = one.get("/metrics").json()
     assert seen["scope"] == "every worker" and seen["requests"] == 4 and seen["events"] == 1
+    assert seen["ann_recall"]["sampled"] == 4 and 0 < seen["ann_recall"]["mean"] <= 1, (
+        "every worker's samples"
+    )
     assert seen["stages"]["total"]["p50"] > 0
     text = other.get("/metrics/prometheus")
     assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain")
