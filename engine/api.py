@@ -86,9 +86,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     """The API around `engine`, or around one opened from $TWOSTAGE_DATA_DIR / $TWOSTAGE_CONFIG."""
     if engine is None:
         engine = Engine.from_environment()
-    store = engine.config.events.store
-    shared = store.startswith(("redis://", "rediss://", "unix://"))
-    metrics = SharedMetrics(store, engine.dataset.fingerprint) if shared else LocalMetrics()
+    events = engine.config.events
+    metrics = SharedMetrics(events.store, engine.dataset.fingerprint) if events.shared else LocalMetrics()
     sampler = RecallSampler(engine.config.retrieval.recall_sample_rate)
     active_users = engine.active_users(100).tolist()
     app = FastAPI(
@@ -113,12 +112,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.post("/recommend", summary="the top K items for a user, through both stages")
     def recommend(body: RecommendIn, after: BackgroundTasks) -> dict[str, Any]:
         response = engine.recommend(body.to_request())
-        # After the response is sent, like the recall sample: the client never waits for either.
+        # Both run after the response is sent: the client never waits for them.
         after.add_task(
             metrics.add_request, {**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}}
         )
         if response.candidates.recall is None and sampler.wants():
-            # FastAPI runs this after the response is sent: the client never waits for it.
             after.add_task(lambda: metrics.add_recall(sampler, engine.measure_recall(response.candidates)))
         return response_json(response)
 

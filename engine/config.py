@@ -199,6 +199,9 @@ class RulesConfig:
             raise ConfigError("rules.category_cap and rules.promoted_pin_position must be >= 1")
 
 
+SHARED_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 @dataclass(frozen=True)
 class EventsConfig:
     """Where live events are kept (engine.live_store): "memory", "journal" (memory plus a
@@ -206,10 +209,13 @@ class EventsConfig:
 
     store: str = "journal"
 
+    @property
+    def shared(self) -> bool:
+        """True for a Redis URL: the one store every worker and machine sees."""
+        return self.store.startswith(SHARED_STORE_SCHEMES)
+
     def __post_init__(self) -> None:
-        if self.store not in ("memory", "journal") and not self.store.startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
+        if self.store not in ("memory", "journal") and not self.shared:
             raise ConfigError(
                 f"events.store must be 'memory', 'journal' or a redis:// URL, got {self.store!r}"
             )

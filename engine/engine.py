@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.ann import AnnIndex, available, backend_class, create
-from engine.config import EngineConfig, config_from_environment
+from engine.config import EngineConfig, EventsConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
 from engine.errors import ArtifactError, InvalidRequestError
@@ -65,8 +65,8 @@ class Engine:
         )
         self.popular = trending.popular(dataset, self.now, retrieval.popular_window_days)
         # An engine of the past (evaluation, training) never sees events recorded while serving.
-        store = "memory" if as_of is not None else config.events.store
-        self.live: LiveStore = open_store(store, layout.root, dataset.fingerprint)
+        events = EventsConfig("memory") if as_of is not None else config.events
+        self.live: LiveStore = open_store(events, layout.root, dataset.fingerprint)
         self._indexes: dict[str, AnnIndex] = {}
         self._reranker: Reranker | None = None
         self._lock = threading.Lock()

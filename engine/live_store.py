@@ -23,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.config import EventsConfig
 from engine.errors import TwostageError
 from engine.events import EVENT_KINDS, LiveSnapshot
 
@@ -35,7 +36,6 @@ def journal_path(root: Path, namespace: str) -> Path:
     return root / "events" / namespace / "journal.bin"
 
 
-STORES = ("memory", "journal", "redis://...")
 DEDUPE_SECONDS = 3600  # how long an event's id is remembered against a retried write
 #: add the event to the stream unless its id was seen: one atomic step in Redis
 ADD_ONCE = """
@@ -186,15 +186,13 @@ class RedisStore(MemoryStore):
         return int(self._client.xlen(self.key))
 
 
-def open_store(spec: str, root: Path, namespace: str) -> LiveStore:
-    """The store named by `spec` ("memory", "journal" or a redis:// URL) for data in `root`."""
-    if spec == "memory":
-        return MemoryStore()
-    if spec == "journal":
+def open_store(events: EventsConfig, root: Path, namespace: str) -> LiveStore:
+    """The store `events` names (checked by EventsConfig) for the data in `root`."""
+    if events.shared:
+        return RedisStore(events.store, namespace)
+    if events.store == "journal":
         return JournalStore(journal_path(root, namespace))
-    if spec.startswith(("redis://", "rediss://", "unix://")):
-        return RedisStore(spec, namespace)
-    raise EventStoreUnavailable(f"unknown event store {spec!r}; use one of {', '.join(STORES)}")
+    return MemoryStore()
 
 
 def _record(user: int, item: int, kind: str, time: int) -> np.ndarray:

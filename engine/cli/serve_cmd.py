@@ -28,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.serve import serve  # imported here so other commands start without uvicorn
 
-    store = args.events or config_of(args).events.store
-    EventsConfig(store)  # refuses a malformed store name before any worker starts
-    if args.workers > 1 and not store.startswith(("redis://", "rediss://", "unix://")):
+    events = EventsConfig(args.events) if args.events else config_of(args).events  # refuses a bad name
+    store = events.store
+    if args.workers > 1 and not events.shared:
         raise InvalidRequestError(
             f"--workers {args.workers} with the '{store}' event store would give each worker its own "
             "events (a click seen by one, not the others); start Redis (`redis-server`, or the one the "
