@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.features import formulas
 from engine.features.context import DAY, SESSION, FeatureContext
 from engine.retrieval.types import PATHS
 
@@ -46,15 +47,6 @@ def _segment(index: int, name: str) -> FeatureSpec:
     )
 
 
-def _ratio(num: np.ndarray, den: np.ndarray, prior: float, weight: float) -> np.ndarray:
-    """Smoothed rate (num + prior * weight) / (den + weight), so tiny counts stay sane."""
-    return (num + prior * weight) / (den + weight)
-
-
-def _days_since(c: FeatureContext, times: np.ndarray) -> np.ndarray:
-    return np.where(times > 0, (c.u_end - times) / DAY, np.nan).astype(np.float32)
-
-
 FEATURES: tuple[FeatureSpec, ...] = (
     # ------------------------------------------------------------------ user
     _user("u_known", "1 for a known user, 0 for a cold start", lambda c: c.u_known.astype(np.float32)),
@@ -70,17 +62,17 @@ FEATURES: tuple[FeatureSpec, ...] = (
     _user(
         "u_ctr_30d",
         "smoothed click rate over the last 30 days",
-        lambda c: _ratio(c.user_count("click", MONTH), c.user_count("impression", MONTH), 0.1, 10),
+        lambda c: formulas.ratio(c.user_count("click", MONTH), c.user_count("impression", MONTH), 0.1, 10),
     ),
     _user(
         "u_purchase_rate",
         "smoothed purchases per click",
-        lambda c: _ratio(c.user_count("purchase", None), c.user_count("click", None), 0.15, 5),
+        lambda c: formulas.ratio(c.user_count("purchase", None), c.user_count("click", None), 0.15, 5),
     ),
     _user(
         "u_days_since_click",
         "days since the last click (activity)",
-        lambda c: _days_since(c, c.history[1][:, -1]),
+        lambda c: formulas.days_since(c, c.history[1][:, -1]),
     ),
     _user(
         "u_session_clicks",
@@ -100,7 +92,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     _user(
         "u_category_entropy",
         "spread of the recent history over categories (bits)",
-        lambda c: _entropy(c.history_categories),
+        lambda c: formulas.entropy(c.history_categories),
     ),
     _user(
         "u_history_log_price",
@@ -154,13 +146,13 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "i_ctr_30d",
         "item",
         "smoothed click rate over the last 30 days",
-        lambda c: _ratio(c.item_count("click", MONTH), c.item_count("impression", MONTH), 0.1, 20),
+        lambda c: formulas.ratio(c.item_count("click", MONTH), c.item_count("impression", MONTH), 0.1, 20),
     ),
     FeatureSpec(
         "i_purchase_rate",
         "item",
         "smoothed purchases per click",
-        lambda c: _ratio(c.item_count("purchase", None), c.item_count("click", None), 0.15, 5),
+        lambda c: formulas.ratio(c.item_count("purchase", None), c.item_count("click", None), 0.15, 5),
     ),
     FeatureSpec(
         "i_clicks_1h", "item", "clicks in the last hour (real time)", lambda c: c.item_count("click", 3600)
@@ -277,7 +269,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "x_category_share",
         "cross",
         "share of the recent history in the item's category (affinity)",
-        lambda c: _category_share(c),
+        lambda c: formulas.category_share(c),
     ),
     FeatureSpec(
         "x_category_clicks",
@@ -309,7 +301,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "x_price_match",
         "cross",
         "how well the price fits the user's sensitivity (0 = ideal)",
-        lambda c: _price_match(c),
+        lambda c: formulas.price_match(c),
         requires=("price", "price_sensitivity"),
     ),
     FeatureSpec(
@@ -341,7 +333,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "x_days_since_category_click",
         "cross",
         "days since the user last clicked this category",
-        lambda c: _days_since_category(c),
+        lambda c: formulas.days_since_category(c),
     ),
     *(
         FeatureSpec(
@@ -386,29 +378,3 @@ def assemble(context: FeatureContext, specs: tuple[FeatureSpec, ...] = FEATURES)
         for j, spec in enumerate(specs):
             by_feature[j] = spec.compute(context)
     return by_feature.T
-
-
-def _entropy(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum(axis=1, keepdims=True)
-    p = counts / np.maximum(total, 1)
-    logs = np.log2(np.where(p > 0, p, 1.0))
-    return np.where(total[:, 0] > 0, -(p * logs).sum(axis=1), np.nan).astype(np.float32)
-
-
-def _category_share(c: FeatureContext) -> np.ndarray:
-    counts = c.history_categories
-    total = counts.sum(axis=1)
-    share = counts[c.row_user, c.item_category] / np.maximum(total[c.row_user], 1)
-    return np.where(total[c.row_user] > 0, share, np.nan).astype(np.float32)
-
-
-def _price_match(c: FeatureContext) -> np.ndarray:
-    sensitivity = np.where(c.u_known, c.users.price_sensitivity[np.maximum(c.u_user, 0)], np.nan)
-    preferred = (0.5 - c.per_row(sensitivity)) * 2.0
-    relative = c.item_log_price - c.store.category_log_median[c.item_category]
-    return (-np.abs(relative - preferred)).astype(np.float32)
-
-
-def _days_since_category(c: FeatureContext) -> np.ndarray:
-    last_time = c.category_last_click[c.row_user, c.item_category]
-    return np.where(last_time > 0, (c.inputs.end - last_time) / DAY, np.nan).astype(np.float32)
