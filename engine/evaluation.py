@@ -148,10 +148,14 @@ def evaluate(
             ids = alone.candidates.item_ids
             lists[path] = ids[:k]
             reach[path][row] = [np.isin(relevant, ids[:size]).mean() for size in sizes]
-        for column, size in enumerate(sizes):
-            merged = engine.candidates(CandidateRequest(user, n_candidates=size)).candidates.item_ids
-            reach["merged"][row, column] = np.isin(relevant, merged).mean()
         response = engine.recommend(RecommendRequest(user, k=k, n_candidates=n))
+        for column, size in enumerate(sizes):  # the configured size's set is the response's own
+            merged = (
+                response.candidates
+                if size == n
+                else engine.candidates(CandidateRequest(user, n_candidates=size))
+            ).candidates.item_ids
+            reach["merged"][row, column] = np.isin(relevant, merged).mean()
         lists[STAGE1] = response.candidates.candidates.item_ids[:k]
         lists[TWO_STAGE] = np.array([item.item_id for item in response.items], dtype=np.int64)
         if judge is not None:
