@@ -330,3 +330,10 @@ def test_the_cli_does_not_import_locust() -> None:
     probe = "import sys, engine.cli.main; print('locust' in sys.modules or 'gevent' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_bench_refuses_a_negative_number_of_live_events(capsys, small_dir: Path, small_config: Path) -> None:
+    code, _, err = run(
+        capsys, "bench", "--live-events", "-1", "--data-dir", str(small_dir), "--config", str(small_config)
+    )
+    assert code == 1 and "of live events at least 0, got 1000, -1" in " ".join(err.split())
