@@ -205,9 +205,12 @@ SHARED_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
 @dataclass(frozen=True)
 class EventsConfig:
     """Where live events are kept (engine.live_store): "memory", "journal" (memory plus a
-    file in the data directory, the default) or a redis:// URL shared by every worker."""
+    file in the data directory, the default) or a redis:// URL shared by every worker.
+    `stream_max_len`: about how many recent events Redis keeps in its log; the counters the
+    features read keep every event."""
 
     store: str = "journal"
+    stream_max_len: int = 1_000_000
 
     @property
     def shared(self) -> bool:
@@ -219,6 +222,9 @@ class EventsConfig:
             raise ConfigError(
                 f"events.store must be 'memory', 'journal' or a redis:// URL, got {self.store!r}"
             )
+        kept = self.stream_max_len
+        if isinstance(kept, bool) or not isinstance(kept, int) or kept < 1:
+            raise ConfigError(f"events.stream_max_len must be a whole number >= 1, got {kept!r}")
 
 
 @dataclass(frozen=True)
@@ -273,7 +279,8 @@ def config_from_environment() -> EngineConfig:
     path = os.environ.get(CONFIG_ENV)
     config = load_config(Path(path) if path else None)
     if os.environ.get(EVENTS_ENV):
-        config = dataclasses.replace(config, events=EventsConfig(os.environ[EVENTS_ENV]))
+        events = dataclasses.replace(config.events, store=os.environ[EVENTS_ENV])
+        config = dataclasses.replace(config, events=events)
     return config
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from engine.ann import AnnIndex, available, backend_class, create
-from engine.config import EngineConfig, EventsConfig, config_from_environment
+from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
 from engine.errors import ArtifactError, InvalidRequestError
-from engine.events import EVENT_KINDS
+from engine.events import EVENT_KINDS, LiveRows, LiveUser
 from engine.explain import Explanation, explain
 from engine.features import EventStore, FeatureContext, assemble, feature_specs
 from engine.layout import Layout, default_data_dir
@@ -65,8 +65,10 @@ class Engine:
         )
         self.popular = trending.popular(dataset, self.now, retrieval.popular_window_days)
         # An engine of the past (evaluation, training) never sees events recorded while serving.
-        events = EventsConfig("memory") if as_of is not None else config.events
-        self.live: LiveStore = open_store(events, layout.root, dataset.fingerprint)
+        events = replace(config.events, store="memory") if as_of is not None else config.events
+        self.live: LiveStore = open_store(
+            events, layout.root, dataset.fingerprint, self.users.n_users, self.catalog.n_items
+        )
         self._indexes: dict[str, AnnIndex] = {}
         self._reranker: Reranker | None = None
         self._lock = threading.Lock()
@@ -158,16 +160,21 @@ class Engine:
         return [name for name in available() if name in on_disk or not backend_class(name).needs_build]
 
     # ------------------------------------------------------------------ state
-    def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """The user's clicks up to now, oldest first, with those recorded live at the end."""
+    def history(self, user_id: int, live: LiveUser | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The user's clicks up to now, oldest first, with those recorded live (`live`, read
+        from the store when not given) at the end."""
         clicks = self.store.clicks_by_user
         window = clicks.between(user_id, 0, self.now + 1)
         items, times = clicks.payload[window], clicks.times[window]
-        live = self.live.snapshot()
-        mine = live.of_user(user_id, EVENT_KINDS.index("click"))
-        if mine.any():
-            items, times = np.concatenate((items, live.item[mine])), np.concatenate((times, live.time[mine]))
+        live = self.live.user_state(user_id) if live is None else live
+        if len(live.clicks):
+            items = np.concatenate((items, live.clicks))
+            times = np.concatenate((times, np.full(len(live.clicks), self.now, dtype=times.dtype)))
         return items, times
+
+    def live_user(self, user_id: int) -> LiveUser:
+        """What a request reads of its user's live events, once (nothing for an unknown user)."""
+        return self.live.user_state(user_id) if self.users.knows(user_id) else LiveUser.none()
 
     def seen(self, user_id: int, history: np.ndarray) -> np.ndarray:
         """What a request never proposes again: the user's clicks (`history`); in a log of
@@ -201,6 +208,10 @@ class Engine:
 
     # ---------------------------------------------------------------- stage 1
     def candidates(self, request: CandidateRequest) -> CandidateResult:
+        return self._candidates(request)[0]
+
+    def _candidates(self, request: CandidateRequest) -> tuple[CandidateResult, LiveUser]:
+        """Stage 1, and the user's live state it read (in its timings) for the features."""
         cfg = self.config.retrieval
         n = resolve.check_size(request.n_candidates, cfg.n_candidates, self.catalog.n_items)
         backend = request.backend or cfg.backend
@@ -209,7 +220,8 @@ class Engine:
         with timer.stage("resolve"):
             user_id = resolve.check_user_id(request.user_id)
             active = quotas.check_paths(request.paths)
-            history = self.history(user_id) if self.users.knows(user_id) else None
+            live = self.live_user(user_id)
+            history = self.history(user_id, live) if self.users.knows(user_id) else None
             query = resolve.resolve(request, self.catalog, self.users, history, self.now, cfg.top_categories)
             sizes = quotas.path_sizes(
                 cfg.shares(),
@@ -244,7 +256,7 @@ class Engine:
         timer.add("retrieval", sum(timer.ns.values()))
         ann_k = min(n, index.count)
         recall = self.ann_recall(query.vector, ann.item_ids, ann_k) if request.measure_recall else None
-        return CandidateResult(
+        result = CandidateResult(
             user_id=request.user_id,
             known_user=query.known_user,
             cold_start=not query.known_user,
@@ -258,6 +270,7 @@ class Engine:
             recall=recall,
             notes=resolve.notes(request, query, n, len(merged)) + self._live_problem(),
         )
+        return result, live
 
     def measure_recall(self, result: CandidateResult) -> float | None:
         """The ANN path's recall for an answered request (None for a cold start)."""
@@ -280,13 +293,16 @@ class Engine:
             raise InvalidRequestError(f"k must be a whole number from 1 to 1000, got {k!r}")
         reranker = self.reranker
         # Recall needs an exact search: measured after the response, outside its timings.
-        result = self.candidates(replace(request.stage1(), measure_recall=False))
+        result, live = self._candidates(replace(request.stage1(), measure_recall=False))
         timer = StageTimer()
         timer.add("retrieval", result.timings_ns["retrieval"])
         with timer.stage("features"):
             inputs = request_inputs(request, result, self.now, len(self.catalog.category_names))
-            context = FeatureContext(inputs, self.catalog, self.users, self.store, self.live.snapshot())
+            rows = LiveRows(live, self.live.item_counts(result.candidates.item_ids))
+            context = FeatureContext(inputs, self.catalog, self.users, self.store, rows)
             matrix = assemble(context, self.features)
+        if self.live.problem() and result.notes[-1:] != self._live_problem():  # items' read failed
+            result = replace(result, notes=result.notes + self._live_problem())
         with timer.stage("model"):
             scores, degraded = self._score(reranker, matrix)
         with timer.stage("rules"):

@@ -5,8 +5,8 @@ for these entities in [t0, t1)" and "the last n events before t" are two `search
 calls for a whole batch of rows, whether the rows are 500 candidates of one request or a
 million logged impressions, each with its own point in time.
 
-`LiveSnapshot` holds what `record_event` added while the engine runs (engine.live_store keeps
-them); lookups add them on top.
+`LiveUser` and `LiveRows` hold what a request reads of the events `record_event` added while
+the engine runs (engine.live_store keeps them); features add them on top.
 """
 
 from __future__ import annotations
@@ -64,26 +64,28 @@ def _key_int(entity: int, time: int) -> int:
     return (entity << _TIME_BITS) + min(max(time - _ORIGIN, 0), (1 << _TIME_BITS) - 1)
 
 
+LIVE_CLICKS_KEPT = 1000  # a user's most recent live clicks kept for history and "seen"
+
+
 @dataclass(frozen=True)
-class LiveSnapshot:
-    """The live events at one moment (copies, safe to read without the lock)."""
+class LiveUser:
+    """One user's live events as a request reads them, once: totals per kind (EVENT_KINDS
+    order) and the most recent clicks, oldest first. Live events happen at the engine's
+    present, inside every feature window, so totals are all the features need and a store
+    can keep counters instead of a timeline."""
 
-    user: np.ndarray
-    item: np.ndarray
-    kind: np.ndarray
-    time: np.ndarray
+    counts: np.ndarray
+    clicks: np.ndarray
 
-    def of_user(self, user: int, kind: int | None = None) -> np.ndarray:
-        mask = self.user == user
-        if kind is not None:
-            mask &= self.kind == kind
-        return mask
+    @classmethod
+    def none(cls) -> LiveUser:
+        return cls(np.zeros(len(EVENT_KINDS), dtype=np.float32), np.zeros(0, dtype=np.int64))
 
-    def item_counts(self, items: np.ndarray, kind: int, since: int) -> np.ndarray:
-        """Per item in `items`: live events of `kind` at or after `since`."""
-        mask = (self.kind == kind) & (self.time >= since)
-        if not mask.any():
-            return np.zeros(len(items), dtype=np.float32)
-        ids, counts = np.unique(self.item[mask], return_counts=True)
-        slot = np.searchsorted(ids, items).clip(max=len(ids) - 1)
-        return np.where(ids[slot] == items, counts[slot], 0).astype(np.float32)
+
+@dataclass(frozen=True)
+class LiveRows:
+    """The live state one request's features read: its user's and each candidate's totals
+    (rows x EVENT_KINDS)."""
+
+    user: LiveUser
+    item_counts: np.ndarray

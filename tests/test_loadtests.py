@@ -117,7 +117,7 @@ def test_http_run_against_a_two_worker_server(
             "--workers",
             "2",
             "--events",
-            redis_server[0],
+            redis_server.url,
             "--data-dir",
             str(small_dir),
             "--config",

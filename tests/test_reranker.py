@@ -72,7 +72,7 @@ def _with_future_scrambled(dataset: Dataset, cutoff: int) -> Dataset:
 def _stage1_and_features(engine: Engine, request: RecommendRequest) -> tuple[np.ndarray, np.ndarray]:
     result = engine.candidates(request.stage1())
     inputs = request_inputs(request, result, engine.now, len(engine.catalog.category_names))
-    context = FeatureContext(inputs, engine.catalog, engine.users, engine.store, engine.live.snapshot())
+    context = FeatureContext(inputs, engine.catalog, engine.users, engine.store)
     return result.candidates.item_ids, assemble(context, engine.features)
 
 

@@ -9,7 +9,6 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
-from engine.config import EventsConfig
 from engine.engine import Engine
 from engine.pipeline_bench import pipeline_bench
 
@@ -35,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     if args.live_events and config.events.store == "journal":
-        config = replace(config, events=EventsConfig("memory"))  # bench clicks stay out of the journal
+        # bench clicks stay out of the journal
+        config = replace(config, events=replace(config.events, store="memory"))
     engine = Engine.open(layout_of(args).root, config)
     with progress_bars() as progress:
         result = pipeline_bench(

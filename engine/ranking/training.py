@@ -140,7 +140,6 @@ def feature_matrix(engine: Engine, rows: RankingRows, progress: Progress, step: 
     """Features for many rows, as of each row's time, in chunks that never split a group."""
     matrix = np.empty((len(rows), len(engine.features)), dtype=np.float32)
     boundaries = np.r_[0, np.flatnonzero(rows.group[1:] != rows.group[:-1]) + 1, len(rows)]
-    live = engine.live.snapshot()
     start = 0
     while start < len(rows):
         stop = int(boundaries[np.searchsorted(boundaries, start + CHUNK_ROWS, side="right") - 1])
@@ -155,7 +154,7 @@ def feature_matrix(engine: Engine, rows: RankingRows, progress: Progress, step: 
             context_category=np.full(stop - start, -1, dtype=np.int64),
             path_ranks=rows.path_ranks[part],
         )
-        context = FeatureContext(inputs, engine.catalog, engine.users, engine.store, live)
+        context = FeatureContext(inputs, engine.catalog, engine.users, engine.store)
         matrix[part] = assemble(context, engine.features)
         progress(step, stop, len(rows))
         start = stop
