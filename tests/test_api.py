@@ -103,7 +103,29 @@ def test_oversized_body_is_refused(client: TestClient) -> None:
     assert response.status_code == 413 and "over" in response.json()["detail"]
 
 
-def test_bad_events_are_refused(client: TestClient) -> None:
-    assert client.post("/events", json={"user_id": 1, "item_id": 1, "kind": "like"}).status_code == 422
-    unknown = client.post("/events", json={"user_id": 10**8, "item_id": 1, "kind": "click"})
-    assert unknown.status_code == 400 and "unknown" in unknown.json()["detail"]
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"user_id": 1, "item_id": 1, "kind": "like"}, 422, "kind"),
+        ({"user_id": 10**8, "item_id": 1, "kind": "click"}, 400, "user 100000000 is unknown"),
+        ({"user_id": 1, "item_id": -1, "kind": "click"}, 422, "greater than or equal to 0"),
+        ({"user_id": 1, "item_id": 10**9, "kind": "click"}, 400, "not in the catalog"),
+        ({"user_id": 1, "item_id": "seven", "kind": "click"}, 422, "item_id"),
+        ({"user_id": 1, "kind": "click"}, 422, "item_id"),
+        ('{"user_id": 1, "item_id": ', 422, "JSON"),
+        ('{"user_id": 1, "item_id": 1, "kind": "click", "pad": "' + "x" * MAX_BODY_BYTES + '"}', 413, "over"),
+    ],
+)
+def test_bad_events_are_refused_and_nothing_is_stored(
+    small_dir: Path, small_config: Path, body, status: int, fragment: str
+) -> None:
+    engine = Engine.open(small_dir, load_config(small_config))
+    client = TestClient(create_app(engine))
+    if isinstance(body, str):
+        response = client.post("/events", content=body, headers={"content-type": "application/json"})
+    else:
+        response = client.post("/events", json=body)
+    assert response.status_code == status and fragment in str(response.json()["detail"])
+    assert len(engine.live) == 0, "nothing stored"
+    assert client.post("/events", json={"user_id": 1, "item_id": 1, "kind": "click"}).status_code == 202
+    assert len(engine.live) == 1

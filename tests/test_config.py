@@ -80,6 +80,8 @@ ef = 20
         ("[evaluation]\nsplit_by = 'users'\n", "evaluation.split_by must be one of"),
         ("[evaluation]\nmax_userz = 3\n", "unknown key 'evaluation.max_userz'"),
         ("[retrieval]\ncovisit_window_days = 0\n", "covisit_window_days must be > 0"),
+        ("[events]\nstore = 'mongodb://x'\n", "events.store must be 'memory', 'journal' or a redis"),
+        ("[events]\nstream_max_len = 0\n", "events.stream_max_len must be a whole number >= 1, got 0"),
     ],
 )
 def test_bad_config_is_refused_with_the_key_named(tmp_path: Path, text: str, message: str) -> None:
