@@ -129,3 +129,25 @@ def test_bad_events_are_refused_and_nothing_is_stored(
     assert len(engine.live) == 0, "nothing stored"
     assert client.post("/events", json={"user_id": 1, "item_id": 1, "kind": "click"}).status_code == 202
     assert len(engine.live) == 1
+
+
+def test_the_pre_forked_server_socket_sends_small_writes_at_once() -> None:
+    """Without TCP_NODELAY on the shared socket, a keep-alive request after a response waited
+    for the client's delayed ACK (events took 41 ms at least under load)."""
+    import socket
+
+    import uvicorn
+
+    from engine.serve import listening_socket
+    from tests.conftest import free_port
+
+    sock = listening_socket(uvicorn.Config("engine.api:create_app", host="127.0.0.1", port=free_port()))
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        client = socket.create_connection(sock.getsockname())
+        accepted, _ = sock.accept()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1, "inherited"
+        accepted.close()
+        client.close()
+    finally:
+        sock.close()
