@@ -144,6 +144,7 @@ def test_the_pre_forked_server_socket_sends_small_writes_at_once() -> None:
     sock = listening_socket(uvicorn.Config("engine.api:create_app", host="127.0.0.1", port=free_port()))
     try:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        sock.listen()  # as the workers' event loops do
         client = socket.create_connection(sock.getsockname())
         accepted, _ = sock.accept()
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1, "inherited"
