@@ -1,17 +1,21 @@
-"""`twostage serve`: the engine as a JSON API (FastAPI), another thin client of Engine.
+"""`twostage serve`: the JSON API (FastAPI), another thin client of Engine.
 
-Endpoints are plain functions, so FastAPI runs them in its thread pool; the engine is safe to
-call from several threads. CPU-bound requests share one interpreter, so scale with
-`--workers` (processes, each with its own engine) rather than threads.
+One request at a time runs the engine in a worker (a lock, its "turn"): requests side by side
+in one interpreter would otherwise wait inside each other's stage timers for the GIL and the
+cores, and the timings would show the server's contention as the engine's. The wait for the
+turn is reported as its own figure, `queue_ms`, from the moment the request arrived. Scale
+with `--workers` (processes, each with its own engine), not threads.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi import BackgroundTasks, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +25,7 @@ from engine.live_store import EventStoreUnavailable
 from engine.metrics import LocalMetrics, SharedMetrics, prometheus_text, summary
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.retrieval.recall import RecallSampler
+from engine.wire import INCLUDE, encode, payload
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -40,6 +45,11 @@ class RecommendIn(BaseModel):
     search_params: dict[str, int] = Field(default_factory=dict)
     context: ContextIn = Field(default_factory=ContextIn)
     measure_recall: bool = False
+    include: list[Literal[tuple(INCLUDE)]] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="what to add to the top K with scores: "
+        + "; ".join(f"{name}: {what}" for name, what in INCLUDE.items()),
+    )
 
     def to_request(self) -> RecommendRequest:
         return RecommendRequest(
@@ -65,21 +75,22 @@ class EventIn(BaseModel):
     kind: str = Field(pattern="^(impression|click|purchase)$")
 
 
-def response_json(response: RecommendResponse) -> dict[str, Any]:
-    result = response.candidates
-    return {
-        "user_id": response.user_id,
-        "cold_start": result.cold_start,
-        "backend": result.backend,
-        "n_candidates": len(result.candidates),
-        "items": [asdict(item) for item in response.items],
-        "rule_effects": [asdict(effect) for effect in response.effects],
-        "timings_ms": response.timings_ms,
-        "verdicts": [{**asdict(v), "ok": v.ok} for v in response.verdicts],
-        "degraded": list(response.degraded),
-        "notes": list(response.notes),
-        "ann_recall": result.recall,
-    }
+class Arrival:
+    """Pure ASGI middleware: stamps when a request arrived (its queue time starts there) and
+    refuses an oversized body before anything reads it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["arrived_ns"] = time.perf_counter_ns()
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > MAX_BODY_BYTES:
+                detail = f"request body over {MAX_BODY_BYTES} bytes"
+                await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -96,12 +107,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         description="Two-stage retrieval: ANN candidates, CatBoost re-ranking, rules, per-stage timings.",
     )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(Arrival)
+    turn = threading.Lock()  # one request in the engine at a time (see the module docstring)
 
     @app.exception_handler(TwostageError)
     async def engine_error(request: Request, error: TwostageError) -> JSONResponse:
@@ -110,15 +117,22 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         return JSONResponse({"detail": str(error)}, status_code=status)
 
     @app.post("/recommend", summary="the top K items for a user, through both stages")
-    def recommend(body: RecommendIn, after: BackgroundTasks) -> dict[str, Any]:
-        response = engine.recommend(body.to_request())
+    def recommend(body: RecommendIn, request: Request, after: BackgroundTasks) -> Response:
+        with turn:
+            queue_ms = (time.perf_counter_ns() - request.state.arrived_ns) / 1e6
+            response = engine.recommend(body.to_request())
+            content = encode(payload(response, body.include, queue_ms))
         # Both run after the response is sent: the client never waits for them.
-        after.add_task(
-            metrics.add_request, {**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}}
-        )
+        stages = {**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}}
+        after.add_task(metrics.add_request, {**stages, "queue": queue_ms})
         if response.candidates.recall is None and sampler.wants():
-            after.add_task(lambda: metrics.add_recall(sampler, engine.measure_recall(response.candidates)))
-        return response_json(response)
+            after.add_task(sample_recall, response)
+        return Response(content, media_type="application/json")
+
+    def sample_recall(response: RecommendResponse) -> None:
+        with turn:  # an exact search is engine work: it takes its turn like a request
+            recall = engine.measure_recall(response.candidates)
+        metrics.add_recall(sampler, recall)
 
     @app.post("/explain", summary="why an item scored as it did, or why it ranks above another")
     def explain(body: ExplainIn) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.live_store import redis_prefix
 from engine.retrieval.recall import RecallSampler
-from engine.stats import HISTORY, STAGES, SessionStats
+from engine.stats import HISTORY, QUEUE, RECORDED, STAGES, SessionStats
 
 QUANTILES = (("p50", 50), ("p95", 95), ("p99", 99))
 
@@ -68,7 +68,7 @@ class SharedMetrics:
         self._fallback.add_request(ms_by_stage)
         try:
             pipe = self._client.pipeline(transaction=False)
-            for stage in STAGES:
+            for stage in RECORDED:
                 if stage in ms_by_stage:
                     pipe.lpush(f"{self._prefix}:{stage}", float(ms_by_stage[stage]))
                     pipe.ltrim(f"{self._prefix}:{stage}", 0, HISTORY - 1)
@@ -105,14 +105,14 @@ class SharedMetrics:
     def snapshot(self) -> tuple[dict[str, list[float]], dict[str, int]]:
         try:
             pipe = self._client.pipeline(transaction=False)
-            for stage in STAGES:
+            for stage in RECORDED:
                 pipe.lrange(f"{self._prefix}:{stage}", 0, -1)
             pipe.get(f"{self._prefix}:requests")
             pipe.get(f"{self._prefix}:events")
             *lists, requests, events = pipe.execute()
         except self._error:
             return self._fallback.snapshot()
-        samples = {stage: [float(v) for v in values] for stage, values in zip(STAGES, lists, strict=True)}
+        samples = {stage: [float(v) for v in values] for stage, values in zip(RECORDED, lists, strict=True)}
         return samples, {"requests": int(requests or 0), "events": int(events or 0)}
 
 
@@ -125,6 +125,8 @@ def summary(metrics: LocalMetrics | SharedMetrics, budget: dict[str, float], rec
         "stages": {
             stage: {name: _percentile(samples[stage], q) for name, q in QUANTILES} for stage in STAGES
         },
+        # waiting for the engine's turn, before any stage runs: its own figure, never in a stage
+        "queue": {name: _percentile(samples.get(QUEUE, []), q) for name, q in QUANTILES},
         "budget_ms": budget,
         "ann_recall": recall,
     }
@@ -143,6 +145,15 @@ def prometheus_text(report: dict[str, Any]) -> str:
                 lines.append(
                     f'twostage_stage_milliseconds{{stage="{stage}",quantile="{q / 100:g}"}} {value:.6g}'
                 )
+    lines += [
+        "# HELP twostage_queue_milliseconds Time requests waited for the engine before any stage.",
+        "# TYPE twostage_queue_milliseconds summary",
+        *(
+            f'twostage_queue_milliseconds{{quantile="{q / 100:g}"}} {report["queue"][name]:.6g}'
+            for name, q in QUANTILES
+            if report["queue"][name] is not None
+        ),
+    ]
     budget = report["budget_ms"]
     lines += [
         "# HELP twostage_requests_total Recommendations served.",

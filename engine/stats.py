@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 STAGES = ("retrieval", "features", "model", "buffer", "total")
+QUEUE = "queue"  # served requests: waiting for the engine, before any stage (not a stage)
+RECORDED = (*STAGES, QUEUE)
 HISTORY = 200
 
 
@@ -16,11 +18,11 @@ class SessionStats:
     """The last HISTORY requests' milliseconds per stage."""
 
     samples: dict[str, deque[float]] = field(
-        default_factory=lambda: {stage: deque(maxlen=HISTORY) for stage in STAGES}
+        default_factory=lambda: {stage: deque(maxlen=HISTORY) for stage in RECORDED}
     )
 
     def add(self, ms_by_stage: dict[str, float]) -> None:
-        for stage in STAGES:
+        for stage in RECORDED:
             if stage in ms_by_stage:
                 self.samples[stage].append(float(ms_by_stage[stage]))
 

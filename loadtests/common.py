@@ -14,6 +14,7 @@ from loadtests.plan import (
     CALL_TYPE,
     JUDGED,
     PACE_ENV,
+    QUEUE,
     SHAPE_ENV,
     STAGE_TYPE,
     judge,
@@ -55,7 +56,9 @@ def _verdict(environment, **_kwargs) -> None:
         if method in (STAGE_TYPE, CALL_TYPE, "POST") and name in JUDGED and entry.num_requests:
             seen[name] = (entry.num_requests, float(entry.get_response_time_percentile(0.99)))
     rows, passed = judge(seen, stats.total.num_failures, budget())
-    print(verdict_text(rows, stats.total.num_failures, passed), flush=True)
+    waited = stats.entries.get((QUEUE, STAGE_TYPE))
+    queue = (waited.num_requests, float(waited.get_response_time_percentile(0.99))) if waited else None
+    print(verdict_text(rows, stats.total.num_failures, passed, queue), flush=True)
     if not passed:
         environment.process_exit_code = 1
 

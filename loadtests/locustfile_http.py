@@ -11,7 +11,7 @@ import numpy as np
 from locust import HttpUser, events
 
 from loadtests.common import fire_stages, pacing, staged_shape
-from loadtests.plan import pick_user, scenario
+from loadtests.plan import QUEUE, pick_user, scenario
 
 SCENARIO = scenario()
 StagedShape = staged_shape()  # Locust runs a LoadTestShape it finds in the locustfile
@@ -50,6 +50,7 @@ class HttpShopper(HttpUser):
         body = {
             "user_id": pick_user(spec.users, INFO["users"], self.active, self.rng),
             "n_candidates": min(int(self.rng.choice(spec.candidates)), INFO["items"]),
+            "include": ["timings"],
         }
         if spec.context:
             body["context"] = {
@@ -64,7 +65,7 @@ class HttpShopper(HttpUser):
             if not payload.get("items"):
                 response.failure("no items")
                 return
-            fire_stages(self.environment, payload["timings_ms"])
+            fire_stages(self.environment, {**payload["timings_ms"], QUEUE: payload["queue_ms"]})
         if spec.event and not payload["cold_start"]:
             item = payload["items"][int(self.rng.integers(0, len(payload["items"])))]["item_id"]
             event = {"user_id": body["user_id"], "item_id": item, "kind": spec.event}

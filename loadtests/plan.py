@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.config import BudgetConfig
 from engine.errors import ConfigError
+from engine.stats import QUEUE
 
 #: stage -> the budget field it is judged against ("recommend" is the client-measured call)
 JUDGED = {
@@ -126,12 +127,18 @@ def judge(
     return rows, bool(rows) and all(row.ok for row in rows) and failures == 0
 
 
-def verdict_text(rows: list[VerdictRow], failures: int, passed: bool) -> str:
+def verdict_text(
+    rows: list[VerdictRow], failures: int, passed: bool, queue: tuple[int, float] | None = None
+) -> str:
+    """The verdict table; `queue` (requests, p99 ms) is the servers' wait for the engine,
+    shown beside the stages but not judged: it measures load, not the engine."""
     lines = ["", "twostage budget verdict (p99 per stage against its budget)"]
     lines.append(f"  {'stage':<10} {'requests':>9} {'p99 ms':>9} {'budget':>8}  verdict")
     for row in rows:
         mark = "ok" if row.ok else "MISSED"
         lines.append(f"  {row.stage:<10} {row.requests:>9} {row.p99_ms:>9.2f} {row.budget_ms:>8g}  {mark}")
+    if queue is not None:
+        lines.append(f"  {QUEUE:<10} {queue[0]:>9} {queue[1]:>9.2f} {'-':>8}  (waiting for the engine)")
     lines.append(f"  failed requests: {failures}")
     lines.append(f"  => {'PASS' if passed else 'FAIL'}")
     return "\n".join(lines)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from engine.api import MAX_BODY_BYTES, create_app
 from engine.config import load_config
 from engine.engine import Engine
+from engine.requests import RecommendRequest
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +25,15 @@ def test_recommend_health_metrics_and_openapi(client: TestClient) -> None:
     response = client.post("/recommend", json={"user_id": 3, "k": 5, "context": {"hour": 20}})
     assert response.status_code == 200
     body = response.json()
-    assert len(body["items"]) == 5 and body["items"][0]["rank_after"] == 1
-    assert [v["stage"] for v in body["verdicts"]] == ["retrieval", "features", "model", "buffer", "total"]
+    assert set(body) == {"user_id", "cold_start", "items", "degraded", "notes"}, "lean by default"
+    assert len(body["items"]) == 5 and set(body["items"][0]) == {"item_id", "score"}
+    scores = [item["score"] for item in body["items"]]
+    assert scores == sorted(scores, reverse=True) or body["degraded"]
     assert client.get("/health").json()["status"] == "ok"
     metrics = client.get("/metrics").json()
     assert metrics["requests"] >= 1 and metrics["stages"]["total"]["p50"] > 0
+    assert metrics["queue"]["p50"] >= 0, "the wait for the engine has its own figure"
+    assert "twostage_queue_milliseconds" in client.get("/metrics/prometheus").text
     assert metrics["budget_ms"]["total_ms"] == 100
     spec = client.get("/openapi.json").json()
     assert {"/recommend", "/explain", "/events", "/health", "/metrics"} <= set(spec["paths"])
@@ -45,7 +51,8 @@ def test_metrics_report_recall_sampled_after_the_response(small_dir: Path, small
         "recent_mean": None,
     }
     for user in (3, 5, 8, 10**9):  # the unknown user is a cold start: no ANN query to judge
-        body = client.post("/recommend", json={"user_id": user, "k": 5, "backend": "exact"}).json()
+        request = {"user_id": user, "k": 5, "backend": "exact", "include": ["details"]}
+        body = client.post("/recommend", json=request).json()
         assert body["ann_recall"] is None, "the response does not wait for the measurement"
     recall = client.get("/metrics").json()["ann_recall"]
     assert recall["sampled"] == 3 and recall["mean"] == 1.0, "exact search finds itself"
@@ -53,6 +60,26 @@ def test_metrics_report_recall_sampled_after_the_response(small_dir: Path, small
     never = TestClient(create_app(Engine.open(small_dir, off)))
     never.post("/recommend", json={"user_id": 3, "k": 5})
     assert never.get("/metrics").json()["ann_recall"]["sampled"] == 0
+
+
+def test_include_adds_what_the_client_asks_for(client: TestClient, engine: Engine) -> None:
+    everything = ["details", "timings", "rules", "candidates", "features"]
+    body = client.post("/recommend", json={"user_id": 3, "k": 5, "include": everything}).json()
+    assert body["items"][0]["rank_after"] == 1 and body["n_candidates"] == len(body["candidates"]["item_ids"])
+    assert [v["stage"] for v in body["verdicts"]] == ["retrieval", "features", "model", "buffer", "total"]
+    assert body["queue_ms"] >= 0 and body["timings_ms"]["total"] > 0 and "ann" in body["retrieval_timings_ms"]
+    assert isinstance(body["rule_effects"], list)
+    candidates = body["candidates"]
+    assert len(candidates["model_scores"]) == len(candidates["item_ids"])
+    assert len(candidates["path_ranks"][0]) == len(candidates["paths"])
+    features = body["features"]
+    assert len(features["rows"]) == 5 and len(features["rows"][0]) == len(features["names"])
+    # each returned item's feature row is its own: the row of that item among the candidates
+    first = candidates["item_ids"].index(body["items"][0]["item_id"])
+    direct = engine.recommend(RecommendRequest(3, k=5)).features[first]
+    assert np.allclose(np.array(features["rows"][0], dtype=np.float32), direct, equal_nan=True)
+    bad = client.post("/recommend", json={"user_id": 3, "include": ["everything"]})
+    assert bad.status_code == 422 and "include" in str(bad.json()["detail"])
 
 
 def test_explain_and_events(client: TestClient) -> None:

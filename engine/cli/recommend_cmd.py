@@ -23,6 +23,7 @@ from engine.engine import Engine
 from engine.errors import InvalidRequestError
 from engine.explain import Explanation
 from engine.requests import Context, RecommendRequest, RecommendResponse
+from engine.wire import payload
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,24 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def to_json(response: RecommendResponse, explanations: list[Explanation]) -> dict[str, Any]:
-    result = response.candidates
-    return {
-        "user_id": response.user_id,
-        "known_user": result.known_user,
-        "cold_start": result.cold_start,
-        "backend": result.backend,
-        "search_params": result.search_params,
-        "n_candidates": len(result.candidates),
-        "ann_recall": result.recall,
-        "items": [asdict(item) for item in response.items],
-        "rule_effects": [asdict(effect) for effect in response.effects],
-        "timings_ms": {k: round(v, 4) for k, v in response.timings_ms.items()},
-        "retrieval_timings_ms": {k: round(v, 4) for k, v in result.timings_ms().items()},
-        "verdicts": [{**asdict(v), "ok": v.ok} for v in response.verdicts],
-        "degraded": list(response.degraded),
-        "notes": list(response.notes),
-        "explanations": [asdict(e) for e in explanations],
-    }
+    """The API's shape with its plain-data parts (engine.wire), and the explanations."""
+    body = payload(response, ("details", "timings", "rules"))
+    return {**body, "explanations": [asdict(e) for e in explanations]}
 
 
 def show(engine: Engine, response: RecommendResponse, explanations: list[Explanation]) -> None:
