@@ -337,3 +337,17 @@ def test_bench_refuses_a_negative_number_of_live_events(capsys, small_dir: Path,
         capsys, "bench", "--live-events", "-1", "--data-dir", str(small_dir), "--config", str(small_config)
     )
     assert code == 1 and "of live events at least 0, got 1000, -1" in " ".join(err.split())
+
+
+def test_fidelity_compares_the_engine_the_app_and_the_server(small_dir, small_config, capsys) -> None:
+    """The same requests through the engine, the headless app and a served worker."""
+    argv = ["fidelity", "--users", "6", "--data-dir", str(small_dir), "--config", str(small_config), "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["users"] == 6
+    assert set(report["p50_ms"]) == {"engine", "engine_paced", "app", "server"}
+    for client, stages in report["p50_ms"].items():
+        assert set(stages) == {"retrieval", "features", "model", "total"}
+        assert 0 < stages["retrieval"] < stages["total"] < 1000, client
+    assert report["server_round_trip_p50_ms"] > report["p50_ms"]["server"]["total"]
+    assert report["server_queue_p50_ms"] >= 0

@@ -84,7 +84,9 @@ class MainScreen(Screen[None]):
             self.notify(str(error), severity="error", title="Bad request")
             return
         self.sub_title = f"user {request.user_id} · {request.backend} · {request.n_candidates} candidates"
-        self.recommend(request)
+        # After the repaint the title asks for: the UI thread drawing while the engine runs
+        # takes the GIL from it, and the app would show its own work as the engine's time.
+        self.call_after_refresh(self.recommend, request)
 
     @work(thread=True, exclusive=True, group="request")
     def recommend(self, request) -> None:

@@ -1,0 +1,41 @@
+"""The app driven headless by Textual's pilot, as a person would use it: type a user, run the
+request, wait until the list shows it. For `twostage fidelity`: what the app shows, compared
+with what the engine alone measures on the same requests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from engine.engine import Engine
+from engine.requests import RecommendRequest
+from tui.app import MainScreen, TwostageApp
+from tui.panels import RequestPanel
+
+SETTLE_S = 0.05  # a person's pause between requests: the screen finishes drawing first
+
+
+async def drive(
+    engine: Engine, users: list[int], progress: Callable[[int], None] | None = None
+) -> tuple[list[RecommendRequest], list[dict[str, float]]]:
+    """The request the app sent for each user, and the stage timings it showed for it."""
+    app = TwostageApp(engine.layout.root, engine.config, engine=engine)
+    requests, shown = [], []
+    async with app.run_test(headless=True, size=(160, 50)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        for done, user in enumerate(users, start=1):
+            panel = screen.query_one(RequestPanel)
+            panel.set_user(user)
+            requests.append(panel.request())
+            previous = screen.response
+            screen.action_run()
+            while screen.response is previous:  # until the app has shown the answer
+                await asyncio.sleep(0.001)
+            shown.append(dict(screen.response.timings_ms))
+            await pilot.pause(SETTLE_S)
+            if progress is not None:
+                progress(done)
+    return requests, shown
