@@ -25,6 +25,7 @@ from engine.live_store import EventStoreUnavailable
 from engine.metrics import LocalMetrics, SharedMetrics, prometheus_text, summary
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.retrieval.recall import RecallSampler
+from engine.stats import QUEUE
 from engine.wire import INCLUDE, encode, payload
 
 MAX_BODY_BYTES = 64 * 1024
@@ -122,11 +123,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             queue_ms = (time.perf_counter_ns() - request.state.arrived_ns) / 1e6
             response = engine.recommend(body.to_request())
             content = encode(payload(response, body.include, queue_ms))
-        # Both run after the response is sent: the client never waits for them.
         stages = {**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}}
-        after.add_task(metrics.add_request, {**stages, "queue": queue_ms})
+        metrics.add_request({**stages, QUEUE: queue_ms})  # a few microseconds: never waits for Redis
         if response.candidates.recall is None and sampler.wants():
-            after.add_task(sample_recall, response)
+            after.add_task(sample_recall, response)  # after the response: the client never waits
         return Response(content, media_type="application/json")
 
     def sample_recall(response: RecommendResponse) -> None:

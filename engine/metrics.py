@@ -1,14 +1,15 @@
 """The server's metrics: per-stage latency percentiles, request and event counts, and the
 sampled ANN recall, for this worker or, with the Redis event store, for every worker at once.
 
-With Redis each worker writes its samples after the response (never on the request's path)
-into capped lists every worker reads, so `/metrics` answers the same whichever worker serves
+With Redis each worker's writer thread puts its samples (never on the request's path) into
+capped lists every worker reads, so `/metrics` answers the same whichever worker serves
 it. The same numbers are served in Prometheus's text format.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from typing import Any
 
@@ -63,9 +64,20 @@ class SharedMetrics:
         self._error = redis.RedisError
         self._prefix = f"{redis_prefix(namespace)}:metrics"
         self._fallback = LocalMetrics()
+        self._pending: queue.SimpleQueue[dict[str, float]] = queue.SimpleQueue()
+        threading.Thread(target=self._write_samples, name="metrics-writer", daemon=True).start()
 
     def add_request(self, ms_by_stage: dict[str, float]) -> None:
+        """Never waits for Redis: the sample goes to a writer thread (called on the request's
+        thread, after its response is encoded)."""
         self._fallback.add_request(ms_by_stage)
+        self._pending.put(ms_by_stage)
+
+    def _write_samples(self) -> None:
+        while True:
+            self._write(self._pending.get())
+
+    def _write(self, ms_by_stage: dict[str, float]) -> None:
         try:
             pipe = self._client.pipeline(transaction=False)
             for stage in RECORDED:
