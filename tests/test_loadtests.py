@@ -41,6 +41,8 @@ def test_verdict_passes_within_budget_and_fails_otherwise() -> None:
     assert not missed and not failing
     text = verdict_text(judge({"retrieval": (5, 11.0)}, 0, budget)[0], 0, False)
     assert "MISSED" in text and "FAIL" in text
+    waited = verdict_text(rows, 0, True, queue=(50, 80.0))
+    assert "queue" in waited and "80.00" in waited and "PASS" in waited, "shown, not judged"
 
 
 def _locust(args: list[str], small_dir: Path, config: Path, out: Path) -> subprocess.CompletedProcess:
@@ -142,6 +144,9 @@ def test_http_run_against_a_two_worker_server(
         assert int(rows[("POST", "recommend")]["Request Count"]) > 0
         assert int(rows[("POST", "recommend")]["Failure Count"]) == 0
         assert int(rows[("stage", "model")]["Request Count"]) > 0
+        queue = rows[("stage", "queue")]
+        assert int(queue["Request Count"]) == int(rows[("POST", "recommend")]["Request Count"])
+        assert "(waiting for the engine)" in done.stdout
         assert all(int(row["Failure Count"]) == 0 for key, row in rows.items() if key == ("POST", "event"))
     finally:
         server.terminate()
