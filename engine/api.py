@@ -136,8 +136,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.post("/explain", summary="why an item scored as it did, or why it ranks above another")
     def explain(body: ExplainIn) -> dict[str, Any]:
-        response = engine.recommend(body.to_request())
-        return asdict(engine.explain(response, body.item_id, body.other_id))
+        with turn:
+            response = engine.recommend(body.to_request())
+            return asdict(engine.explain(response, body.item_id, body.other_id))
 
     @app.post("/events", summary="record a click, purchase or impression", status_code=202)
     def events(body: EventIn) -> dict[str, Any]:
