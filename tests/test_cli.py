@@ -351,3 +351,8 @@ def test_fidelity_compares_the_engine_the_app_and_the_server(small_dir, small_co
         assert 0 < stages["retrieval"] < stages["total"] < 1000, client
     assert report["server_round_trip_p50_ms"] > report["p50_ms"]["server"]["total"]
     assert report["server_queue_p50_ms"] >= 0
+
+
+def test_fidelity_refuses_no_users(small_dir, capsys) -> None:
+    assert main(["fidelity", "--users", "0", "--data-dir", str(small_dir)]) == 1
+    assert "--users must be at least 1, got 0" in capsys.readouterr().err

@@ -5,14 +5,17 @@ with what the engine alone measures on the same requests."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from engine.engine import Engine
+from engine.errors import TwostageError
 from engine.requests import RecommendRequest
 from tui.app import MainScreen, TwostageApp
 from tui.panels import RequestPanel
 
 SETTLE_S = 0.05  # a person's pause between requests: the screen finishes drawing first
+ANSWER_TIMEOUT_S = 30.0
 
 
 async def drive(
@@ -30,9 +33,12 @@ async def drive(
             panel = screen.query_one(RequestPanel)
             panel.set_user(user)
             requests.append(panel.request())
-            previous = screen.response
+            previous, deadline = screen.response, time.monotonic() + ANSWER_TIMEOUT_S
             screen.action_run()
             while screen.response is previous:  # until the app has shown the answer
+                if time.monotonic() > deadline:
+                    why = f"the app showed no answer for user {user} within {ANSWER_TIMEOUT_S:g} s"
+                    raise TwostageError(why)
                 await asyncio.sleep(0.001)
             shown.append(dict(screen.response.timings_ms))
             await pilot.pause(SETTLE_S)
