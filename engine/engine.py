@@ -185,9 +185,11 @@ class Engine:
         index = self.store.impressions_by_user
         return np.concatenate((index.payload[index.between(user_id, 0, self.now + 1)], history))
 
-    def _live_problem(self) -> tuple[str, ...]:
+    def _noting_live_problem(self, result: CandidateResult) -> CandidateResult:
+        """`result`, noting that the live events could not be read (once the request's last
+        read of them is done)."""
         problem = self.live.problem()
-        return () if problem is None else (problem,)
+        return result if problem is None else replace(result, notes=(*result.notes, problem))
 
     def record_event(self, user_id: int, item_id: int, kind: str) -> None:
         """Record a click, purchase or impression now; the user's next request reflects it."""
@@ -208,7 +210,7 @@ class Engine:
 
     # ---------------------------------------------------------------- stage 1
     def candidates(self, request: CandidateRequest) -> CandidateResult:
-        return self._candidates(request)[0]
+        return self._noting_live_problem(self._candidates(request)[0])
 
     def _candidates(self, request: CandidateRequest) -> tuple[CandidateResult, LiveUser]:
         """Stage 1, and the user's live state it read (in its timings) for the features."""
@@ -268,7 +270,7 @@ class Engine:
             query_vector=query.vector,
             timings_ns=timer.ns,
             recall=recall,
-            notes=resolve.notes(request, query, n, len(merged)) + self._live_problem(),
+            notes=resolve.notes(request, query, n, len(merged)),
         )
         return result, live
 
@@ -301,8 +303,7 @@ class Engine:
             rows = LiveRows(live, self.live.item_counts(result.candidates.item_ids))
             context = FeatureContext(inputs, self.catalog, self.users, self.store, rows)
             matrix = assemble(context, self.features)
-        if self.live.problem() and result.notes[-1:] != self._live_problem():  # items' read failed
-            result = replace(result, notes=result.notes + self._live_problem())
+        result = self._noting_live_problem(result)
         with timer.stage("model"):
             scores, degraded = self._score(reranker, matrix)
         with timer.stage("rules"):
