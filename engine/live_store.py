@@ -213,12 +213,21 @@ class RedisStore:
         self.url, self.stream_max_len = url, stream_max_len
         self.prefix = redis_prefix(namespace)
         self.key = f"{self.prefix}:events"
+        self.total_key = f"{self.prefix}:total"
         self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._add_once = self._client.register_script(ADD_ONCE)
         self._read_user = self._client.register_script(READ_USER)
         self._read_items = self._client.register_script(READ_ITEMS)
         self._error = redis.RedisError
         self.reachable = True
+
+    def user_keys(self, user: int) -> list[str]:
+        """The user's counters (a hash: kind code -> count) and recent clicks (a list)."""
+        return [f"{self.prefix}:user:{user}", f"{self.prefix}:clicks:{user}"]
+
+    def items_key(self, code: int) -> str:
+        """Per-item counts of one kind of event (a hash: item id -> count)."""
+        return f"{self.prefix}:items:{code}"
 
     def add(self, user: int, item: int, kind: str, time: int) -> None:
         code = int(_record(user, item, kind, time)["kind"][0])  # validates the kind first
@@ -227,10 +236,9 @@ class RedisStore:
         keys = [
             self.key,
             f"{self.prefix}:seen:{uuid.uuid4().hex}",
-            f"{self.prefix}:user:{user}",
-            f"{self.prefix}:clicks:{user}",
-            f"{self.prefix}:items:{code}",
-            f"{self.prefix}:total",
+            *self.user_keys(user),
+            self.items_key(code),
+            self.total_key,
         ]
         args = [user, item, code, time, DEDUPE_SECONDS, self.stream_max_len, LIVE_CLICKS_KEPT, CLICK]
         try:
@@ -244,9 +252,8 @@ class RedisStore:
             ) from None
 
     def user_state(self, user: int) -> LiveUser:
-        keys = [f"{self.prefix}:user:{user}", f"{self.prefix}:clicks:{user}"]
         try:
-            counts, clicks = self._read_user(keys=keys, args=list(range(len(EVENT_KINDS))))
+            counts, clicks = self._read_user(keys=self.user_keys(user), args=list(range(len(EVENT_KINDS))))
             self.reachable = True
         except self._error:
             self.reachable = False  # serve without live events; never fail a request
@@ -254,7 +261,7 @@ class RedisStore:
         return LiveUser(_unpack(counts).astype(np.float32), _unpack(clicks).astype(np.int64))
 
     def item_counts(self, items: np.ndarray) -> np.ndarray:
-        keys = [f"{self.prefix}:items:{code}" for code in range(len(EVENT_KINDS))]
+        keys = [self.items_key(code) for code in range(len(EVENT_KINDS))]
         try:
             answers = self._read_items(keys=keys, args=[np.asarray(items, dtype="<u4").tobytes()])
             self.reachable = True
@@ -270,7 +277,7 @@ class RedisStore:
 
     def count(self) -> int:
         """Events recorded in Redis (for checks that nothing acknowledged was lost)."""
-        return int(self._client.get(f"{self.prefix}:total") or 0)
+        return int(self._client.get(self.total_key) or 0)
 
     def __len__(self) -> int:
         try:
