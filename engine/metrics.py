@@ -20,6 +20,7 @@ from engine.retrieval.recall import RecallSampler
 from engine.stats import HISTORY, QUEUE, RECORDED, STAGES, SessionStats
 
 QUANTILES = (("p50", 50), ("p95", 95), ("p99", 99))
+FLUSH_TIMEOUT_S = 1.0
 
 
 class LocalMetrics:
@@ -65,17 +66,30 @@ class SharedMetrics:
         self._prefix = f"{redis_prefix(namespace)}:metrics"
         self._fallback = LocalMetrics()
         self._pending: queue.SimpleQueue[dict[str, float]] = queue.SimpleQueue()
+        self._written = threading.Condition()
+        self._unwritten = 0
         threading.Thread(target=self._write_samples, name="metrics-writer", daemon=True).start()
 
     def add_request(self, ms_by_stage: dict[str, float]) -> None:
         """Never waits for Redis: the sample goes to a writer thread (called on the request's
         thread, after its response is encoded)."""
         self._fallback.add_request(ms_by_stage)
+        with self._written:
+            self._unwritten += 1
         self._pending.put(ms_by_stage)
 
     def _write_samples(self) -> None:
         while True:
             self._write(self._pending.get())
+            with self._written:
+                self._unwritten -= 1
+                self._written.notify_all()
+
+    def _flush(self) -> None:
+        """Wait (a bounded time: Redis may hang) until this worker's answered requests are in
+        Redis, so its own report never misses them."""
+        with self._written:
+            self._written.wait_for(lambda: self._unwritten == 0, timeout=FLUSH_TIMEOUT_S)
 
     def _write(self, ms_by_stage: dict[str, float]) -> None:
         try:
@@ -115,6 +129,7 @@ class SharedMetrics:
         return {**mine, "sampled": count, "mean": float(total) / count if count else None}
 
     def snapshot(self) -> tuple[dict[str, list[float]], dict[str, int]]:
+        self._flush()
         try:
             pipe = self._client.pipeline(transaction=False)
             for stage in RECORDED:

@@ -194,6 +194,10 @@ def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
         assert one.post("/recommend", json={"user_id": user, "k": 5}).status_code == 200
     assert other.post("/recommend", json={"user_id": 4, "k": 5}).status_code == 200
     assert other.post("/events", json={"user_id": 4, "item_id": 1, "kind": "click"}).status_code == 202
+    # A worker's report waits for its own samples to reach Redis; each worker writes its own
+    # on its own thread, so both are asked once first (as a scrape of every worker would).
+    for worker in (one, other):
+        assert worker.get("/metrics").status_code == 200
     seen = one.get("/metrics").json()
     assert seen["scope"] == "every worker" and seen["requests"] == 4 and seen["events"] == 1
     assert seen["ann_recall"]["sampled"] == 4 and 0 < seen["ann_recall"]["mean"] <= 1, (
