@@ -52,6 +52,20 @@ class RecommendIn(BaseModel):
         + "; ".join(f"{name}: {what}" for name, what in INCLUDE.items()),
     )
 
+    @classmethod
+    def of(cls, request: RecommendRequest, include: list[str] | None = None) -> RecommendIn:
+        """The body that asks the server for `request` (clients that hold an engine request)."""
+        return cls(
+            user_id=request.user_id,
+            k=request.k,
+            n_candidates=request.n_candidates,
+            backend=request.backend,
+            search_params=dict(request.search_params),
+            context=ContextIn(category=request.context.category, hour=request.context.hour),
+            measure_recall=request.measure_recall,
+            include=include or [],
+        )
+
     def to_request(self) -> RecommendRequest:
         return RecommendRequest(
             user_id=self.user_id,

@@ -87,6 +87,9 @@ def _through_server(
     args: argparse.Namespace, requests: list[RecommendRequest], progress: Callable[[int], None]
 ) -> tuple[list[dict], list[float], list[float]]:
     """Start `twostage serve` (one worker) on a free port and send the requests one by one."""
+    from engine.api import RecommendIn  # imported here so other commands start without FastAPI
+
+    bodies = [RecommendIn.of(request, ["timings"]).model_dump_json(exclude_none=True) for request in requests]
     port = free_port()
     command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--events", "memory"]
     command += ["--data-dir", str(layout_of(args).root)]
@@ -102,12 +105,12 @@ def _through_server(
         # The stdlib client, kept alive: a heavier client library would add its own time
         # (httpx: about 0.5 ms a request here) to what is meant to be the server's.
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for request in requests[:5]:  # the server's own warm-up (first requests load the model)
-            _post(client, request)
+        for body in bodies[:5]:  # the server's own warm-up (first requests load the model)
+            _post(client, body)
         served, round_trips, queued = [], [], []
-        for done, request in enumerate(requests, start=1):
+        for done, request_body in enumerate(bodies, start=1):
             started = time.perf_counter_ns()
-            body = _post(client, request)
+            body = _post(client, request_body)
             round_trips.append((time.perf_counter_ns() - started) / 1e6)
             served.append(body["timings_ms"])
             queued.append(body["queue_ms"])
@@ -128,26 +131,13 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _post(client: http.client.HTTPConnection, request: RecommendRequest) -> dict:
-    client.request("POST", "/recommend", json.dumps(_body(request)), {"Content-Type": "application/json"})
+def _post(client: http.client.HTTPConnection, body: str) -> dict:
+    client.request("POST", "/recommend", body, {"Content-Type": "application/json"})
     answer = client.getresponse()
     data = answer.read()
     if answer.status != 200:
         raise TwostageError(f"the server answered {answer.status}: {data[:200]!r}")
     return json.loads(data)
-
-
-def _body(request: RecommendRequest) -> dict:
-    body = {"user_id": request.user_id, "k": request.k, "include": ["timings"]}
-    if request.n_candidates is not None:
-        body["n_candidates"] = request.n_candidates
-    if request.backend is not None:
-        body["backend"] = request.backend
-    if request.search_params:
-        body["search_params"] = dict(request.search_params)
-    context = {"category": request.context.category, "hour": request.context.hour}
-    body["context"] = {k: v for k, v in context.items() if v is not None}
-    return body
 
 
 def _p50s(timings: list[dict[str, float]]) -> dict[str, float]:
