@@ -13,6 +13,8 @@ from collections import deque
 
 import numpy as np
 
+from engine.stats import HISTORY  # the same recent window as the stage percentiles
+
 TIE_EPS = 1e-5
 _BLOCK = 64
 
@@ -38,7 +40,7 @@ class RecallSampler:
     measured off the request's path (an exact search costs far more than the request: about
     19 ms at a million items), so an operator sees how recall holds in service."""
 
-    def __init__(self, rate: float, seed: int | None = None, recent: int = 200):
+    def __init__(self, rate: float, seed: int | None = None, recent: int = HISTORY):
         self.rate = rate
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
