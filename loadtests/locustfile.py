@@ -9,6 +9,8 @@ machines; `twostage loadtest` runs this file headless.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from locust import User, events
@@ -23,6 +25,7 @@ SCENARIO = scenario()
 ENGINE: Engine | None = None
 SAMPLER: RecallSampler | None = None
 StagedShape = staged_shape()  # Locust runs a LoadTestShape it finds in the locustfile
+T = TypeVar("T")
 
 
 class EmptyResult(Exception):
@@ -50,41 +53,37 @@ class EngineClient:
     def __init__(self, environment, engine: Engine):
         self.environment, self.engine = environment, engine
 
-    def record(self, user: int, item: int, kind: str) -> None:
+    def _timed(self, name: str, context: dict, work: Callable[[], T]) -> T | None:
+        """`work`'s result, its time (and failure) reported to Locust as one request; every
+        failure is reported, none stops the user (None then)."""
         started = time.perf_counter()
-        exception = None
+        result, exception = None, None
         try:
-            self.engine.record_event(user, item, kind)
-        except Exception as error:  # a refused event is a failure, not the end of the user
+            result = work()
+        except Exception as error:
             exception = error
         self.environment.events.request.fire(
             request_type=CALL_TYPE,
-            name="event",
+            name=name,
             response_time=(time.perf_counter() - started) * 1000,
             response_length=0,
             exception=exception,
-            context={"kind": kind},
+            context=context,
         )
+        return result
+
+    def record(self, user: int, item: int, kind: str) -> None:
+        self._timed("event", {"kind": kind}, lambda: self.engine.record_event(user, item, kind))
 
     def recommend(self, request: RecommendRequest, name: str) -> RecommendResponse | None:
-        started = time.perf_counter()
-        exception = None
-        try:
+        def work() -> RecommendResponse:
             response = self.engine.recommend(request)
             if not response.items:
                 raise EmptyResult(f"no items for user {request.user_id}")
-        except Exception as error:  # every failure is reported to Locust, none stops the user
-            exception = error
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        self.environment.events.request.fire(
-            request_type=CALL_TYPE,
-            name="recommend",
-            response_time=elapsed_ms,
-            response_length=0,
-            exception=exception,
-            context={"task": name},
-        )
-        if exception is not None:
+            return response
+
+        response = self._timed("recommend", {"task": name}, work)
+        if response is None:
             return None
         fire_stages(self.environment, response.timings_ms)
         if SAMPLER is not None and SAMPLER.wants():  # after the timed call: not in its time
