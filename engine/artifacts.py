@@ -53,7 +53,7 @@ def library_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
-    for dist in ("twostage", "numpy", "faiss-cpu", "hnswlib", "catboost"):
+    for dist in ("twostage", "numpy", "faiss-cpu", "hnswlib", "scann", "usearch", "catboost"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -26,6 +26,7 @@ class BenchRow:
 
     backend: str
     params: dict[str, int]
+    used: dict[str, int]  # what the library ran with (ef below k is raised to k by some)
     k: int
     queries: int
     recall: float
@@ -70,6 +71,7 @@ def ann_sweep(
                 BenchRow(
                     backend=backend,
                     params=params,
+                    used=index.effective_params({**index.search_params, **params}, k),
                     k=k,
                     queries=len(queries),
                     recall=float(recall.mean()),

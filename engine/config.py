@@ -233,8 +233,8 @@ class EngineConfig:
 
     `build` and `search` map a backend name to its build and default search parameters
     (e.g. `[build.faiss-hnsw] M = 32`, `[search.faiss-hnsw] efSearch = 256`); the backend
-    checks the names when it is built or loaded. `history_search` holds the lighter settings
-    of the history path, whose ten small searches need far less effort than the main one.
+    checks the names when it is built or loaded. `history_search` overrides a backend's
+    `history_defaults`: the lighter settings of the history path's small searches.
     """
 
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
@@ -243,13 +243,11 @@ class EngineConfig:
     rules: RulesConfig = field(default_factory=RulesConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
-    build: dict[str, dict[str, int]] = field(default_factory=dict)
+    build: dict[str, dict[str, int | float]] = field(default_factory=dict)
     search: dict[str, dict[str, int]] = field(default_factory=dict)
     history_search: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # A backend's table in the file replaces the built-in one; other backends keep theirs.
-        object.__setattr__(self, "history_search", {**HISTORY_SEARCH, **self.history_search})
         windows, share = self.model.train_windows, self.evaluation.test_share
         if (windows + 1) * share > 0.9 + 1e-9:
             raise ConfigError(
@@ -257,14 +255,6 @@ class EngineConfig:
                 f"plus the test window, take {(windows + 1) * share:.0%} of the log; keep it at most "
                 "90 % so that a tenth is left to learn the first window's embeddings from"
             )
-
-
-HISTORY_SEARCH = {
-    "faiss-hnsw": {"efSearch": 64},
-    "hnswlib": {"ef": 64},
-    "faiss-ivf": {"nprobe": 16},
-    "faiss-ivfpq": {"nprobe": 16, "k_factor": 4},
-}
 
 
 #: the environment variable through which worker processes (server, Locust) get `--config`
@@ -329,7 +319,12 @@ def _convert(hint: Any, value: Any, source: str, key: str) -> Any:
             raise ConfigError(f"{source}: '{key}' must be a list of strings, got {value!r}")
         return tuple(value)
     if origin in (typing.Union, types.UnionType):
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if set(options) == {int, float}:  # a number kept as written (build parameters)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{source}: '{key}' must be a number, got {type(value).__name__} {value!r}")
+            return value
+        hint = options[0]
     ok = (
         (hint is bool and isinstance(value, bool))
         or (hint is int and isinstance(value, int) and not isinstance(value, bool))

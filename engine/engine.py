@@ -233,12 +233,12 @@ class Engine:
                 has_history=len(query.history) > 0,
             )
         params = request.search_params or None
-        history_params = self.config.history_search.get(backend) or None
+        history_params = {**type(index).history_defaults, **self.config.history_search.get(backend, {})}
         with timer.stage("ann"):
             ann = paths.ann_path(query, index, n if sizes["ann"] else 0, sizes["ann"], params)
         with timer.stage("history"):
             recent = paths.history_path(
-                query, index, self.catalog, cfg.history_items, sizes["history"], history_params
+                query, index, self.catalog, cfg.history_items, sizes["history"], history_params or None
             )
         with timer.stage("covisit"):
             covisit = paths.covisit_path(query, self.store.cooc, cfg.history_items, sizes["covisit"])

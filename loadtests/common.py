@@ -11,6 +11,7 @@ from locust.runners import WorkerRunner
 
 from engine.config import config_from_environment
 from loadtests.plan import (
+    BACKEND_ENV,
     CALL_TYPE,
     JUDGED,
     PACE_ENV,
@@ -40,6 +41,11 @@ def pacing(think_min: float, think_max: float):
     if pace == "none":
         return constant(0)
     return constant_throughput(float(pace))
+
+
+def backend() -> str | None:
+    """The ANN backend `loadtest --backend` asked for (None: the engine's configured one)."""
+    return os.environ.get(BACKEND_ENV) or None
 
 
 def budget():

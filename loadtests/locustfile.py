@@ -18,10 +18,11 @@ from locust import User, events
 from engine.engine import Engine
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.retrieval.recall import RecallSampler
-from loadtests.common import fire_stages, pacing, staged_shape
+from loadtests.common import backend, fire_stages, pacing, staged_shape
 from loadtests.plan import CALL_TYPE, pick_user, scenario
 
 SCENARIO = scenario()
+BACKEND = backend()
 ENGINE: Engine | None = None
 SAMPLER: RecallSampler | None = None
 StagedShape = staged_shape()  # Locust runs a LoadTestShape it finds in the locustfile
@@ -116,6 +117,7 @@ def _task(spec):
             user_id=pick_user(spec.users, engine.users.n_users, user.active, user.rng),
             n_candidates=min(int(user.rng.choice(spec.candidates)), engine.catalog.n_items),
             context=context,
+            backend=BACKEND,
         )
         response = user.client.recommend(request, spec.name)
         if spec.event and response is not None and response.candidates.known_user:

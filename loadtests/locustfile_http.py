@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 from locust import FastHttpUser, events
 
-from loadtests.common import fire_stages, pacing, staged_shape
+from loadtests.common import backend, fire_stages, pacing, staged_shape
 from loadtests.plan import QUEUE, pick_user, scenario
 
 SCENARIO = scenario()
+BACKEND = backend()
 StagedShape = staged_shape()  # Locust runs a LoadTestShape it finds in the locustfile
 INFO: dict = {}
 
@@ -53,6 +54,8 @@ class HttpShopper(FastHttpUser):
             "n_candidates": min(int(self.rng.choice(spec.candidates)), INFO["items"]),
             "include": ["timings"],
         }
+        if BACKEND is not None:
+            body["backend"] = BACKEND
         if spec.context:
             body["context"] = {
                 "category": int(self.rng.integers(0, INFO["categories"])),

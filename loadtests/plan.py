@@ -26,6 +26,7 @@ STAGE_TYPE = "stage"
 #: how `twostage loadtest` passes settings to the Locust processes
 SHAPE_ENV = "TWOSTAGE_SHAPE"
 PACE_ENV = "TWOSTAGE_PACE"
+BACKEND_ENV = "TWOSTAGE_BACKEND"
 
 CALL_TYPE = "engine"
 EVENTS = ("click", "purchase")  # what a task may record after its request

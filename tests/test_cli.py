@@ -75,6 +75,16 @@ def test_ann_bench_json_has_a_row_per_setting(capsys, small_dir: Path) -> None:
     assert all(r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"] and r["qps"] > 0 for r in rows)
 
 
+def test_ann_bench_labels_an_ef_the_library_raised_to_k(capsys, small_dir: Path) -> None:
+    args = ["ann-bench", "--backend", "hnswlib", "--k", "100", "--queries", "3", "--data-dir", str(small_dir)]
+    code, out, _ = run(capsys, *args, "--json")
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    assert [(r["params"]["ef"], r["used"]["ef"]) for r in rows[:2]] == [(64, 100), (128, 128)]
+    code, out, _ = run(capsys, *args)
+    assert "ef=64 (ran 100)" in out and "ef=128 (ran" not in out
+
+
 def test_ann_bench_table_draws_the_curve(capsys, small_dir: Path) -> None:
     code, out, _ = run(capsys, "ann-bench", "--k", "20", "--queries", "5", "--data-dir", str(small_dir))
     assert code == 0

@@ -8,7 +8,6 @@ import pytest
 
 from engine.ann import backend_class
 from engine.config import (
-    HISTORY_SEARCH,
     BudgetConfig,
     EngineConfig,
     ModelConfig,
@@ -45,6 +44,8 @@ ann_ms = 5
 ef = 300
 [build.faiss-hnsw]
 M = 16
+[build.scann]
+avq_threshold = 0.3
 [history_search.hnswlib]
 ef = 20
 """,
@@ -53,9 +54,10 @@ ef = 20
     assert config.retrieval == RetrievalConfig(n_candidates=200, backend="hnswlib")
     assert config.budget.ann_ms == 5.0 and isinstance(config.budget.ann_ms, float)
     assert config.search == {"hnswlib": {"ef": 300}}
-    assert config.build == {"faiss-hnsw": {"M": 16}}
+    assert config.build == {"faiss-hnsw": {"M": 16}, "scann": {"avq_threshold": 0.3}}
+    assert isinstance(config.build["faiss-hnsw"]["M"], int), "build numbers keep their type"
     assert config.history_search["hnswlib"] == {"ef": 20}
-    assert config.history_search["faiss-hnsw"] == {"efSearch": 64}, "other backends keep the built-in table"
+    assert "faiss-hnsw" not in config.history_search, "other backends keep their own history_defaults"
     with pytest.raises(AttributeError):
         config.retrieval.n_candidates = 3  # type: ignore[misc]
 
@@ -68,6 +70,8 @@ ef = 20
         ("[retrieval]\nn_candidates = 'many'\n", "'retrieval.n_candidates' must be of type int"),
         ("[retrieval]\nexclude_seen = 1\n", "'retrieval.exclude_seen' must be of type bool"),
         ("[search.hnswlib]\nef = 1.5\n", "'search.hnswlib.ef' must be of type int"),
+        ("[build.scann]\navq_threshold = 'high'\n", "'build.scann.avq_threshold' must be a number"),
+        ("[build.scann]\nnum_leaves = true\n", "'build.scann.num_leaves' must be a number"),
         ("retrieval = 3\n", "'retrieval' must be a table"),
         ("[budget]\nann_ms = 90\n", "more than budget.total_ms"),
         ("[retrieval]\nn_candidates = 0\n", "n_candidates must be in"),
@@ -104,7 +108,8 @@ def test_the_example_config_is_valid_and_matches_the_defaults() -> None:
     config = load_config(example)
     assert config.retrieval == RetrievalConfig() and config.budget == BudgetConfig()
     assert config.model == ModelConfig() and config.rules == RulesConfig()
-    assert config.history_search == HISTORY_SEARCH
+    for backend, params in config.history_search.items():
+        assert backend_class(backend).history_defaults == params
     for backend, params in config.search.items():
         assert backend_class(backend).search_defaults == params
     for backend, params in config.build.items():

@@ -78,11 +78,12 @@ def test_in_process_run_records_every_stage_and_passes(
 ) -> None:
     sampled = tmp_path / "sampled.toml"
     sampled.write_text(small_config.read_text() + "[retrieval]\nrecall_sample_rate = 1.0\n")
-    done = _locust(["--pace", "none"], small_dir, sampled, tmp_path / "out")
+    # The exact backend for every request: the sampled recall must then be exactly 1.
+    done = _locust(["--pace", "none", "--backend", "exact"], small_dir, sampled, tmp_path / "out")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "=> PASS" in done.stdout
     recall = re.search(r"sampled ANN recall vs exact search: ([0-9.]+) over (\d+) requests", done.stdout)
-    assert recall and 0.5 < float(recall.group(1)) <= 1.0 and int(recall.group(2)) > 0, done.stdout[-1000:]
+    assert recall and float(recall.group(1)) == 1.0 and int(recall.group(2)) > 0, done.stdout[-1000:]
     rows = _rows(tmp_path / "out")
     for stage in ("retrieval", "features", "model", "rules", "total"):
         assert int(rows[("stage", stage)]["Request Count"]) > 0, stage
@@ -92,6 +93,14 @@ def test_in_process_run_records_every_stage_and_passes(
     requests = int(rows[("engine", "recommend")]["Request Count"]) + int(events["Request Count"])
     assert int(rows[("", "Aggregated")]["Request Count"]) == requests, "stage rows are not requests"
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_an_unknown_backend_is_refused_before_locust_starts(
+    small_dir: Path, small_config: Path, tmp_path: Path
+) -> None:
+    done = _locust(["--backend", "annoy"], small_dir, small_config, tmp_path / "out")
+    assert done.returncode == 1 and "unknown backend 'annoy'" in done.stderr, done.stderr[-1000:]
+    assert "locust:" not in done.stderr, "refused before Locust was started"
 
 
 def test_a_tiny_budget_fails_the_run(small_dir: Path, small_config: Path, tmp_path: Path) -> None:

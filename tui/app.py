@@ -29,7 +29,8 @@ from tui.panels import ExplainPanel, RequestPanel, StageOneTable, StageTwoTable,
 from tui.screens import BuildScreen, HelpScreen
 
 SWEEP_USERS = 100
-DEMO_BACKENDS = ["faiss-ivf", "faiss-hnsw", "hnswlib"]  # a first run builds these (the exact one needs none)
+# A first run builds these (the exact one needs none).
+DEMO_BACKENDS = ["faiss-ivf", "faiss-hnsw", "hnswlib", "scann"]
 
 
 class MainScreen(Screen[None]):

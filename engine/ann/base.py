@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,8 +42,9 @@ class AnnIndex(ABC):
     name: ClassVar[str]
     #: search parameter -> default; `set_search_params` accepts exactly these names.
     search_defaults: ClassVar[dict[str, int]] = {}
-    #: the files `_write` creates in an index directory.
-    files: ClassVar[tuple[str, ...]]
+    #: lighter settings for the history path, whose ten small searches (a few dozen results
+    #: each) need far less effort than the main one; unnamed parameters keep `search_params`.
+    history_defaults: ClassVar[dict[str, int]] = {}
     #: False for indexes that are only a view of the data set's vectors (exact search):
     #: `twostage build` skips them and the engine builds them in memory on demand.
     needs_build: ClassVar[bool] = True
@@ -99,11 +101,11 @@ class AnnIndex(ABC):
         if not self.count:
             raise InvalidRequestError(f"the {self.name} index is empty; nothing to save")
         directory.mkdir(parents=True, exist_ok=True)
-        self._write(directory)
+        written = self._write(directory)
         write_manifest(
             directory,
             INDEX_KIND,
-            list(self.files),
+            list(written),
             backend=self.name,
             build_params=self.build_params,
             search_params=self.search_params,
@@ -134,6 +136,11 @@ class AnnIndex(ABC):
         index.set_search_params(**manifest.get("search_params", {}))
         return index
 
+    def effective_params(self, params: dict[str, int], k: int) -> dict[str, int]:
+        """The settings a search for k results really runs with: libraries whose candidate
+        list must hold k results (hnswlib's ef, ScaNN's re-order count) raise it to k."""
+        return params
+
     @abstractmethod
     def memory_bytes(self) -> int:
         """Approximate resident size of the index, from the library's data layout."""
@@ -148,7 +155,8 @@ class AnnIndex(ABC):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
     @abstractmethod
-    def _write(self, directory: Path) -> None: ...
+    def _write(self, directory: Path) -> Sequence[str]:
+        """Write the library's files atomically; return their paths relative to `directory`."""
 
     @abstractmethod
     def _read(self, directory: Path) -> None: ...

@@ -10,6 +10,7 @@ from engine.ann.base import AnnIndex
 from engine.artifacts import load_array, save_array
 from engine.progress import Progress
 
+VECTORS_FILE = "vectors.npy"
 _SCORE_BYTES = 64 << 20  # cap on the (queries x items) score block held at once
 
 
@@ -17,7 +18,6 @@ class ExactIndex(AnnIndex):
     """Brute force: one matrix product and a partial sort. Always available."""
 
     name = "exact"
-    files = ("vectors.npy",)
     needs_build = False
 
     def __init__(self) -> None:
@@ -37,11 +37,12 @@ class ExactIndex(AnnIndex):
             ids[start : start + rows], scores[start : start + rows] = top_k(block, k)
         return ids, scores
 
-    def _write(self, directory: Path) -> None:
-        save_array(directory / "vectors.npy", self._vectors)
+    def _write(self, directory: Path) -> tuple[str, ...]:
+        save_array(directory / VECTORS_FILE, self._vectors)
+        return (VECTORS_FILE,)
 
     def _read(self, directory: Path) -> None:
-        self._vectors = load_array(directory / "vectors.npy", dtype="float32", ndim=2)
+        self._vectors = load_array(directory / VECTORS_FILE, dtype="float32", ndim=2)
 
     def memory_bytes(self) -> int:
         return int(self._vectors.nbytes)

@@ -57,7 +57,6 @@ def read_index(directory: Path) -> faiss.Index:
 class FaissIndex(AnnIndex):
     """Base of the FAISS backends: each supplies `_build` and its per-call search settings."""
 
-    files = (INDEX_FILE,)
     _index: faiss.Index
 
     @abstractmethod
@@ -69,8 +68,9 @@ class FaissIndex(AnnIndex):
         scores, ids = self._index.search(queries, k, params=self._settings(params))
         return ids, scores
 
-    def _write(self, directory: Path) -> None:
+    def _write(self, directory: Path) -> tuple[str, ...]:
         write_index(self._index, directory)
+        return (INDEX_FILE,)
 
     def _read(self, directory: Path) -> None:
         self._index = read_index(directory)

@@ -16,6 +16,7 @@ class FaissHnswIndex(faiss_common.FaissIndex):
 
     name = "faiss-hnsw"
     search_defaults: ClassVar[dict[str, int]] = {"efSearch": 512}
+    history_defaults: ClassVar[dict[str, int]] = {"efSearch": 64}
 
     def __init__(self, M: int = 32, efConstruction: int = 200) -> None:
         super().__init__(M=M, efConstruction=efConstruction)

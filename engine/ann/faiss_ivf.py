@@ -19,6 +19,7 @@ class FaissIvfIndex(faiss_common.FaissIndex):
 
     name = "faiss-ivf"
     search_defaults: ClassVar[dict[str, int]] = {"nprobe": 128}
+    history_defaults: ClassVar[dict[str, int]] = {"nprobe": 16}
 
     def __init__(self, nlist: int = 0, train_points: int = 200_000, seed: int = 1234) -> None:
         super().__init__(nlist=nlist, train_points=train_points, seed=seed)

@@ -21,6 +21,7 @@ class FaissIvfPqIndex(FaissIvfIndex):
 
     name = "faiss-ivfpq"
     search_defaults: ClassVar[dict[str, int]] = {"nprobe": 128, "k_factor": 4}
+    history_defaults: ClassVar[dict[str, int]] = {"nprobe": 16, "k_factor": 4}
 
     def __init__(
         self, nlist: int = 0, m: int = 0, nbits: int = 8, train_points: int = 200_000, seed: int = 1234

@@ -24,7 +24,7 @@ class HnswlibIndex(AnnIndex):
 
     name = "hnswlib"
     search_defaults: ClassVar[dict[str, int]] = {"ef": 512}
-    files = (INDEX_FILE,)
+    history_defaults: ClassVar[dict[str, int]] = {"ef": 64}
 
     def __init__(self, M: int = 32, ef_construction: int = 200, seed: int = 100) -> None:
         super().__init__(M=M, ef_construction=ef_construction, seed=seed)
@@ -45,8 +45,11 @@ class HnswlibIndex(AnnIndex):
             progress(f"index {self.name}", stop, len(data))
         self._index = index
 
+    def effective_params(self, params: dict[str, int], k: int) -> dict[str, int]:
+        return {**params, "ef": max(params["ef"], k)}
+
     def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        ef = max(params["ef"], k)
+        ef = self.effective_params(params, k)["ef"]
         with self._lock:
             if ef != self._active_ef:
                 self._index.set_ef(ef)
@@ -54,8 +57,9 @@ class HnswlibIndex(AnnIndex):
             labels, distances = self._index.knn_query(queries, k=k, num_threads=1)
         return labels.astype(np.int64), 1.0 - distances  # hnswlib's "ip" distance is 1 - <q, x>
 
-    def _write(self, directory: Path) -> None:
+    def _write(self, directory: Path) -> tuple[str, ...]:
         atomic_write(directory / INDEX_FILE, lambda tmp: self._index.save_index(str(tmp)))
+        return (INDEX_FILE,)
 
     def _read(self, directory: Path) -> None:
         index = hnswlib.Index(space="ip", dim=self.dim)

@@ -23,6 +23,8 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "faiss-ivf": ("engine.ann.faiss_ivf:FaissIvfIndex", "faiss-cpu"),
     "faiss-ivfpq": ("engine.ann.faiss_ivfpq:FaissIvfPqIndex", "faiss-cpu"),
     "hnswlib": ("engine.ann.hnswlib_index:HnswlibIndex", "hnswlib"),
+    "scann": ("engine.ann.scann_index:ScannIndex", "scann"),
+    "usearch": ("engine.ann.usearch_index:UsearchIndex", "usearch"),
 }
 
 

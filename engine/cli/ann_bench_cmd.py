@@ -51,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
         title_justify="left",
     )
     for r in results:
-        params = " ".join(f"{k}={v}" for k, v in r.params.items()) or "-"
+        params = " ".join(_setting(name, value, r.used.get(name, value)) for name, value in r.params.items())
         table.add_row(
-            r.backend, params, f"{r.recall:.4f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", f"{r.qps:,.0f}"
+            r.backend, params or "-", f"{r.recall:.4f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", f"{r.qps:,.0f}"
         )
     stdout.print(table)
     builds = Table("backend", "build time", "memory", title="Build", title_justify="left")
@@ -64,3 +64,8 @@ def run(args: argparse.Namespace) -> int:
     curves = {b: [(r.p50_ms, r.recall) for r in results if r.backend == b] for b in backends}
     stdout.print(line_plot(curves, x_label="p50 latency per query (ms)", y_label=f"recall@{args.k}"))
     return 0
+
+
+def _setting(name: str, asked: int, used: int) -> str:
+    """`ef=64`, or `ef=64 (ran 500)` where the library raised it to k."""
+    return f"{name}={asked}" if asked == used else f"{name}={asked} (ran {used})"

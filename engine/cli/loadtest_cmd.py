@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import loadtests
+from engine.ann import backend_class
 from engine.cli.common import add_common, layout_of, stderr
 from engine.config import CONFIG_ENV, EVENTS_ENV
 from engine.errors import InvalidRequestError
 from engine.layout import ENV_VAR
-from loadtests.plan import PACE_ENV, SHAPE_ENV, shape
+from loadtests.plan import BACKEND_ENV, PACE_ENV, SHAPE_ENV, shape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spawn-rate", type=float, default=2.0, help="users started per second")
     p.add_argument("--duration", default="30s", help="run time, e.g. 30s or 5m (ignored with --shape)")
     p.add_argument("--shape", default=None, help="a load shape from loadtests/shapes.toml: step, spike, soak")
+    p.add_argument("--backend", default=None, help="ANN backend of every request (default: configured)")
     p.add_argument("--processes", type=int, default=1, help="Locust processes (engine calls block gevent)")
     p.add_argument(
         "--pace",
@@ -76,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         environment.setdefault(EVENTS_ENV, "memory")
     if args.shape:
         environment[SHAPE_ENV] = args.shape
+    if args.backend:
+        backend_class(args.backend)  # unknown or unavailable: a clear error before Locust starts
+        environment[BACKEND_ENV] = args.backend
     if args.pace:
         if args.pace != "none":
             try:

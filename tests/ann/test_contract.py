@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from engine.ann import AnnIndex, backend_class, create, names, search_grid
+from engine.ann.base import INDEX_KIND
 from engine.ann.exact import ExactIndex
+from engine.artifacts import read_manifest
 from engine.errors import ArtifactError, BackendUnavailableError, InvalidRequestError
 from engine.retrieval.recall import recall_at_k
 from sample_data.synthetic import SyntheticParams, generate
@@ -140,7 +142,8 @@ def test_truncated_or_missing_index_file_is_refused(backend: str, rng, tmp_path:
     directory = tmp_path / backend
     index.save(directory)
     cls = backend_class(backend)
-    data_file = directory / cls.files[0]
+    written = read_manifest(directory, INDEX_KIND)["files"]
+    data_file = directory / max(written, key=lambda name: written[name]["bytes"])
     data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
     with pytest.raises(ArtifactError, match="truncated or replaced"):
         cls.load(directory)
