@@ -243,7 +243,7 @@ class EngineConfig:
     rules: RulesConfig = field(default_factory=RulesConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
-    build: dict[str, dict[str, int | float]] = field(default_factory=dict)
+    build: dict[str, dict[str, int | float | str]] = field(default_factory=dict)
     search: dict[str, dict[str, int]] = field(default_factory=dict)
     history_search: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -320,9 +320,11 @@ def _convert(hint: Any, value: Any, source: str, key: str) -> Any:
         return tuple(value)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
-        if set(options) == {int, float}:  # a number kept as written (build parameters)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{source}: '{key}' must be a number, got {type(value).__name__} {value!r}")
+        if set(options) == {int, float, str}:  # build parameters: kept as written
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise ConfigError(
+                    f"{source}: '{key}' must be a number or a string, got {type(value).__name__} {value!r}"
+                )
             return value
         hint = options[0]
     ok = (

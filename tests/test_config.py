@@ -46,6 +46,8 @@ ef = 300
 M = 16
 [build.scann]
 avq_threshold = 0.3
+[build.milvus]
+uri = "http://milvus.internal:19530"
 [history_search.hnswlib]
 ef = 20
 """,
@@ -54,7 +56,11 @@ ef = 20
     assert config.retrieval == RetrievalConfig(n_candidates=200, backend="hnswlib")
     assert config.budget.ann_ms == 5.0 and isinstance(config.budget.ann_ms, float)
     assert config.search == {"hnswlib": {"ef": 300}}
-    assert config.build == {"faiss-hnsw": {"M": 16}, "scann": {"avq_threshold": 0.3}}
+    assert config.build == {
+        "faiss-hnsw": {"M": 16},
+        "scann": {"avq_threshold": 0.3},
+        "milvus": {"uri": "http://milvus.internal:19530"},
+    }
     assert isinstance(config.build["faiss-hnsw"]["M"], int), "build numbers keep their type"
     assert config.history_search["hnswlib"] == {"ef": 20}
     assert "faiss-hnsw" not in config.history_search, "other backends keep their own history_defaults"
@@ -70,8 +76,8 @@ ef = 20
         ("[retrieval]\nn_candidates = 'many'\n", "'retrieval.n_candidates' must be of type int"),
         ("[retrieval]\nexclude_seen = 1\n", "'retrieval.exclude_seen' must be of type bool"),
         ("[search.hnswlib]\nef = 1.5\n", "'search.hnswlib.ef' must be of type int"),
-        ("[build.scann]\navq_threshold = 'high'\n", "'build.scann.avq_threshold' must be a number"),
-        ("[build.scann]\nnum_leaves = true\n", "'build.scann.num_leaves' must be a number"),
+        ("[build.scann]\navq_threshold = [0.2]\n", "'build.scann.avq_threshold' must be a number"),
+        ("[build.scann]\nnum_leaves = true\n", "'build.scann.num_leaves' must be a number or a string"),
         ("retrieval = 3\n", "'retrieval' must be a table"),
         ("[budget]\nann_ms = 90\n", "more than budget.total_ms"),
         ("[retrieval]\nn_candidates = 0\n", "n_candidates must be in"),

@@ -25,6 +25,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "hnswlib": ("engine.ann.hnswlib_index:HnswlibIndex", "hnswlib"),
     "scann": ("engine.ann.scann_index:ScannIndex", "scann"),
     "usearch": ("engine.ann.usearch_index:UsearchIndex", "usearch"),
+    "milvus": ("engine.ann.milvus_index:MilvusIndex", "pymilvus[milvus_lite]"),
 }
 
 
