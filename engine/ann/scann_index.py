@@ -6,7 +6,11 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,6 +25,26 @@ SUBDIR = "scann"  # ScaNN writes several files whose set depends on the configur
 ASSETS = "scann_assets.pbtxt"
 MIN_TREE_POINTS = 2_000  # below this ScaNN's own brute force: too few points to train leaves and codes
 POINTS_PER_LEAF = 100
+
+
+@contextmanager
+def native_stderr_held() -> Iterator[None]:
+    """ScaNN's C++ logs its training steps to file descriptor 2, over the progress bars; keep
+    them aside and show them only if the build fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class ScannIndex(AnnIndex):
@@ -73,7 +97,8 @@ class ScannIndex(AnnIndex):
                 )
                 .reorder(self.search_defaults["reorder"])
             )
-        self._searcher = builder.set_n_training_threads(os.cpu_count() or 1).build()
+        with native_stderr_held():
+            self._searcher = builder.set_n_training_threads(os.cpu_count() or 1).build()
         progress(f"train {self.name}", 1, 1)
 
     def effective_params(self, params: dict[str, int], k: int) -> dict[str, int]:
