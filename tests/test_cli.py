@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from engine.ann import grid_axes
+from engine.ann.base import INDEX_KIND
+from engine.artifacts import read_manifest
 from engine.cli.main import main
 from engine.retrieval.types import PATHS
 from tests.conftest import SMALL
@@ -73,6 +75,22 @@ def test_ann_bench_json_has_a_row_per_setting(capsys, small_dir: Path) -> None:
     assert len(rows) >= 8
     assert rows[0]["recall"] < rows[-1]["recall"] <= 1.0
     assert all(r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"] and r["qps"] > 0 for r in rows)
+
+
+def test_ann_bench_builds_sweeps_each_build_setting_and_measures_its_files(capsys, small_dir: Path) -> None:
+    args = ["ann-bench", "--backend", "faiss-hnsw", "--k", "20", "--queries", "5"]
+    args += ["--data-dir", str(small_dir)]
+    code, out, _ = run(capsys, *args, "--builds", "--json")
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    built = {(r["build_params"]["M"], r["build_params"]["efConstruction"]): r for r in rows}
+    assert sorted(built) == [(16, 100), (16, 200), (32, 100), (32, 200)]
+    assert len(rows) == 4 * len(grid_axes("faiss-hnsw")["efSearch"])
+    # Twice the links per node: the saved graph is measurably larger (vectors are 3,000 x 16 floats).
+    assert built[(32, 200)]["disk_bytes"] - built[(16, 200)]["disk_bytes"] > 3_000 * 16 * 4
+    code, out, _ = run(capsys, *args, "--json")
+    on_disk = read_manifest(small_dir / "indexes" / "faiss-hnsw", INDEX_KIND)["files"]
+    assert {r["disk_bytes"] for r in json.loads(out)["rows"]} == {sum(f["bytes"] for f in on_disk.values())}
 
 
 def test_ann_bench_labels_an_ef_the_library_raised_to_k(capsys, small_dir: Path) -> None:

@@ -46,3 +46,13 @@ def test_every_backend_has_a_search_grid_matching_its_parameters() -> None:
         defaults = registry.backend_class(name).search_defaults
         for setting in registry.search_grid(name):
             assert set(setting) == set(defaults), name
+
+
+def test_every_build_grid_names_real_build_parameters() -> None:
+    for name in registry.available():
+        cls = registry.backend_class(name)
+        defaults = cls().build_params if cls.needs_build else {}
+        for setting in registry.build_grid(name):
+            assert set(setting) <= set(defaults), f"{name}: {set(setting) - set(defaults)} unknown"
+    assert len(registry.build_grid("faiss-hnsw")) == 4, "M x efConstruction"
+    assert registry.build_grid("exact") == [{}]

@@ -72,18 +72,27 @@ def create(name: str, **build_params: Any) -> AnnIndex:
         raise UnknownBackendError(f"bad build parameters for backend '{name}': {exc}") from None
 
 
-def grid_axes(name: str) -> dict[str, list[int]]:
-    """Each search parameter's values in the `ann-bench` grid, from grids.toml (data, not code)."""
-    return dict(_grids().get(name, {}))
+def grid_axes(name: str, kind: str = "search") -> dict[str, list[int]]:
+    """Each parameter's values in the `ann-bench` grid of `kind` ("search" or "build"), from
+    grids.toml (data, not code)."""
+    return dict(_grids().get(kind, {}).get(name, {}))
 
 
 def search_grid(name: str) -> list[dict[str, int]]:
-    """Every setting `ann-bench` sweeps: the cartesian product of the grid's axes."""
-    grid = grid_axes(name)
+    """Every search setting `ann-bench` sweeps: the cartesian product of the grid's axes."""
+    return _product(grid_axes(name, "search"))
+
+
+def build_grid(name: str) -> list[dict[str, int]]:
+    """Every build setting `ann-bench --builds` sweeps ([{}]: the defaults only)."""
+    return _product(grid_axes(name, "build"))
+
+
+def _product(grid: dict[str, list[int]]) -> list[dict[str, int]]:
     keys = list(grid)
     return [dict(zip(keys, values, strict=True)) for values in product(*(grid[k] for k in keys))] or [{}]
 
 
 @cache
-def _grids() -> dict[str, dict[str, list[int]]]:
+def _grids() -> dict[str, dict[str, dict[str, list[int]]]]:
     return tomllib.loads(resources.files("engine.ann").joinpath("grids.toml").read_text())

@@ -7,7 +7,8 @@ from dataclasses import asdict
 
 from rich.table import Table
 
-from engine.bench import ann_sweep
+from engine.ann import grid_axes
+from engine.bench import BenchRow, ann_sweep
 from engine.cli.build_cmd import backend_list
 from engine.cli.common import add_common, config_of, emit_json, layout_of, mib, progress_bars, stdout
 from engine.cli.plot import line_plot
@@ -15,11 +16,16 @@ from engine.engine import Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ann-bench", help="sweep ANN search settings: recall@k, latency, QPS")
+    p = sub.add_parser("ann-bench", help="sweep ANN search (and build) settings: recall@k, latency, QPS")
     add_common(p)
     p.add_argument("--backend", default="all", help="one backend, a comma-separated list, or 'all' built")
     p.add_argument("--k", type=int, default=500, help="neighbours per query (default 500)")
     p.add_argument("--queries", type=int, default=200, help="number of queries (user embeddings)")
+    p.add_argument(
+        "--builds",
+        action="store_true",
+        help="also sweep build settings (grids.toml [build.NAME]): each built in memory, then searched",
+    )
     p.set_defaults(run=run)
 
 
@@ -27,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine.open(layout_of(args).root, config_of(args))
     backends = engine.usable_backends() if args.backend == "all" else backend_list(args.backend)
     with progress_bars() as progress:
-        results = ann_sweep(engine, backends, args.k, args.queries, progress)
+        results = ann_sweep(engine, backends, args.k, args.queries, progress, builds=args.builds)
     if args.json:
         emit_json(
             {
@@ -37,33 +43,53 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    table = Table(
+    groups: dict[str, list[BenchRow]] = {}
+    for r in results:  # one table per built index: a backend, or a backend at one build setting
+        groups.setdefault(f"{r.backend} {_built(r)}" if args.builds else "", []).append(r)
+    catalog = engine.catalog
+    header = f"{catalog.n_items:,} items x {catalog.dim} dims, {results[0].queries} queries, 1 thread"
+    for group, rows in groups.items():
+        table = Table(
+            "backend",
+            "search params",
+            f"recall@{args.k}",
+            "p50 ms",
+            "p99 ms",
+            "QPS",
+            title=f"{header}; {group}" if group else header,
+            title_justify="left",
+        )
+        for r in rows:
+            params = " ".join(_setting(key, value, r.used.get(key, value)) for key, value in r.params.items())
+            latency = (f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}")
+            table.add_row(r.backend, params or "-", f"{r.recall:.4f}", *latency, f"{r.qps:,.0f}")
+        stdout.print(table)
+    builds = Table(
         "backend",
-        "search params",
-        f"recall@{args.k}",
-        "p50 ms",
-        "p99 ms",
-        "QPS",
-        title=(
-            f"{engine.catalog.n_items:,} items x {engine.catalog.dim} dims, "
-            f"{results[0].queries} queries, 1 thread"
-        ),
+        "build params",
+        "build time",
+        "resident memory growth",
+        "on disk",
+        title="Build",
         title_justify="left",
     )
+    curves: dict[str, list[tuple[float, float]]] = {}
     for r in results:
-        params = " ".join(_setting(name, value, r.used.get(name, value)) for name, value in r.params.items())
-        table.add_row(
-            r.backend, params or "-", f"{r.recall:.4f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", f"{r.qps:,.0f}"
-        )
-    stdout.print(table)
-    builds = Table("backend", "build time", "memory", title="Build", title_justify="left")
-    for backend in backends:
-        first = next(r for r in results if r.backend == backend)
-        builds.add_row(backend, f"{first.build_seconds:.1f} s", mib(first.memory_bytes))
+        name = f"{r.backend} {_built(r)}".strip() if args.builds else r.backend
+        if name not in curves:
+            builds.add_row(
+                r.backend, _built(r), f"{r.build_seconds:.1f} s", mib(r.resident_bytes), mib(r.disk_bytes)
+            )
+        curves.setdefault(name, []).append((r.p50_ms, r.recall))
     stdout.print(builds)
-    curves = {b: [(r.p50_ms, r.recall) for r in results if r.backend == b] for b in backends}
     stdout.print(line_plot(curves, x_label="p50 latency per query (ms)", y_label=f"recall@{args.k}"))
     return 0
+
+
+def _built(row: BenchRow) -> str:
+    """The build parameters its grid sweeps (M, nlist, leaves, ...): the ones that matter here."""
+    swept = grid_axes(row.backend, "build")
+    return " ".join(f"{name}={value}" for name, value in row.build_params.items() if name in swept) or "-"
 
 
 def _setting(name: str, asked: int, used: int) -> str:
