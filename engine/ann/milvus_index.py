@@ -9,6 +9,7 @@ the manifest, and the collection lives on the server. Every search is a gRPC rou
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -100,13 +101,16 @@ class MilvusIndex(AnnIndex):
                 f"Milvus returns at most {MAX_RESULTS:,} results per query, {k:,} were asked; "
                 "ask for fewer candidates or use another backend"
             )
-        found = self._connected().search(
-            self.collection,
-            data=list(queries),
-            limit=k,
-            search_params={"metric_type": "IP", "params": {"nprobe": params["nprobe"]}},
-            output_fields=["id"],  # ids only: returning the vectors would triple the reply
-        )
+        # Milvus Lite mixes up searches that run side by side (faiss fails with "Invalid key"):
+        # one at a time there. A Milvus server takes concurrent searches itself.
+        with self._lock if self._lite is not None else contextlib.nullcontext():
+            found = self._connected().search(
+                self.collection,
+                data=list(queries),
+                limit=k,
+                search_params={"metric_type": "IP", "params": {"nprobe": params["nprobe"]}},
+                output_fields=["id"],  # ids only: returning the vectors would triple the reply
+            )
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         for row, hits in enumerate(found):  # one row per query, not per result
