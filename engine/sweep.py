@@ -9,11 +9,13 @@ top k; on other data, the users' clicks and purchases in the test window (NDCG@k
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.ann import search_grid
 from engine.config import EngineConfig
 from engine.embeddings import open_dataset
 from engine.engine import Engine
@@ -61,6 +63,39 @@ class Sweep:
         return None
 
 
+@dataclass(frozen=True)
+class RecallRow:
+    """One backend at one search setting, at a fixed candidate-set size."""
+
+    backend: str
+    params: dict[str, int]
+    ann_recall: float  # the ANN path's recall@size against exact search, mean over users
+    ndcg: float
+    second: float
+    stage1_ndcg: float
+    ann_p50_ms: float
+    p50_ms: float
+
+
+@dataclass(frozen=True)
+class RecallSweep:
+    """How much stage-1 recall the final list needs: quality against the ANN path's recall."""
+
+    k: int
+    users: int
+    size: int
+    ground_truth: str
+    second_metric: str
+    rows: tuple[RecallRow, ...]
+
+    def curves(self) -> dict[str, list[tuple[float, float]]]:
+        """NDCG@k against the ANN path's recall, one curve per backend, in recall order."""
+        curves: dict[str, list[tuple[float, float]]] = {}
+        for row in sorted(self.rows, key=lambda r: r.ann_recall):
+            curves.setdefault(row.backend, []).append((row.ann_recall, row.ndcg))
+        return curves
+
+
 def candidate_sweep(
     data_dir: Path,
     config: EngineConfig | None = None,
@@ -71,6 +106,80 @@ def candidate_sweep(
     seed: int = 0,
     progress: Progress = no_progress,
 ) -> Sweep:
+    engine, judge, users = _judged_users(data_dir, config, n_users, k, seed)
+    sizes = tuple(s for s in sizes if s <= engine.catalog.n_items)
+    for size in sizes:  # every size once before any is timed: the first one timed is not cold
+        for user in users[:WARMUP].tolist():
+            engine.recommend(RecommendRequest(user, k=k, n_candidates=size))
+    rows = []
+    for step, size in enumerate(sizes):
+        measured = _measure(
+            engine, judge, users, lambda user, size=size: RecommendRequest(user, k=k, n_candidates=size)
+        )
+        p50, p99 = np.percentile(measured.total_ms, [50, 99])
+        final, first = measured.final, measured.first
+        rows.append(SweepRow(size, final[0], final[1], first[0], first[1], float(p50), float(p99)))
+        progress("candidate sizes", step + 1, len(sizes))
+    return Sweep(k, len(users), TOLERANCE, judge.name, judge.second, tuple(rows))
+
+
+def recall_sweep(
+    data_dir: Path,
+    config: EngineConfig | None = None,
+    *,
+    backends: list[str],
+    size: int = 500,
+    n_users: int = 200,
+    k: int = 10,
+    seed: int = 0,
+    progress: Progress = no_progress,
+) -> RecallSweep:
+    """Each backend's search grid at `size` candidates: the ANN path's recall against exact
+    search, and what the final top k (and stage 1's) is worth, judged as `candidate_sweep` does."""
+    engine, judge, users = _judged_users(data_dir, config, n_users, k, seed)
+    size = min(size, engine.catalog.n_items)
+    settings = [(backend, params) for backend in backends for params in search_grid(backend)]
+    rows = []
+    for step, (backend, params) in enumerate(settings):
+
+        def request(user: int, backend: str = backend, params: dict[str, int] = params) -> RecommendRequest:
+            return RecommendRequest(
+                user, k=k, n_candidates=size, backend=backend, search_params=params, measure_recall=True
+            )
+
+        for user in users[:WARMUP].tolist():
+            engine.recommend(request(user))
+        measured = _measure(engine, judge, users, request)
+        rows.append(
+            RecallRow(
+                backend=backend,
+                params=params,
+                ann_recall=float(np.mean(measured.recall)) if measured.recall else float("nan"),
+                ndcg=measured.final[0],
+                second=measured.final[1],
+                stage1_ndcg=measured.first[0],
+                ann_p50_ms=float(np.percentile(measured.ann_ms, 50)),
+                p50_ms=float(np.percentile(measured.total_ms, 50)),
+            )
+        )
+        progress("search settings", step + 1, len(settings))
+    return RecallSweep(k, len(users), size, judge.name, judge.second, tuple(rows))
+
+
+@dataclass(frozen=True)
+class _Measured:
+    final: tuple[float, float]  # NDCG@k and the judge's second metric of the final lists
+    first: tuple[float, float]  # ... of stage 1's top k
+    total_ms: list[float]
+    ann_ms: list[float]
+    recall: list[float]  # the ANN path's recall, where the request measured it
+
+
+def _judged_users(
+    data_dir: Path, config: EngineConfig | None, n_users: int, k: int, seed: int
+) -> tuple[Engine, ClickModel | _HeldOut, np.ndarray]:
+    """An engine as of the start of the test window, the judge, and the sampled users (their
+    ideal lists computed first, so that no timed request pays for them), warmed up."""
     if n_users < 1:
         raise InvalidRequestError(f"the sweep needs at least one user, got {n_users}")
     config = config or EngineConfig()
@@ -78,34 +187,32 @@ def candidate_sweep(
     dataset = open_dataset(layout, config)
     splits = Splits.of(dataset, config)
     engine = Engine(layout, dataset, config, as_of=splits.test_from - 1)
-    sizes = tuple(s for s in sizes if s <= engine.catalog.n_items)
     judge = ClickModel(engine, layout, k) if is_synthetic(engine) else _HeldOut(engine, splits, k)
-    users = np.random.default_rng(seed).choice(
-        judge.users, size=min(n_users, len(judge.users)), replace=False
-    )
-    for user in users.tolist():  # the ideal lists first, so no timed request pays for them
+    rng = np.random.default_rng(seed)
+    users = rng.choice(judge.users, size=min(n_users, len(judge.users)), replace=False)
+    for user in users.tolist():
         judge.prepare(user)
     engine.warm_up()
-    for size in sizes:  # every size once before any is timed: the first one timed is not cold
-        for user in users[:WARMUP].tolist():
-            engine.recommend(RecommendRequest(user, k=k, n_candidates=size))
-    rows = []
-    for step, size in enumerate(sizes):
-        final, first, latency = [], [], []
-        for user in np.sort(users).tolist():
-            response = engine.recommend(RecommendRequest(user, k=k, n_candidates=size))
-            final.append(judge.quality(user, [item.item_id for item in response.items]))
-            first.append(judge.quality(user, response.candidates.candidates.item_ids[:k].tolist()))
-            latency.append(response.timings_ms["total"])
-        mean, mean1 = np.mean(final, axis=0), np.mean(first, axis=0)
-        p50, p99 = np.percentile(latency, [50, 99])
-        rows.append(
-            SweepRow(
-                size, float(mean[0]), float(mean[1]), float(mean1[0]), float(mean1[1]), float(p50), float(p99)
-            )
-        )
-        progress("candidate sizes", step + 1, len(sizes))
-    return Sweep(k, len(users), TOLERANCE, judge.name, judge.second, tuple(rows))
+    return engine, judge, users
+
+
+def _measure(
+    engine: Engine,
+    judge: ClickModel | _HeldOut,
+    users: np.ndarray,
+    request: Callable[[int], RecommendRequest],
+) -> _Measured:
+    final, first, total, ann, recall = [], [], [], [], []
+    for user in np.sort(users).tolist():
+        response = engine.recommend(request(user))
+        final.append(judge.quality(user, [item.item_id for item in response.items]))
+        first.append(judge.quality(user, response.candidates.candidates.item_ids[: judge.k].tolist()))
+        total.append(response.timings_ms["total"])
+        ann.append(response.candidates.timings_ns.get("ann", 0) / 1e6)
+        if response.candidates.recall is not None:
+            recall.append(response.candidates.recall)
+    mean, mean1 = np.mean(final, axis=0), np.mean(first, axis=0)
+    return _Measured((float(mean[0]), float(mean[1])), (float(mean1[0]), float(mean1[1])), total, ann, recall)
 
 
 class _HeldOut:

@@ -353,6 +353,26 @@ def test_sweep_json_and_png(capsys, small_dir: Path, small_config: Path, tmp_pat
     assert code == 1 and "ending in .png" in err
 
 
+def test_sweep_over_recall_ties_final_quality_to_the_ann_recall(
+    capsys, small_dir: Path, small_config: Path, tmp_path: Path
+) -> None:
+    png = tmp_path / "recall.png"
+    args = ["sweep", "--over", "recall", "--backend", "faiss-ivf", "--candidates", "100", "--users", "10"]
+    args += ["--data-dir", str(small_dir), "--config", str(small_config)]
+    code, out, _ = run(capsys, *args, "--json", "--png", str(png))
+    assert code == 0
+    sweep = json.loads(out)
+    rows = sweep["rows"]
+    assert [r["params"]["nprobe"] for r in rows] == grid_axes("faiss-ivf")["nprobe"]
+    assert sweep["size"] == 100 and sweep["users"] == 10 and {r["backend"] for r in rows} == {"faiss-ivf"}
+    recall = [r["ann_recall"] for r in rows]
+    assert recall[0] < 0.5 < 0.95 < recall[-1] <= 1.0, "one probe finds a fraction, all of them nearly all"
+    assert all(0 <= r["ndcg"] <= 1 and r["ann_p50_ms"] > 0 and r["p50_ms"] > r["ann_p50_ms"] for r in rows)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "recall@100" in out and "ANN path recall@100" in out
+
+
 def test_the_cli_does_not_import_locust() -> None:
     """Importing Locust monkey-patches the process with gevent; only locustfiles may do it."""
     probe = "import sys, engine.cli.main; print('locust' in sys.modules or 'gevent' in sys.modules)"

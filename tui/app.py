@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from engine.ann import available
+from engine.ann import available, backend_class
 from engine.build import build
 from engine.config import EngineConfig
 from engine.engine import Engine
@@ -22,13 +22,14 @@ from engine.errors import TwostageError
 from engine.layout import Layout
 from engine.requests import RecommendResponse
 from engine.stats import SessionStats
-from engine.sweep import candidate_sweep
+from engine.sweep import candidate_sweep, recall_sweep
 from sample_data.synthetic import SyntheticParams
 from tui.messages import BuildProgress, EngineReady, ExplanationReady, ResultReady, SweepProgress, SweepReady
 from tui.panels import ExplainPanel, RequestPanel, StageOneTable, StageTwoTable, SweepPanel, TimingsPanel
 from tui.screens import BuildScreen, HelpScreen
 
 SWEEP_USERS = 100
+RECALL_SWEEP_USERS = 50
 # A first run builds these (the exact one needs none).
 DEMO_BACKENDS = ["faiss-ivf", "faiss-hnsw", "hnswlib", "scann"]
 
@@ -42,6 +43,7 @@ class MainScreen(Screen[None]):
         Binding("b", "record('purchase')", "Buy"),
         Binding("e", "explain", "Explain"),
         Binding("s", "sweep", "Sweep"),
+        Binding("S", "recall_sweep", "Recall sweep"),
         Binding("question_mark", "app.push_screen('help')", "Help"),
         Binding("1", "tab('reranked')", "Re-ranked", show=False),
         Binding("2", "tab('candidates')", "Candidates", show=False),
@@ -211,15 +213,30 @@ class MainScreen(Screen[None]):
         self.action_tab("sweep")
         self.sweep()
 
+    def action_recall_sweep(self) -> None:
+        backend = self.query_one("#backend", Select).value
+        if backend is Select.NULL or not backend_class(str(backend)).needs_build:
+            self.notify("choose an approximate backend first: exact search has recall 1", severity="warning")
+            return
+        self.query_one(SweepPanel).update(f"Running the recall sweep: {backend}'s search settings ...")
+        self.action_tab("sweep")
+        self.sweep(str(backend))
+
     @work(thread=True, exclusive=True, group="sweep")
-    def sweep(self) -> None:
+    def sweep(self, backend: str | None = None) -> None:
+        """The candidate-size sweep, or with `backend` the recall sweep over its search grid."""
+
         def progress(step: str, done: int, total: int) -> None:
             self.post_message(SweepProgress(done, total))
 
+        root, config = self.engine.layout.root, self.engine.config
         try:
-            result = candidate_sweep(
-                self.engine.layout.root, self.engine.config, n_users=SWEEP_USERS, progress=progress
-            )
+            if backend is None:
+                result = candidate_sweep(root, config, n_users=SWEEP_USERS, progress=progress)
+            else:
+                result = recall_sweep(
+                    root, config, backends=[backend], n_users=RECALL_SWEEP_USERS, progress=progress
+                )
         except TwostageError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
             return
@@ -227,7 +244,7 @@ class MainScreen(Screen[None]):
 
     def on_sweep_progress(self, message: SweepProgress) -> None:
         self.query_one(SweepPanel).update(
-            f"Running the sweep: size {message.done} of {message.total} done ..."
+            f"Running the sweep: step {message.done} of {message.total} done ..."
         )
 
     def on_sweep_ready(self, message: SweepReady) -> None:

@@ -9,7 +9,7 @@ from textual.message import Message
 from engine.engine import Engine
 from engine.explain import Explanation
 from engine.requests import RecommendResponse
-from engine.sweep import Sweep
+from engine.sweep import RecallSweep, Sweep
 
 
 @dataclass
@@ -43,4 +43,4 @@ class SweepProgress(Message):
 
 @dataclass
 class SweepReady(Message):
-    sweep: Sweep
+    sweep: Sweep | RecallSweep

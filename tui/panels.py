@@ -15,7 +15,7 @@ from engine.errors import InvalidRequestError
 from engine.explain import Explanation
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.stats import SessionStats
-from engine.sweep import Sweep
+from engine.sweep import RecallSweep, Sweep
 
 SIZES = (10, 20, 50, 100, 200, 500, 1000)
 
@@ -222,9 +222,13 @@ def _signed(value: float) -> Text:
 
 
 class SweepPanel(Static):
-    """NDCG@k and latency against the candidate-set size, drawn as text."""
+    """NDCG@k and latency against the candidate-set size, or NDCG@k against the ANN path's
+    recall (how much stage-1 recall the final list needs), drawn as text."""
 
-    def show(self, sweep: Sweep) -> None:
+    def show(self, sweep: Sweep | RecallSweep) -> None:
+        if isinstance(sweep, RecallSweep):
+            self._show_recall(sweep)
+            return
         curves = {
             "re-ranked": [(r.size, r.ndcg) for r in sweep.rows],
             "stage 1": [(r.size, r.stage1_ndcg) for r in sweep.rows],
@@ -236,4 +240,22 @@ class SweepPanel(Static):
         )
         enough = f"enough: {sweep.enough}" if sweep.enough else "still improving at the largest size"
         plot.append(f"{sweep.users} users; ground truth: {sweep.ground_truth}; {enough}")
+        self.update(plot)
+
+    def _show_recall(self, sweep: RecallSweep) -> None:
+        plot = line_plot(
+            sweep.curves(),
+            x_label=f"ANN path recall@{sweep.size} against exact search",
+            y_label=f"NDCG@{sweep.k}",
+            width=70,
+            height=9,
+            log_x=False,
+        )
+        worst, best = min(sweep.rows, key=lambda r: r.ann_recall), max(sweep.rows, key=lambda r: r.ann_recall)
+        plot.append(
+            f"recall {worst.ann_recall:.2f} -> NDCG@{sweep.k} {worst.ndcg:.4f} "
+            f"(ANN {worst.ann_p50_ms:.2f} ms); recall {best.ann_recall:.2f} -> {best.ndcg:.4f} "
+            f"(ANN {best.ann_p50_ms:.2f} ms)\n"
+        )
+        plot.append(f"{sweep.users} users, {sweep.size} candidates; ground truth: {sweep.ground_truth}")
         self.update(plot)

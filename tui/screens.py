@@ -27,6 +27,7 @@ stage-1 rank.
 | e | explain the selected item (also on selection) |
 | 1 2 3 4 | re-ranked, candidates, explanation, sweep |
 | s | run the candidate-size sweep (quality and latency per size) |
+| S | run the recall sweep: the chosen backend's search settings, final quality against ANN recall |
 | ? | this help |
 | q | quit |
 

@@ -8,17 +8,28 @@ from pathlib import Path
 
 from rich.table import Table
 
+from engine.ann import backend_class
 from engine.artifacts import atomic_write
+from engine.cli.build_cmd import backend_list
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.cli.plot import line_plot
+from engine.engine import Engine
 from engine.errors import InvalidRequestError
-from engine.sweep import Sweep, candidate_sweep
+from engine.sweep import RecallSweep, Sweep, candidate_sweep, recall_sweep
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="quality and latency against the candidate-set size")
+    p = sub.add_parser("sweep", help="quality and latency against the candidate-set size or the ANN recall")
     add_common(p)
-    p.add_argument("--users", type=int, default=300, help="users sampled from the test window")
+    p.add_argument(
+        "--over",
+        choices=("size", "recall"),
+        default="size",
+        help="size: candidate-set sizes 10 to 1000; recall: each backend's search settings at --candidates",
+    )
+    p.add_argument("--backend", default="all", help="with --over recall: backends (comma list, or 'all')")
+    p.add_argument("--candidates", type=int, default=500, help="with --over recall: candidate-set size")
+    p.add_argument("--users", type=int, default=None, help="users from the test window (300; recall: 200)")
     p.add_argument("--k", type=int, default=10, help="list length judged (default 10)")
     p.add_argument("--png", type=Path, default=None, help="also draw the curves to this PNG file")
     p.set_defaults(run=run)
@@ -27,9 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.png is not None and args.png.suffix.lower() != ".png":
         raise InvalidRequestError(f"--png needs a file name ending in .png, got {args.png}")
+    if args.over == "recall":
+        return _recall(args)
     with progress_bars() as progress:
         sweep = candidate_sweep(
-            layout_of(args).root, config_of(args), n_users=args.users, k=args.k, progress=progress
+            layout_of(args).root, config_of(args), n_users=args.users or 300, k=args.k, progress=progress
         )
     if args.png is not None:
         write_png(sweep, args.png)
@@ -110,6 +123,103 @@ def write_png(sweep: Sweep, path: Path) -> None:
         xscale="log", xlabel="candidate-set size", ylabel="ms per request", title="Latency, one thread"
     )
     latency.legend()
+    _save(figure, path)
+
+
+def _recall(args: argparse.Namespace) -> int:
+    root, config = layout_of(args).root, config_of(args)
+    if args.backend == "all":
+        backends = Engine.open(root, config).usable_backends()
+    else:
+        backends = backend_list(args.backend)
+    backends = [b for b in backends if backend_class(b).needs_build] or backends  # exact is the reference
+    with progress_bars() as progress:
+        sweep = recall_sweep(
+            root,
+            config,
+            backends=backends,
+            size=args.candidates,
+            n_users=args.users or 200,
+            k=args.k,
+            progress=progress,
+        )
+    if args.png is not None:
+        write_recall_png(sweep, args.png)
+    if args.json:
+        emit_json(asdict(sweep))
+        return 0
+    table = Table(
+        "backend",
+        "search params",
+        f"recall@{sweep.size}",
+        f"NDCG@{sweep.k}",
+        "stage 1",
+        "ANN ms",
+        "total ms",
+        title=(
+            f"{sweep.users} users, {sweep.size} candidates: the ANN path's recall against exact "
+            f"search, NDCG@{sweep.k} after re-ranking and of stage 1's top {sweep.k} alone, p50 "
+            f"latencies; ground truth: {sweep.ground_truth}"
+        ),
+        title_justify="left",
+    )
+    for r in sweep.rows:
+        table.add_row(
+            r.backend,
+            " ".join(f"{key}={value}" for key, value in r.params.items()) or "-",
+            f"{r.ann_recall:.3f}",
+            f"{r.ndcg:.4f}",
+            f"{r.stage1_ndcg:.4f}",
+            f"{r.ann_p50_ms:.3f}",
+            f"{r.p50_ms:.2f}",
+        )
+    stdout.print(table)
+    stdout.print(
+        line_plot(
+            sweep.curves(),
+            x_label=f"ANN path recall@{sweep.size}",
+            y_label=f"NDCG@{sweep.k}",
+            height=12,
+            log_x=False,
+        )
+    )
+    if args.png is not None:
+        stdout.print(f"curves written to {args.png}")
+    return 0
+
+
+def write_recall_png(sweep: RecallSweep, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (quality, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for backend, points in sweep.curves().items():
+        line = quality.plot(*zip(*points, strict=True), "o-", label=f"{backend}, re-ranked")[0]
+        first = sorted((r.ann_recall, r.stage1_ndcg) for r in sweep.rows if r.backend == backend)
+        colour = line.get_color()
+        quality.plot(*zip(*first, strict=True), "s--", color=colour, label=f"{backend}, stage 1 only")
+        rows = sorted((r for r in sweep.rows if r.backend == backend), key=lambda row: row.ann_p50_ms)
+        latency.plot([r.ann_p50_ms for r in rows], [r.ndcg for r in rows], "o-", label=backend)
+    quality.set(
+        xlabel=f"ANN path recall@{sweep.size} (against exact search)",
+        ylabel=f"NDCG@{sweep.k} after re-ranking",
+        title=f"How much recall the final list needs ({sweep.ground_truth})",
+    )
+    latency.set(
+        xscale="log", xlabel="ANN search p50 (ms)", ylabel=f"NDCG@{sweep.k}", title="Quality for the time"
+    )
+    top = max(max(r.ndcg, r.stage1_ndcg) for r in sweep.rows)
+    for axes in (quality, latency):
+        axes.set_ylim(0, top * 1.1)  # from zero: a flat curve must look flat, not like noise
+        axes.legend()
+    _save(figure, path)
+
+
+def _save(figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))

@@ -14,7 +14,7 @@ from engine.engine import Engine
 from sample_data.synthetic import SyntheticParams
 from tests.conftest import SMALL_MODEL
 from tui.app import MainScreen, TwostageApp
-from tui.panels import ExplainPanel, StageOneTable, StageTwoTable
+from tui.panels import ExplainPanel, StageOneTable, StageTwoTable, SweepPanel
 from tui.screens import BuildScreen, HelpScreen
 
 SIZE = (100, 34)
@@ -104,6 +104,30 @@ def test_random_user_backend_and_candidate_count(engine: Engine, small_dir: Path
             screen.query_one("#candidates", Select).value = 100
             await wait_until(pilot, lambda: screen.query_one(StageOneTable).row_count == 100)
             assert len(screen.session) >= 4
+
+    run(scenario)
+
+
+def test_recall_sweep_of_the_chosen_backend_draws_quality_against_recall(
+    engine: Engine, small_dir: Path
+) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            screen.query_one("#backend", Select).value = "exact"
+            await wait_until(pilot, lambda: screen.response.candidates.backend == "exact")
+            told = notes(app)
+            await pilot.press("S")
+            assert any("exact search has recall 1" in note for note in told)
+            screen.query_one("#backend", Select).value = "faiss-ivf"
+            await wait_until(pilot, lambda: screen.response.candidates.backend == "faiss-ivf")
+            await pilot.press("S")
+            panel = screen.query_one(SweepPanel)
+            await wait_until(pilot, lambda: "ANN path recall@" in str(panel.render()), timeout=120)
+            text = str(panel.render())
+            assert "faiss-ivf" in text and "recall 0." in text and "ground truth" in text
 
     run(scenario)
 
