@@ -20,6 +20,7 @@ from engine.cli import (
     import_cmd,
     loadtest_cmd,
     recommend_cmd,
+    scale_cmd,
     serve_cmd,
     sweep_cmd,
 )
@@ -37,6 +38,7 @@ COMMANDS = (
     fidelity_cmd,
     sweep_cmd,
     ann_bench_cmd,
+    scale_cmd,
     serve_cmd,
     loadtest_cmd,
     backends_cmd,

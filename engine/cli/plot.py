@@ -25,25 +25,31 @@ def line_plot(
     width: int = 72,
     height: int = 16,
     log_x: bool = True,
+    log_y: bool = False,
 ) -> Text:
     """Each series is a list of (x, y) points joined by dots; one marker and colour per series."""
-    points = [(x, y) for pts in series.values() for x, y in pts if _finite(x, y, log_x)]
+
+    def finite(x: float, y: float) -> bool:
+        return _finite(x, log_x) and _finite(y, log_y)
+
+    points = [(x, y) for pts in series.values() for x, y in pts if finite(x, y)]
     if not points:
         return Text("(nothing to plot)")
     cols, rows = max(10, width - Y_LABEL_WIDTH - 1), max(4, height)
     fx = (lambda v: math.log10(v)) if log_x else (lambda v: v)
+    fy = (lambda v: math.log10(v)) if log_y else (lambda v: v)
     x_lo, x_hi = _span([fx(x) for x, _ in points])
-    y_lo, y_hi = _span([y for _, y in points])
+    y_lo, y_hi = _span([fy(y) for _, y in points])
 
     def cell(x: float, y: float) -> tuple[int, int]:
         col = round((fx(x) - x_lo) / (x_hi - x_lo) * (cols - 1))
-        row = rows - 1 - round((y - y_lo) / (y_hi - y_lo) * (rows - 1))
+        row = rows - 1 - round((fy(y) - y_lo) / (y_hi - y_lo) * (rows - 1))
         return row, col
 
     grid: list[list[tuple[str, str]]] = [[(" ", "")] * cols for _ in range(rows)]
     for s, pts in enumerate(series.values()):
         colour = COLOURS[s % len(COLOURS)]
-        cells = [cell(x, y) for x, y in sorted(pts) if _finite(x, y, log_x)]
+        cells = [cell(x, y) for x, y in sorted(pts) if finite(x, y)]
         for (r0, c0), (r1, c1) in itertools.pairwise(cells):
             steps = max(abs(r1 - r0), abs(c1 - c0), 1)
             for t in range(1, steps):
@@ -53,9 +59,10 @@ def line_plot(
         for r, c in cells:
             grid[r][c] = (MARKERS[s % len(MARKERS)], f"bold {colour}")
 
-    text = Text(f"{y_label}\n", style="bold")
+    text = Text(f"{y_label}{' (log scale)' if log_y else ''}\n", style="bold")
     for r, line in enumerate(grid):
         y_value = y_hi - (y_hi - y_lo) * r / (rows - 1)
+        y_value = 10**y_value if log_y else y_value
         label = f"{y_value:>{Y_LABEL_WIDTH - 1}.3g}" if r % max(1, rows // 4) == 0 or r == rows - 1 else ""
         text.append(f"{label:>{Y_LABEL_WIDTH - 1}} │", style="dim")
         for char, style in line:
@@ -76,8 +83,8 @@ def line_plot(
     return text
 
 
-def _finite(x: float, y: float, log_x: bool) -> bool:
-    return math.isfinite(x) and math.isfinite(y) and (x > 0 or not log_x)
+def _finite(value: float, log: bool) -> bool:
+    return math.isfinite(value) and (value > 0 or not log)
 
 
 def _span(values: list[float]) -> tuple[float, float]:
