@@ -109,7 +109,7 @@ class MilvusIndex(AnnIndex):
                 data=list(queries),
                 limit=k,
                 search_params={"metric_type": "IP", "params": {"nprobe": params["nprobe"]}},
-                output_fields=["id"],  # ids only: returning the vectors would triple the reply
+                output_fields=["id"],  # ids only: Milvus Lite returns the vectors too by default
             )
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
@@ -124,8 +124,9 @@ class MilvusIndex(AnnIndex):
         if self._lite is None:  # a server keeps the collection; the manifest says where
             return []
         final = directory / LITE_DB
-        if self._lite == final:
-            self._client.flush(self.collection)
+        if self._lite == final:  # saved where it already lives: nothing to move
+            if self._client is not None:
+                self._client.flush(self.collection)
         else:
             moved = directory / f".{LITE_DB}.tmp-{os.getpid()}-{threading.get_ident()}"
             old = directory / f".{LITE_DB}.old-{os.getpid()}-{threading.get_ident()}"

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.table import Table
 
 from engine.artifacts import atomic_write
-from engine.cli.common import emit_json, mib, stdout
+from engine.cli.common import emit_json, stdout
 from engine.cli.plot import line_plot
 from engine.errors import InvalidRequestError
 from engine.scale import ScalePoint, curves, read_runs, scale_points
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         "recall",
         "p50 ms",
         "build",
-        "resident / disk",
+        "MiB (RSS/disk)",
         title=f"the fastest setting with recall >= {args.recall} at each size (* : none reached it)",
         title_justify="left",
     )
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
             " ".join(f"{k}={v}" for k, v in p.params.items()) or "-",
             f"{p.recall:.3f}" + ("" if p.reached else " *"),
             f"{p.p50_ms:.3f}",
-            f"{p.build_seconds:,.0f} s",
-            f"{p.resident_bytes / 2**20:,.0f} / {mib(p.disk_bytes)}",
+            f"{p.build_seconds:,.0f}s",
+            f"{p.resident_bytes / 2**20:,.0f} / {p.disk_bytes / 2**20:,.0f}",
         )
     stdout.print(table)
     for value, label in PANELS:
