@@ -136,6 +136,12 @@ class AnnIndex(ABC):
         index.set_search_params(**manifest.get("search_params", {}))
         return index
 
+    @classmethod
+    def unreachable(cls, **build_params: Any) -> str | None:
+        """Why the service this backend needs cannot be used with these build parameters (a
+        server that does not answer), or None; libraries in this process need nothing."""
+        return None
+
     def effective_params(self, params: dict[str, int], k: int) -> dict[str, int]:
         """The settings a search for k results really runs with: libraries whose candidate
         list must hold k results (hnswlib's ef, ScaNN's re-order count) raise it to k."""

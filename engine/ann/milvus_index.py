@@ -54,6 +54,17 @@ class MilvusIndex(AnnIndex):
         self._lock = threading.Lock()
         self._cleanup: weakref.finalize | None = None
 
+    @classmethod
+    def unreachable(cls, uri: str = "", **_other: object) -> str | None:
+        """The configured Milvus server does not answer (an embedded Milvus Lite always does)."""
+        if not uri:
+            return None
+        try:
+            MilvusClient(uri=uri, dedicated=True, timeout=5).close()
+        except MilvusException as exc:
+            return f"no Milvus server answers at {uri} ({exc.message}); start it or fix [build.milvus] uri"
+        return None
+
     @property
     def collection(self) -> str:
         return self.build_params["collection"]

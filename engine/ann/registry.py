@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from itertools import product
@@ -45,9 +46,17 @@ def _import(name: str) -> type[AnnIndex] | str:
     return getattr(module, class_name)
 
 
-def availability() -> dict[str, str | None]:
-    """name -> None when usable, else why not."""
-    return {name: (None if isinstance(_import(name), type) else _import(name)) for name in BACKENDS}
+def availability(build: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, str | None]:
+    """name -> None when usable, else why not: its library is missing, or (given the build
+    parameters of a configuration) the server it is configured to use does not answer."""
+    reasons: dict[str, str | None] = {}
+    for name in BACKENDS:
+        found = _import(name)
+        if isinstance(found, str):
+            reasons[name] = found
+        else:
+            reasons[name] = found.unreachable(**(build or {}).get(name, {})) if build is not None else None
+    return reasons
 
 
 def available() -> list[str]:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from engine.ann import availability, backend_class, grid_axes
 from engine.artifacts import MANIFEST
-from engine.cli.common import add_common, emit_json, layout_of, stdout
+from engine.cli.common import add_common, config_of, emit_json, layout_of, stdout
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
             "built": _built(layout.index(name) / MANIFEST, name, reason is None),
             "grid": grid_axes(name),
         }
-        for name, reason in availability().items()
+        for name, reason in availability(config_of(args).build).items()
     ]
     if args.json:
         emit_json(rows)

@@ -4,6 +4,7 @@ protocol server on loopback, started and stopped here."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,19 @@ def test_more_results_than_milvus_returns_is_a_clear_error(rng) -> None:
     index.count = milvus_index.MAX_RESULTS + 1  # as if the catalog were that large
     with pytest.raises(InvalidRequestError, match="at most 16,384 results per query"):
         index.search(np.ones(8, dtype=np.float32), milvus_index.MAX_RESULTS + 1)
+
+
+def test_a_configured_server_that_does_not_answer_makes_the_backend_unavailable(
+    milvus_server: str, tmp_path: Path, capsys
+) -> None:
+    from engine.cli.main import main
+
+    down, up = tmp_path / "down.toml", tmp_path / "up.toml"
+    down.write_text(f'[build.milvus]\nuri = "http://127.0.0.1:{free_port()}"\n')
+    up.write_text(f'[build.milvus]\nuri = "{milvus_server}"\n')
+    listed = {}
+    for name, config in (("down", down), ("up", up)):
+        assert main(["backends", "--json", "--config", str(config), "--data-dir", str(tmp_path)]) == 0
+        listed[name] = next(row for row in json.loads(capsys.readouterr().out) if row["name"] == "milvus")
+    assert listed["down"]["available"] is False and "no Milvus server answers at" in listed["down"]["reason"]
+    assert listed["up"]["available"] is True and listed["up"]["reason"] is None
