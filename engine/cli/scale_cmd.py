@@ -89,10 +89,14 @@ def write_png(points: list[ScalePoint], target: float, path: Path) -> None:
     figure, axes = plt.subplots(1, len(PANELS), figsize=(14, 4.2))
     for axis, (value, label) in zip(axes, PANELS, strict=True):
         for backend, series in curves(points, value).items():
-            axis.plot(*zip(*series, strict=True), "o-", label=backend)
+            line = axis.plot(*zip(*series, strict=True), "o-", label=backend)[0]
+            ours = [p for p in points if p.backend == backend]
+            missed = [(p.n_items, getattr(p, value)) for p in ours if not p.reached]
+            if missed:  # the best setting stayed below the target recall: drawn hollow
+                axis.plot(*zip(*missed, strict=True), "o", markersize=9, mfc="white", color=line.get_color())
         axis.set(xscale="log", yscale="log", xlabel="catalog items", ylabel=label)
         axis.grid(True, which="both", alpha=0.3)
-    axes[0].set_title(f"Search p50 at recall@k >= {target}, one thread")
+    axes[0].set_title(f"Search p50 at recall@k >= {target} (hollow: not reached)")
     axes[1].set_title("Build time")
     axes[2].set_title("Resident memory growth")
     axes[0].legend()
