@@ -143,6 +143,15 @@ def test_guard_opens_on_a_slow_probe_and_averages_when_closed() -> None:
     assert guard.expected_ms(500) == pytest.approx(90.0) and guard.skip_reason(500) is not None
 
 
+def test_a_tiny_request_does_not_switch_the_model_off_for_larger_ones() -> None:
+    guard = ModelGuard(budget_ms=30, cooldown_s=5, clock_ns=lambda: 0)
+    guard.record(500, 2_000_000)  # 2 ms for 500 rows
+    for _ in range(5):
+        guard.record(1, 1_000_000)  # 1 ms for one row: the fixed overhead of a call, under load
+    assert guard.expected_ms(150) < 2.0 and guard.skip_reason(150) is None
+    assert guard.expected_ms(1) == guard.expected_ms(100), "below 100 rows a call costs its overhead"
+
+
 def test_concurrent_recommendations_match_sequential_ones(engine: Engine) -> None:
     requests = [RecommendRequest(u, k=10, n_candidates=150) for u in range(0, 400, 9)]
     sequential = [[i.item_id for i in engine.recommend(r).items] for r in requests]

@@ -14,6 +14,10 @@ import time
 from collections.abc import Callable
 
 SMOOTHING = 0.2  # weight of a new measurement in the moving estimate
+#: A prediction costs a fixed overhead plus a little per row; below this many rows the overhead
+#: dominates, so a call is counted as this many rows: a 1-candidate request taking 0.3 ms must
+#: not make 150 candidates look like 45 ms (it switched the model off for the next requests).
+MIN_ROWS = 100
 
 
 class ModelGuard:
@@ -27,7 +31,7 @@ class ModelGuard:
         self._lock = threading.Lock()
 
     def expected_ms(self, n: int) -> float | None:
-        return None if self.ms_per_candidate is None else self.ms_per_candidate * n
+        return None if self.ms_per_candidate is None else self.ms_per_candidate * max(n, MIN_ROWS)
 
     def skip_reason(self, n: int) -> str | None:
         """Why `n` candidates should not be scored now, or None to run the model."""
@@ -47,7 +51,7 @@ class ModelGuard:
 
     def record(self, n: int, elapsed_ns: int) -> None:
         """A measured prediction of `n` candidates."""
-        per_candidate = elapsed_ns / 1e6 / max(n, 1)
+        per_candidate = elapsed_ns / 1e6 / max(n, MIN_ROWS)
         with self._lock:
             self._last_run_ns = self.clock_ns()
             previous = self.ms_per_candidate
