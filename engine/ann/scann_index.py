@@ -71,7 +71,6 @@ class ScannIndex(AnnIndex):
         )
         self._searcher: scann_ops_pybind.ScannSearcher | None = None
         self._brute_force = False
-        self._lock = threading.Lock()
 
     def leaf_count(self, n: int) -> int:
         wanted = self.build_params["num_leaves"] or int(math.sqrt(n))
