@@ -19,6 +19,7 @@ from engine.build import build
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import TwostageError
+from engine.features import FEATURES
 from engine.layout import Layout
 from engine.requests import RecommendResponse
 from engine.stats import SessionStats
@@ -44,7 +45,7 @@ class MainScreen(Screen[None]):
         Binding("e", "explain", "Explain"),
         Binding("s", "sweep", "Sweep"),
         Binding("S", "recall_sweep", "Recall sweep"),
-        Binding("question_mark", "app.push_screen('help')", "Help"),
+        Binding("question_mark", "app.help", "Help"),
         Binding("1", "tab('reranked')", "Re-ranked", show=False),
         Binding("2", "tab('candidates')", "Candidates", show=False),
         Binding("3", "tab('why')", "Why", show=False),
@@ -259,8 +260,7 @@ class TwostageApp(App[None]):
 
     CSS_PATH = "styles.tcss"
     TITLE = "twostage"
-    SCREENS = {"help": HelpScreen}
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("question_mark", "push_screen('help')", "Help")]
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("question_mark", "help", "Help")]
 
     def __init__(
         self,
@@ -273,6 +273,14 @@ class TwostageApp(App[None]):
         super().__init__()
         self.data_dir, self.config, self.engine = Path(data_dir), config or EngineConfig(), engine
         self.build_params = build_params
+
+    def action_help(self) -> None:
+        """Help for the engine in use; before it is open, for the configuration's budget."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        features = len(self.engine.features) if self.engine is not None else len(FEATURES)
+        budget = self.engine.config.budget if self.engine is not None else self.config.budget
+        self.push_screen(HelpScreen(features, budget))
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -7,15 +7,15 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Markdown, ProgressBar
 
-from engine.features import FEATURES
+from engine.config import BudgetConfig
 
-HELP = f"""\
+HELP = """\
 # twostage demo
 
 **Stage 1** finds candidates: the user's embedding through the ANN backend, items like the
 user's last clicks, items others clicked close in time to them (co-visits), the most liked
 items, trending items in their categories, promoted items. **Stage 2** scores every
-candidate with a CatBoost model over up to {len(FEATURES)} features, then business rules drop and
+candidate with a CatBoost model over {n_features} features, then business rules drop and
 move items. The tables show both lists; *move* is how far the model moved an item from its
 stage-1 rank.
 
@@ -31,20 +31,26 @@ stage-1 rank.
 | ? | this help |
 | q | quit |
 
-The timing bars are each stage's share of its budget (10 ms retrieval, 20 features,
-30 model, 40 buffer, 100 total); red means over budget. The sparkline shows the last
-requests' totals; p50 and p99 are over this session.
+The timing bars are each stage's share of its budget ({b.ann_ms:g} ms retrieval, {b.features_ms:g} features,
+{b.model_ms:g} model, {b.buffer_ms:g} buffer, {b.total_ms:g} total); red means over budget. The sparkline
+shows the last requests' totals; p50 and p99 are over this session.
 
 Press escape to close.
 """
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys, and the feature count and budget of the engine in use (not stated in code)."""
+
     BINDINGS = [("escape,q,question_mark", "app.pop_screen", "Close")]
+
+    def __init__(self, n_features: int, budget: BudgetConfig) -> None:
+        super().__init__()
+        self.text = HELP.format(n_features=n_features, b=budget)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Markdown(HELP)
+            yield Markdown(self.text)
 
 
 class BuildScreen(Screen[None]):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+from dataclasses import replace
 from pathlib import Path
 
 from textual.widgets import Input, Select
 from textual.worker import WorkerCancelled
 
-from engine.config import load_config
+from engine.config import BudgetConfig, load_config
 from engine.engine import Engine
 from sample_data.synthetic import SyntheticParams
 from tests.conftest import SMALL_MODEL
@@ -179,13 +181,19 @@ def test_invalid_input_is_a_notification_not_a_crash(engine: Engine, small_dir: 
 
 
 def test_help_screen_opens_and_closes(engine: Engine, small_dir: Path) -> None:
+    tight = copy.copy(engine)  # the same artifacts under another budget
+    tight.config = replace(engine.config, budget=BudgetConfig(model_ms=25.0, buffer_ms=45.0))
+
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
+        app = TwostageApp(small_dir, engine=tight)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("question_mark")
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
+            text = app.screen.text
+            assert f"over {len(engine.features)} features" in text, "the engine's own feature count"
+            assert "10 ms retrieval, 20 features,\n25 model, 45 buffer, 100 total)" in text, "its own budget"
             await pilot.press("escape")
             await pilot.pause()
             assert isinstance(app.screen, MainScreen)
