@@ -10,6 +10,7 @@ the manifest, and the collection lives on the server. Every search is a gRPC rou
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import os
 import shutil
@@ -56,8 +57,10 @@ class MilvusIndex(AnnIndex):
 
     @classmethod
     def unreachable(cls, uri: str = "", **_other: object) -> str | None:
-        """The configured Milvus server does not answer (an embedded Milvus Lite always does)."""
+        """Milvus Lite is not installed (no `uri`), or the configured Milvus server does not answer."""
         if not uri:
+            if importlib.util.find_spec("milvus_lite") is None:
+                return "milvus-lite is not installed; `pip install milvus-lite`, or set [build.milvus] uri"
             return None
         try:
             MilvusClient(uri=uri, dedicated=True, timeout=5).close()

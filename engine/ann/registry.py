@@ -26,7 +26,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "hnswlib": ("engine.ann.hnswlib_index:HnswlibIndex", "hnswlib"),
     "scann": ("engine.ann.scann_index:ScannIndex", "scann"),
     "usearch": ("engine.ann.usearch_index:UsearchIndex", "usearch"),
-    "milvus": ("engine.ann.milvus_index:MilvusIndex", "pymilvus[milvus_lite]"),
+    "milvus": ("engine.ann.milvus_index:MilvusIndex", "pymilvus"),
 }
 
 
@@ -47,15 +47,15 @@ def _import(name: str) -> type[AnnIndex] | str:
 
 
 def availability(build: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, str | None]:
-    """name -> None when usable, else why not: its library is missing, or (given the build
-    parameters of a configuration) the server it is configured to use does not answer."""
+    """name -> None when usable, else why not: its library is missing, or the service its build
+    parameters (the configuration's `build` tables; none: the defaults) name cannot be used."""
     reasons: dict[str, str | None] = {}
     for name in BACKENDS:
         found = _import(name)
         if isinstance(found, str):
             reasons[name] = found
         else:
-            reasons[name] = found.unreachable(**(build or {}).get(name, {})) if build is not None else None
+            reasons[name] = found.unreachable(**(build or {}).get(name, {}))
     return reasons
 
 

@@ -84,3 +84,17 @@ def test_a_configured_server_that_does_not_answer_makes_the_backend_unavailable(
         listed[name] = next(row for row in json.loads(capsys.readouterr().out) if row["name"] == "milvus")
     assert listed["down"]["available"] is False and "no Milvus server answers at" in listed["down"]["reason"]
     assert listed["up"]["available"] is True and listed["up"]["reason"] is None
+
+
+def test_without_milvus_lite_the_embedded_mode_is_unavailable_with_the_reason(monkeypatch) -> None:
+    from engine.ann import availability
+
+    real = milvus_index.importlib.util.find_spec
+
+    def find_spec(name: str, *args):
+        return None if name == "milvus_lite" else real(name, *args)
+
+    monkeypatch.setattr(milvus_index.importlib.util, "find_spec", find_spec)
+    assert "milvus-lite is not installed" in availability()["milvus"]
+    with_server = availability({"milvus": {"uri": "http://127.0.0.1:1"}})["milvus"]
+    assert with_server.startswith("no Milvus server answers"), "a server needs no Milvus Lite"
