@@ -82,7 +82,12 @@ class AnnIndex(ABC):
         matrix = as_float32_matrix(queries, what="query vector", dim=self.dim)
         check_k(k, self.count)
         ids, scores = self._search(matrix, int(k), self._resolve(params) if params else self.search_params)
-        return SearchResult(ids.astype(np.int64, copy=False), scores.astype(np.float32, copy=False))
+        ids, scores = np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float32)
+        if ids.shape[1] < k:  # some libraries return only what they found: pad as promised
+            pad = ((0, 0), (0, int(k) - ids.shape[1]))
+            ids = np.pad(ids, pad, constant_values=-1)
+            scores = np.pad(scores, pad, constant_values=-np.inf)
+        return SearchResult(ids, scores)
 
     def _resolve(self, params: dict[str, int]) -> dict[str, int]:
         """`search_params` updated with `params`, after checking names and values."""
@@ -156,9 +161,8 @@ class AnnIndex(ABC):
     def _build(self, data: np.ndarray, progress: Progress) -> None: ...
 
     @abstractmethod
-    def _search(
-        self, queries: np.ndarray, k: int, params: dict[str, int]
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) per query row, best first; at most k columns (`search` pads the rest)."""
 
     @abstractmethod
     def _write(self, directory: Path) -> Sequence[str]:

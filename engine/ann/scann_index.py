@@ -113,12 +113,6 @@ class ScannIndex(AnnIndex):
                 pre_reorder_num_neighbors=self.effective_params(params, k)["reorder"],
                 leaves_to_search=params["leaves"],
             )
-        ids = np.asarray(ids, dtype=np.int64)
-        scores = np.asarray(scores, dtype=np.float32)
-        if ids.shape[1] < k:  # fewer found than asked: pad as the interface promises
-            missing = k - ids.shape[1]
-            ids = np.pad(ids, ((0, 0), (0, missing)), constant_values=-1)
-            scores = np.pad(scores, ((0, 0), (0, missing)), constant_values=-np.inf)
         return ids, scores
 
     def _write(self, directory: Path) -> list[str]:

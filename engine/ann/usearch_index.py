@@ -62,10 +62,6 @@ class UsearchIndex(AnnIndex):
         missing = np.arange(keys.shape[1])[None, :] >= counts[:, None]
         ids = np.where(missing, -1, keys)
         scores = np.where(missing, -np.inf, 1.0 - distances)  # "ip" distance is 1 - <q, x>
-        if ids.shape[1] < k:
-            pad = ((0, 0), (0, k - ids.shape[1]))
-            ids = np.pad(ids, pad, constant_values=-1)
-            scores = np.pad(scores, pad, constant_values=-np.inf)
         return ids, scores
 
     def _write(self, directory: Path) -> tuple[str, ...]:

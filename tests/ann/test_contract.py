@@ -160,3 +160,17 @@ def test_index_built_for_other_data_is_refused(backend: str, rng, tmp_path: Path
     other = next(n for n in names() if n != backend)
     with pytest.raises(ArtifactError, match=f"holds a '{backend}' index"):
         _backend_or_skip(other).load(tmp_path / "ix")
+
+
+def test_a_backend_that_returns_fewer_than_k_is_padded_as_promised() -> None:
+    class Short(ExactIndex):  # as ScaNN or USearch do when they find fewer than asked
+        def _search(self, queries, k, params):
+            ids, scores = super()._search(queries, k, params)
+            return ids[:, : k - 2], scores[:, : k - 2]
+
+    index = Short()
+    index.build(np.eye(4, 8, dtype=np.float32))
+    found = index.search(np.eye(4, 8, dtype=np.float32)[:2], 3)
+    assert found.ids.tolist() == [[0, -1, -1], [1, -1, -1]]
+    assert found.scores[:, 0].tolist() == [1.0, 1.0] and np.isneginf(found.scores[:, 1:]).all()
+    assert found.ids.dtype == np.int64 and found.scores.dtype == np.float32
