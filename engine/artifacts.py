@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import threading
 import time
 import zipfile
@@ -37,6 +38,24 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_dir(path: Path, fill: Callable[[Path], None]) -> list[Path]:
+    """Call `fill(tmp)` to create the folder `tmp` beside `path`, then swap it in for `path`,
+    for libraries that write a folder (ScaNN, Milvus Lite); returns its files. Readers see the
+    old folder or the new one, never half of one (between the two renames, none)."""
+    tag = f"{os.getpid()}-{threading.get_ident()}"
+    tmp, old = path.with_name(f".{path.name}.tmp-{tag}"), path.with_name(f".{path.name}.old-{tag}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        fill(tmp)
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return sorted(p for p in path.rglob("*") if p.is_file())
 
 
 def file_digest(path: Path) -> dict[str, Any]:

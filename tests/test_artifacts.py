@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.artifacts import atomic_write, load_array, load_table, read_manifest, save_table, write_manifest
+from engine.artifacts import (
+    atomic_write,
+    atomic_write_dir,
+    load_array,
+    load_table,
+    read_manifest,
+    save_table,
+    write_manifest,
+)
 from engine.data import load_dataset
 from engine.errors import ArtifactError
 
@@ -121,3 +129,27 @@ def test_missing_truncated_or_mismatched_embeddings_are_refused(small_dir: Path,
     shutil.rmtree(copy / "embeddings")
     with pytest.raises(ArtifactError, match=r"no twostage\.embeddings found .* run `twostage build`"):
         Engine.open(copy)
+
+
+def test_a_folder_is_swapped_in_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "index"
+
+    def fill(files: dict[str, str]):
+        def write(tmp: Path) -> None:
+            tmp.mkdir()
+            for name, text in files.items():
+                (tmp / name).write_text(text)
+
+        return write
+
+    assert atomic_write_dir(target, fill({"a": "1", "b": "2"})) == [target / "a", target / "b"]
+    assert atomic_write_dir(target, fill({"c": "3"})) == [target / "c"], "the old folder is replaced"
+
+    def broken(tmp: Path) -> None:
+        fill({"d": "4"})(tmp)
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_dir(target, broken)
+    assert [p.name for p in target.iterdir()] == ["c"], "a failed write leaves the old folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"], "and no temporary folder"

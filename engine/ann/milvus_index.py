@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
-import os
 import shutil
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from engine.ann.base import AnnIndex, chunks
+from engine.artifacts import atomic_write_dir
 from engine.errors import ArtifactError, InvalidRequestError
 from engine.progress import Progress
 
@@ -141,23 +141,15 @@ class MilvusIndex(AnnIndex):
         if self._lite == final:  # saved where it already lives: nothing to move
             if self._client is not None:
                 self._client.flush(self.collection)
+            files = sorted(p for p in final.rglob("*") if p.is_file())
         else:
-            moved = directory / f".{LITE_DB}.tmp-{os.getpid()}-{threading.get_ident()}"
-            old = directory / f".{LITE_DB}.old-{os.getpid()}-{threading.get_ident()}"
             self._close()
-            try:
-                shutil.move(str(self._lite), moved)
-                if final.exists():
-                    _release_lite(final)
-                    final.rename(old)
-                moved.rename(final)
-            finally:
-                shutil.rmtree(moved, ignore_errors=True)
-                shutil.rmtree(old, ignore_errors=True)
+            _release_lite(final)  # an older index's embedded server, if one is open
+            files = atomic_write_dir(final, lambda tmp: shutil.move(str(self._lite), tmp))
             if self._cleanup is not None:
                 self._cleanup()  # the scratch folder is empty now
             self._lite = final  # reopened by the next search, after the manifest is written
-        return sorted(str(p.relative_to(directory)) for p in final.rglob("*") if p.is_file())
+        return [str(path.relative_to(directory)) for path in files]
 
     def _read(self, directory: Path) -> None:
         uri = self.build_params["uri"]

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ import numpy as np
 from scann.scann_ops.py import scann_ops_pybind
 
 from engine.ann.base import AnnIndex
+from engine.artifacts import atomic_write_dir
 from engine.errors import ArtifactError
 from engine.progress import Progress
 
@@ -116,21 +115,11 @@ class ScannIndex(AnnIndex):
         return ids, scores
 
     def _write(self, directory: Path) -> list[str]:
-        """ScaNN writes a directory; it is written beside the old one and swapped in."""
-        final = directory / SUBDIR
-        tmp = directory / f".{SUBDIR}.tmp-{os.getpid()}-{threading.get_ident()}"
-        old = directory / f".{SUBDIR}.old-{os.getpid()}-{threading.get_ident()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        try:
+        def serialize(tmp: Path) -> None:
+            tmp.mkdir()
             self._searcher.serialize(str(tmp), relative_path=True)
-            if final.exists():
-                final.rename(old)
-            tmp.rename(final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
-        return sorted(f"{SUBDIR}/{path.name}" for path in final.iterdir())
+
+        return [str(path.relative_to(directory)) for path in atomic_write_dir(directory / SUBDIR, serialize)]
 
     def _read(self, directory: Path) -> None:
         # Not scann's load_searcher: it would unpickle a docids file if one were there.
