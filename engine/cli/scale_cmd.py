@@ -9,9 +9,9 @@ from pathlib import Path
 
 from rich.table import Table
 
-from engine.artifacts import atomic_write
 from engine.cli.common import emit_json, stdout
 from engine.cli.plot import line_plot
+from engine.cli.png import check_png_path, panels, save_png
 from engine.errors import InvalidRequestError
 from engine.scale import ScalePoint, curves, read_runs, scale_points
 
@@ -39,8 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.png is not None and args.png.suffix.lower() != ".png":
-        raise InvalidRequestError(f"--png needs a file name ending in .png, got {args.png}")
+    check_png_path(args.png)
     if not 0 < args.recall <= 1:
         raise InvalidRequestError(f"--recall must be in (0, 1], got {args.recall}")
     points = scale_points(read_runs(args.runs), args.recall)
@@ -81,12 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_png(points: list[ScalePoint], target: float, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(PANELS), figsize=(14, 4.2))
+    figure, axes = panels(len(PANELS), (14, 4.2))
     for axis, (value, label) in zip(axes, PANELS, strict=True):
         for backend, series in curves(points, value).items():
             line = axis.plot(*zip(*series, strict=True), "o-", label=backend)[0]
@@ -100,7 +94,4 @@ def write_png(points: list[ScalePoint], target: float, path: Path) -> None:
     axes[1].set_title("Build time")
     axes[2].set_title("Resident memory growth")
     axes[0].legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
-    plt.close(figure)
+    save_png(figure, path)

@@ -9,12 +9,11 @@ from pathlib import Path
 from rich.table import Table
 
 from engine.ann import backend_class
-from engine.artifacts import atomic_write
 from engine.cli.build_cmd import backend_list
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.cli.plot import line_plot
+from engine.cli.png import check_png_path, panels, save_png
 from engine.engine import Engine
-from engine.errors import InvalidRequestError
 from engine.sweep import RecallSweep, Sweep, candidate_sweep, recall_sweep
 
 
@@ -36,8 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.png is not None and args.png.suffix.lower() != ".png":
-        raise InvalidRequestError(f"--png needs a file name ending in .png, got {args.png}")
+    check_png_path(args.png)
     if args.over == "recall":
         return _recall(args)
     with progress_bars() as progress:
@@ -99,13 +97,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_png(sweep: Sweep, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     sizes = [r.size for r in sweep.rows]
-    figure, (quality, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, (quality, latency) = panels(2, (11, 4.2))
     quality.plot(sizes, [r.ndcg for r in sweep.rows], "o-", label="re-ranked")
     quality.plot(sizes, [r.stage1_ndcg for r in sweep.rows], "s--", label="stage 1 only")
     if sweep.enough is not None:
@@ -123,7 +116,7 @@ def write_png(sweep: Sweep, path: Path) -> None:
         xscale="log", xlabel="candidate-set size", ylabel="ms per request", title="Latency, one thread"
     )
     latency.legend()
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def _recall(args: argparse.Namespace) -> int:
@@ -189,12 +182,7 @@ def _recall(args: argparse.Namespace) -> int:
 
 
 def write_recall_png(sweep: RecallSweep, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (quality, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, (quality, latency) = panels(2, (11, 4.2))
     for backend, points in sweep.curves().items():
         line = quality.plot(*zip(*points, strict=True), "o-", label=f"{backend}, re-ranked")[0]
         first = sorted((r.ann_recall, r.stage1_ndcg) for r in sweep.rows if r.backend == backend)
@@ -214,13 +202,4 @@ def write_recall_png(sweep: RecallSweep, path: Path) -> None:
     for axes in (quality, latency):
         axes.set_ylim(0, top * 1.1)  # from zero: a flat curve must look flat, not like noise
         axes.legend()
-    _save(figure, path)
-
-
-def _save(figure, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
-    plt.close(figure)
+    save_png(figure, path)
