@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.ann import AnnIndex, available, backend_class, create
+from engine.ann import AnnIndex, backend_class, create, usable
 from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
@@ -153,11 +153,7 @@ class Engine:
 
     def usable_backends(self) -> list[str]:
         """Backends this engine can search now: built on disk, or needing no build."""
-        root = self.layout.root / "indexes"
-        on_disk = (
-            {p.name for p in root.iterdir() if (p / "manifest.json").exists()} if root.exists() else set()
-        )
-        return [name for name in available() if name in on_disk or not backend_class(name).needs_build]
+        return usable(self.layout.index)
 
     # ------------------------------------------------------------------ state
     def history(self, user_id: int, live: LiveUser | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.ann import registry
@@ -56,3 +58,10 @@ def test_every_build_grid_names_real_build_parameters() -> None:
             assert set(setting) <= set(defaults), f"{name}: {set(setting) - set(defaults)} unknown"
     assert len(registry.build_grid("faiss-hnsw")) == 4, "M x efConstruction"
     assert registry.build_grid("exact") == [{}]
+
+
+def test_usable_backends_are_the_built_ones_and_those_needing_no_build(tmp_path: Path) -> None:
+    (tmp_path / "faiss-ivf").mkdir()
+    (tmp_path / "faiss-ivf" / "manifest.json").write_text("{}")
+    (tmp_path / "hnswlib").mkdir()  # a folder without its manifest: an unfinished build
+    assert registry.usable(lambda name: tmp_path / name) == ["exact", "faiss-ivf"]

@@ -10,6 +10,7 @@ from engine.ann.registry import (
     grid_axes,
     names,
     search_grid,
+    usable,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "grid_axes",
     "names",
     "search_grid",
+    "usable",
 ]

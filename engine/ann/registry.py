@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import importlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 from engine.ann.base import AnnIndex
+from engine.artifacts import MANIFEST
 from engine.errors import BackendUnavailableError, UnknownBackendError
 
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -61,6 +63,16 @@ def availability(build: Mapping[str, Mapping[str, Any]] | None = None) -> dict[s
 
 def available() -> list[str]:
     return [name for name, reason in availability().items() if reason is None]
+
+
+def usable(index_dir: Callable[[str], Path]) -> list[str]:
+    """Backends that can search a data directory now: available here, and built there (a
+    manifest in `index_dir(name)`) or needing no build. Reads no data set."""
+    return [
+        name
+        for name in available()
+        if not backend_class(name).needs_build or (index_dir(name) / MANIFEST).exists()
+    ]
 
 
 def backend_class(name: str) -> type[AnnIndex]:

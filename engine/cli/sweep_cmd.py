@@ -8,12 +8,11 @@ from pathlib import Path
 
 from rich.table import Table
 
-from engine.ann import backend_class
+from engine.ann import backend_class, usable
 from engine.cli.build_cmd import backend_list
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.cli.plot import line_plot
 from engine.cli.png import check_png_path, panels, save_png
-from engine.engine import Engine
 from engine.sweep import RecallSweep, Sweep, candidate_sweep, recall_sweep
 
 
@@ -121,10 +120,7 @@ def write_png(sweep: Sweep, path: Path) -> None:
 
 def _recall(args: argparse.Namespace) -> int:
     root, config = layout_of(args).root, config_of(args)
-    if args.backend == "all":
-        backends = Engine.open(root, config).usable_backends()
-    else:
-        backends = backend_list(args.backend)
+    backends = usable(layout_of(args).index) if args.backend == "all" else backend_list(args.backend)
     backends = [b for b in backends if backend_class(b).needs_build] or backends  # exact is the reference
     with progress_bars() as progress:
         sweep = recall_sweep(
