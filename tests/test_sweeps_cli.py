@@ -56,3 +56,17 @@ def test_sweep_over_recall_ties_final_quality_to_the_ann_recall(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, out, _ = run(capsys, *args)
     assert code == 0 and "recall@100" in out and "ANN path recall@100" in out
+
+
+def test_bad_sweep_and_scale_input_is_a_clear_error(capsys, small_dir: Path, tmp_path: Path) -> None:
+    recall = ["sweep", "--over", "recall", "--users", "3", "--data-dir", str(small_dir)]
+    code, _, err = run(capsys, *recall, "--backend", "annoy")
+    assert code == 1 and "unknown backend 'annoy'" in err
+    code, _, err = run(capsys, *recall, "--backend", "faiss-ivf", "--candidates", "0")
+    assert code == 1 and "number of candidates must be a whole number from 1" in err
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps({"n_items": 10, "dim": 2, "rows": []}))
+    code, _, err = run(capsys, "ann-scale", str(run_file), "--recall", "1.5")
+    assert code == 1 and "--recall must be in (0, 1], got 1.5" in err
+    code, _, err = run(capsys, "ann-scale", str(run_file), "--png", str(tmp_path / "x.jpg"))
+    assert code == 1 and "--png needs a file name ending in .png" in err
