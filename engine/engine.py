@@ -323,9 +323,11 @@ class Engine:
             response = replace(response, candidates=replace(result, recall=recall))
         return response
 
-    def explain(self, response: RecommendResponse, item_id: int, other_id: int | None = None) -> Explanation:
-        """The features that made `item_id`'s score, or why it ranks above `other_id`."""
-        return explain(self.reranker, response, item_id, other_id)
+    def explain(
+        self, response: RecommendResponse, item_id: int, other_id: int | None = None, top: int | None = 8
+    ) -> Explanation:
+        """Why `item_id` scores above the request's mean candidate, or above `other_id`."""
+        return explain(self.reranker, response, item_id, other_id, top)
 
     def _score(self, reranker: Reranker, matrix: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
         """Model scores, or the stage-1 order (descending) with the reason it was used."""

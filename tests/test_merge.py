@@ -44,3 +44,16 @@ def test_empty_paths_and_size_limit() -> None:
     merged = merge([path("a", [], 5), path("b", [], 5)], size=5)
     assert len(merged) == 0 and merged.path_scores.shape == (0, 2)
     assert len(merge([path("a", list(range(100)), 50)], size=7)) == 7
+
+
+def test_counts_follow_the_funnel() -> None:
+    a = path("a", [1, 2, 3, 4, 5], quota=3)
+    b = path("b", [3, 6, 7, 1], quota=2)
+    merged = merge([a, b], size=4, exclude=np.array([2, 7, 99]))
+    # 9 returned, 7 distinct (1..7), 5 after dropping the seen 2 and 7, 4 kept.
+    assert merged.counts.found == (5, 4)
+    assert (merged.counts.distinct, merged.counts.unseen, merged.counts.kept) == (7, 5, 4)
+    assert merged.item_ids.tolist() == [1, 3, 6, 4]
+    # 1 and 3 were found by both; 4 only by a, 6 only by b.
+    assert merged.only_counts() == {"a": 1, "b": 1}
+    assert merge([a, b], size=10).counts.distinct == 7

@@ -137,14 +137,33 @@ def test_an_ensemble_averages_models_of_successive_seeds(small_dir: Path, small_
 def test_explanations_add_up_to_the_score(engine: Engine) -> None:
     response = engine.recommend(RecommendRequest(8, k=5))
     first, second = response.items[0].item_id, response.items[1].item_id
-    alone = engine.explain(response, first)
-    assert len(alone.contributions) == 8
     row = int(np.flatnonzero(response.candidates.candidates.item_ids == first)[0])
     shap = engine.reranker.shap(response.features[[row]])[0]
     assert shap.sum() == pytest.approx(response.scores[row], abs=1e-4)
+    alone = engine.explain(response, first)
+    assert len(alone.contributions) == 8
     assert abs(alone.contributions[0].contribution) >= abs(alone.contributions[-1].contribution)
+    # Against the request's mean candidate: every feature together makes score - mean score.
+    everything = engine.explain(response, first, top=None)
+    assert len(everything.contributions) == len(engine.features)
+    assert alone.baseline == pytest.approx(float(response.scores.mean()))
+    gap = alone.score - alone.baseline
+    assert sum(c.contribution for c in everything.contributions) == pytest.approx(gap, abs=1e-3)
+    assert sum(everything.groups.values()) == pytest.approx(gap, abs=1e-3)
+    by_group = {g: sum(c.contribution for c in everything.contributions if c.group == g) for g in everything.groups}
+    assert by_group == pytest.approx(everything.groups, abs=1e-6)
+    groups = {spec.name: spec.group for spec in engine.features}
+    assert all(c.group == groups[c.feature] for c in everything.contributions)
+    path_ranks = response.candidates.candidates.path_ranks[row]
+    assert alone.found_by == {
+        name: int(rank) + 1 for name, rank in zip(response.candidates.candidates.path_names, path_ranks) if rank >= 0
+    }
     pair = engine.explain(response, first, second)
     assert pair.other_id == second and pair.contributions[0].other_value is not None
+    second_row = int(np.flatnonzero(response.candidates.candidates.item_ids == second)[0])
+    assert pair.baseline == pytest.approx(float(response.scores[second_row]))
+    whole_pair = engine.explain(response, first, second, top=None)
+    assert sum(c.contribution for c in whole_pair.contributions) == pytest.approx(pair.score - pair.baseline, abs=1e-3)
     with pytest.raises(InvalidRequestError, match="not among this response"):
         engine.explain(response, 10**6)
 

@@ -122,15 +122,19 @@ def show(engine: Engine, response: RecommendResponse, explanations: list[Explana
 def show_explanation(engine: Engine, e: Explanation) -> None:
     title = engine.catalog.titles[e.item_id]
     if e.other_id is None:
-        stdout.print(f"\n[bold]why {title}[/] scores {e.score:.3f} (base {e.base:.3f}):")
+        stdout.print(f"\n[bold]why {title}[/] scores {e.score:.3f}, the candidates' mean {e.baseline:.3f}:")
     else:
         other = engine.catalog.titles[e.other_id]
         stdout.print(f"\n[bold]why {title}[/] ({e.score:.3f}) ranks above {other} ({e.other_score:.3f}):")
-    table = Table("feature", "value" if e.other_id is None else "values", "effect", "meaning")
+    groups = ", ".join(f"{group} {total:+.3f}" for group, total in e.groups.items())
+    found = ", ".join(f"{path} #{rank}" for path, rank in e.found_by.items()) or "no path (back-fill)"
+    stdout.print(f"by feature group: {groups}; found by {found}")
+    table = Table("feature", "group", "value" if e.other_id is None else "values", "effect", "meaning")
     for c in e.contributions:
         value = f"{c.value:.3g}" if c.other_value is None else f"{c.value:.3g} vs {c.other_value:.3g}"
         table.add_row(
             c.feature,
+            c.group,
             value,
             Text(f"{c.contribution:+.3f}", style="green" if c.contribution > 0 else "red"),
             c.description,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.retrieval.types import CandidateSet, PathResult
+from engine.retrieval.types import CandidateSet, MergeCounts, PathResult
 
 
 def merge(results: list[PathResult], size: int, exclude: np.ndarray | None = None) -> CandidateSet:
@@ -26,6 +26,8 @@ def merge(results: list[PathResult], size: int, exclude: np.ndarray | None = Non
     order = np.flatnonzero(keep)[np.lexsort((path[keep], ranks[keep] / quota[keep]))]
     _, first = np.unique(ids[order], return_index=True)
     chosen = np.sort(first)[:size]
+    # An excluded id is excluded wherever it occurs, so the distinct ids split cleanly.
+    distinct = len(first) + (0 if exclude is None else len(np.unique(ids[~keep])))
     item_ids = ids[order[chosen]]
 
     n = len(item_ids)
@@ -43,4 +45,5 @@ def merge(results: list[PathResult], size: int, exclude: np.ndarray | None = Non
         path_scores=path_scores,
         path_ranks=path_ranks,
         similarity=np.full(len(item_ids), np.nan, dtype=np.float32),
+        counts=MergeCounts(tuple(len(r) for r in results), distinct, len(first), n),
     )

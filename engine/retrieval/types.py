@@ -42,6 +42,18 @@ class PathResult:
 
 
 @dataclass(frozen=True)
+class MergeCounts:
+    """How the merge narrowed the paths' output: items each path returned (in `path_names`
+    order), the distinct items among them, those left after the seen-items filter, and
+    those kept (at most the candidate-set size asked for)."""
+
+    found: tuple[int, ...]
+    distinct: int
+    unseen: int
+    kept: int
+
+
+@dataclass(frozen=True)
 class CandidateSet:
     """The merged, de-duplicated candidates in stage-1 order, with per-path provenance.
 
@@ -54,6 +66,7 @@ class CandidateSet:
     path_scores: np.ndarray
     path_ranks: np.ndarray
     similarity: np.ndarray
+    counts: MergeCounts
 
     def __len__(self) -> int:
         return int(self.item_ids.shape[0])
@@ -64,3 +77,9 @@ class CandidateSet:
     def path_counts(self) -> dict[str, int]:
         """How many candidates each path contributed (a candidate can count for several)."""
         return {name: int((self.path_ranks[:, p] >= 0).sum()) for p, name in enumerate(self.path_names)}
+
+    def only_counts(self) -> dict[str, int]:
+        """How many candidates each path alone found (no other path found them)."""
+        found = self.path_ranks >= 0
+        alone = found & (found.sum(axis=1) == 1)[:, None]
+        return {name: int(alone[:, p].sum()) for p, name in enumerate(self.path_names)}
