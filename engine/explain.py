@@ -87,7 +87,9 @@ def explain(
         )
         for j in order
     )
-    per_group = np.bincount([GROUP_ORDER.index(g) for g in groups], weights=effect, minlength=len(GROUP_ORDER))
+    per_group = np.bincount(
+        [GROUP_ORDER.index(g) for g in groups], weights=effect, minlength=len(GROUP_ORDER)
+    )
     candidates = response.candidates.candidates
     found_by = {
         name: int(rank) + 1

@@ -150,20 +150,26 @@ def test_explanations_add_up_to_the_score(engine: Engine) -> None:
     gap = alone.score - alone.baseline
     assert sum(c.contribution for c in everything.contributions) == pytest.approx(gap, abs=1e-3)
     assert sum(everything.groups.values()) == pytest.approx(gap, abs=1e-3)
-    by_group = {g: sum(c.contribution for c in everything.contributions if c.group == g) for g in everything.groups}
+    by_group = {
+        g: sum(c.contribution for c in everything.contributions if c.group == g) for g in everything.groups
+    }
     assert by_group == pytest.approx(everything.groups, abs=1e-6)
     groups = {spec.name: spec.group for spec in engine.features}
     assert all(c.group == groups[c.feature] for c in everything.contributions)
     path_ranks = response.candidates.candidates.path_ranks[row]
     assert alone.found_by == {
-        name: int(rank) + 1 for name, rank in zip(response.candidates.candidates.path_names, path_ranks) if rank >= 0
+        name: int(rank) + 1
+        for name, rank in zip(response.candidates.candidates.path_names, path_ranks, strict=True)
+        if rank >= 0
     }
     pair = engine.explain(response, first, second)
     assert pair.other_id == second and pair.contributions[0].other_value is not None
     second_row = int(np.flatnonzero(response.candidates.candidates.item_ids == second)[0])
     assert pair.baseline == pytest.approx(float(response.scores[second_row]))
     whole_pair = engine.explain(response, first, second, top=None)
-    assert sum(c.contribution for c in whole_pair.contributions) == pytest.approx(pair.score - pair.baseline, abs=1e-3)
+    assert sum(c.contribution for c in whole_pair.contributions) == pytest.approx(
+        pair.score - pair.baseline, abs=1e-3
+    )
     with pytest.raises(InvalidRequestError, match="not among this response"):
         engine.explain(response, 10**6)
 

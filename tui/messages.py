@@ -1,4 +1,5 @@
-"""Messages that thread workers post back to the app (the UI thread never waits on the engine)."""
+"""Messages that widgets and thread workers post to the screen (the UI thread never waits on
+the engine)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from engine.compare import Comparison
 from engine.engine import Engine
 from engine.explain import Explanation
 from engine.requests import RecommendResponse
@@ -25,14 +27,40 @@ class BuildProgress(Message):
 
 
 @dataclass
+class BackendsBuilt(Message):
+    """The backends a background build added (or the error that stopped it)."""
+
+    built: list[str]
+    error: str | None = None
+
+
+@dataclass
 class ResultReady(Message):
     response: RecommendResponse
 
 
 @dataclass
-class ExplanationReady(Message):
+class ItemAction(Message):
+    """A list asks for something done to its selected item: "click", "purchase", "explain"."""
+
+    item_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class Why:
     explanation: Explanation
     pair: Explanation | None
+
+
+@dataclass
+class ExplanationReady(Message):
+    why: Why
+
+
+@dataclass
+class ComparisonReady(Message):
+    comparison: Comparison
 
 
 @dataclass

@@ -16,16 +16,20 @@ HELP = """\
 user's last clicks, items others clicked close in time to them (co-visits), the most liked
 items, trending items in their categories, promoted items. **Stage 2** scores every
 candidate with a CatBoost model over {n_features} features, then business rules drop and
-move items. The tables show both lists; *move* is how far the model moved an item from its
-stage-1 rank.
+move items. In a terminal of 140 columns or more the stage-1 list and the re-ranked list
+stand side by side, the selected item highlighted in both; *move* is how far the model moved
+an item from its stage-1 rank. *Why* compares the item with the request's average candidate
+(what every candidate shares, the user and the context, cancels out). *Funnel* counts what
+each step kept and how long it took.
 
 | key | does |
 | --- | --- |
 | enter | run the request in the panel |
 | r | a random user |
 | c / b | click / buy the selected item (recorded, then the request runs again) |
-| e | explain the selected item (also on selection) |
-| 1 2 3 4 | re-ranked, candidates, explanation, sweep |
+| e | show why the selected item ranks there (the explanation follows the selection) |
+| 1 2 3 4 5 6 | re-ranked (and stage 1 beside it when wide), candidates, why, funnel, compare, sweep |
+| x | compare: run the request again with the backend and setting of the compare tab |
 | s | run the candidate-size sweep (quality and latency per size) |
 | S | run the recall sweep: the chosen backend's search settings, final quality against ANN recall |
 | ? | this help |

@@ -5,21 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import io
 from dataclasses import replace
 from pathlib import Path
 
-from textual.widgets import Input, Select
+from rich.console import Console
+from textual.widgets import Input, Select, Static, TabbedContent
 from textual.worker import WorkerCancelled
 
 from engine.config import BudgetConfig, load_config
 from engine.engine import Engine
+from engine.funnel import funnel
 from sample_data.synthetic import SyntheticParams
 from tests.conftest import SMALL_MODEL
 from tui.app import MainScreen, TwostageApp
-from tui.panels import ExplainPanel, StageOneTable, StageTwoTable, SweepPanel
 from tui.screens import BuildScreen, HelpScreen
+from tui.tables import StageOneTable, StageTwoTable
+from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
 
 SIZE = (100, 34)
+WIDE = (160, 48)
 
 
 async def finish_workers(pilot) -> None:
@@ -50,6 +55,13 @@ async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
         waited += 0.05
 
 
+def plain(widget: Static) -> str:
+    """What a panel shows, as plain text (its content may be a rich table or group)."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
 def run(scenario) -> None:
     asyncio.run(scenario())
 
@@ -78,14 +90,90 @@ def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
             await settle(pilot)
             screen = main_screen(app)
             assert screen.query_one(StageTwoTable).row_count == 10
-            assert screen.query_one(StageOneTable).row_count == 500
+            stage1 = screen.query_one("#stage1", StageOneTable)
+            assert stage1.row_count == 0, "a list in a hidden tab is filled when it comes into view"
+            await pilot.press("2")
+            await wait_until(pilot, lambda: stage1.row_count == 500)
             assert screen.response.user_id == 42 and screen.response.candidates.recall is not None
             dropped = next(e for e in screen.response.effects if e.rule == "out_of_stock")
-            stage1 = screen.query_one(StageOneTable)
             assert "out_of_stock: dropped" in str(
                 stage1.get_cell(str(dropped.item_id), stage1.ordered_columns[5].key)
             )
             assert len(screen.session) == 1
+            # Narrow: tabs; the stage-1 list beside the re-ranked one is hidden.
+            assert not screen.wide and not screen.query_one("#before").display
+            assert screen.query_one(TabbedContent).active == "candidates"
+            await pilot.press("r")  # the list in view follows the next answer
+            await wait_until(
+                pilot,
+                lambda: (
+                    stage1.get_row_at(0)[1].plain
+                    == screen.engine.catalog.titles[int(screen.response.candidates.candidates.item_ids[0])]
+                ),
+            )
+
+    run(scenario)
+
+
+def test_the_whole_top_10_is_visible_at_80x24(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            table = main_screen(app).query_one(StageTwoTable)
+            assert table.row_count == 10
+            assert table.max_scroll_y == 0 and table.size.height >= 11, (
+                "header and ten rows without scrolling"
+            )
+
+    run(scenario)
+
+
+def test_wide_terminal_shows_before_and_after_side_by_side(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=WIDE) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            before, after = screen.query_one("#before", StageOneTable), screen.query_one(StageTwoTable)
+            assert screen.wide and before.display and after.display
+            assert before.region.y == after.region.y and before.region.right <= after.region.x
+            assert before.row_count == 500 and after.row_count == 10
+            tabs = screen.query_one(TabbedContent)
+            for pane in ("candidates", "why", "funnel"):  # shown beside the lists
+                assert tabs.get_tab(pane).display is False
+            # The third re-ranked item: highlighted in the stage-1 list too, with its move.
+            after.focus()
+            await pilot.press("down", "down")
+            third = screen.response.items[2]
+            await wait_until(pilot, lambda: before.selected_item() == third.item_id)
+            assert before.cursor_row == third.rank_before - 1
+            subtitle = str(screen.query_one("#lists").border_subtitle)
+            assert f"stage 1 #{third.rank_before} -> #3" in subtitle
+            # And the other way: a candidate that made the top K moves the re-ranked cursor.
+            first = screen.response.items[0]
+            await pilot.press("2")
+            assert before.has_focus and tabs.active == "ranked"
+            before.move_cursor(row=first.rank_before - 1)
+            await wait_until(pilot, lambda: after.selected_item() == first.item_id)
+            # A candidate the model left out says so.
+            top = {item.item_id for item in screen.response.items}
+            outside = next(
+                r for r, i in enumerate(screen.response.candidates.candidates.item_ids) if i not in top
+            )
+            before.move_cursor(row=outside)
+            await wait_until(
+                pilot, lambda: "not in the top 10" in str(screen.query_one("#lists").border_subtitle)
+            )
+            # The explanation beside the lists follows the selection.
+            beside = screen.query_one("#why-beside ExplainPanel", ExplainPanel)
+            chosen = int(screen.response.candidates.candidates.item_ids[outside])
+            await wait_until(
+                pilot, lambda: beside.why is not None and beside.why.explanation.item_id == chosen
+            )
+            await pilot.resize_terminal(100, 34)
+            await wait_until(pilot, lambda: not screen.wide)
+            assert not before.display and tabs.get_tab("funnel").display is not False
 
     run(scenario)
 
@@ -104,7 +192,8 @@ def test_random_user_backend_and_candidate_count(engine: Engine, small_dir: Path
             await wait_until(pilot, lambda: screen.response.candidates.backend == "faiss-hnsw")
             assert screen.query_one("#param", Input).placeholder.startswith("efSearch=")
             screen.query_one("#candidates", Select).value = 100
-            await wait_until(pilot, lambda: screen.query_one(StageOneTable).row_count == 100)
+            await pilot.press("2")
+            await wait_until(pilot, lambda: screen.query_one("#stage1", StageOneTable).row_count == 100)
             assert len(screen.session) >= 4
 
     run(scenario)
@@ -127,8 +216,8 @@ def test_recall_sweep_of_the_chosen_backend_draws_quality_against_recall(
             await wait_until(pilot, lambda: screen.response.candidates.backend == "faiss-ivf")
             await pilot.press("S")
             panel = screen.query_one(SweepPanel)
-            await wait_until(pilot, lambda: "ANN path recall@" in str(panel.render()), timeout=120)
-            text = str(panel.render())
+            await wait_until(pilot, lambda: "ANN path recall@" in plain(panel), timeout=120)
+            text = plain(panel)
             assert "faiss-ivf" in text and "recall 0." in text and "ground truth" in text
 
     run(scenario)
@@ -143,17 +232,79 @@ def test_explain_then_click_changes_the_ranking(small_dir: Path, small_config: P
             await settle(pilot)
             screen = main_screen(app)
             await pilot.press("e")
-            panel = screen.query_one(ExplainPanel)
-            await wait_until(pilot, lambda: panel.pair is not None)
+            assert screen.query_one(TabbedContent).active == "why"
+            panel = screen.query_one("#explain", ExplainPanel)
+            await wait_until(pilot, lambda: panel.why is not None and panel.why.pair is not None)
             selected = screen.query_one(StageTwoTable).selected_item()
-            assert panel.explanation.item_id == selected and len(panel.explanation.contributions) == 8
-            assert panel.pair.other_id == screen.response.items[1].item_id
+            explanation = panel.why.explanation
+            assert explanation.item_id == selected and len(explanation.contributions) == 8
+            assert explanation.baseline == screen.response.scores.mean()  # against the request's mean
+            assert panel.why.pair.other_id == screen.response.items[1].item_id
+            text = plain(panel)
+            assert "vs the candidates' mean" in text and "by group: item" in text and "found by" in text
+            await pilot.press("1")
+            screen.query_one(StageTwoTable).focus()
             before = [item.item_id for item in screen.response.items]
             await pilot.press("c")
             await wait_until(pilot, lambda: [item.item_id for item in screen.response.items] != before)
             assert len(engine.live) == 1
             after = [item.item_id for item in screen.response.items]
             assert after != before and before[0] not in screen.response.candidates.candidates.item_ids
+            await pilot.press("b")
+            await wait_until(pilot, lambda: len(engine.live) == 2)
+            assert engine.live.user_state(42).counts[1] == 1  # a purchase
+
+    run(scenario)
+
+
+def test_funnel_tab_shows_the_requests_steps(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            await pilot.press("4")
+            assert screen.query_one(TabbedContent).active == "funnel"
+            text = plain(screen.query_one("#funnel-tab", FunnelPanel))
+            steps = {step.step: step for step in funnel(screen.response)}
+            for name in ("ann", "distinct", "not seen", "candidates", "rules", "top K"):
+                assert name in text
+            assert f"{steps['distinct'].items:,}" in text and f"{steps['rules'].detail}" in text
+            await pilot.press("3")
+            assert screen.query_one(TabbedContent).active == "why"
+            why = screen.query_one("#explain", ExplainPanel)
+            await wait_until(pilot, lambda: why.why is not None)
+            assert why.why.explanation.item_id == screen.response.items[0].item_id
+
+    run(scenario)
+
+
+def test_compare_two_backends_for_the_shown_user(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            await pilot.press("5")
+            panel = screen.query_one(ComparePanel)
+            panel.query_one("#compare-backend", Select).value = "exact"
+            await pilot.press("x")
+            await wait_until(pilot, lambda: panel.comparison is not None)
+            c = panel.comparison
+            assert c.a.label.startswith("faiss-ivf") and c.b.label == "exact" and c.b.recall == 1.0
+            assert c.a.candidates == c.b.candidates == 500 and 0 < c.shared_candidates <= 500
+            text = plain(panel.query_one("#compare-result", Static))
+            assert "shared:" in text and "exact" in text
+            # Two settings of one backend; a malformed one is a notification.
+            told = notes(app)
+            panel.query_one("#compare-backend", Select).value = "faiss-ivf"
+            panel.query_one("#compare-param", Input).value = "nprobe"
+            await pilot.press("x")
+            assert any("name=value" in note for note in told)
+            panel.query_one("#compare-param", Input).value = "nprobe=1"
+            await pilot.press("x")
+            await wait_until(pilot, lambda: "nprobe=1" in panel.comparison.b.label)
+            assert panel.comparison.shared_ann < panel.comparison.ann_k
 
     run(scenario)
 
@@ -216,7 +367,36 @@ def test_first_run_builds_with_progress(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.1)
                 await pilot.pause()
-            assert main_screen(app).query_one(StageTwoTable).row_count == 10
+            screen = main_screen(app)
+            assert screen.query_one(StageTwoTable).row_count == 10
+            # Results came from the default backend alone; the rest arrive in the background.
+            await wait_until(
+                pilot, lambda: len(screen.query_one("#backend", Select)._options) > 2, timeout=120
+            )
+            offered = {value for _, value in screen.query_one("#backend", Select)._options}
+            assert {"faiss-ivf", "faiss-hnsw", "exact"} <= offered
 
     run(scenario)
     assert BuildScreen in seen and (tmp_path / "data" / "model" / "manifest.json").exists()
+    built = sorted(p.name for p in (tmp_path / "data" / "indexes").iterdir())
+    assert "faiss-ivf" in built and "faiss-hnsw" in built
+
+
+def test_size_sweep_then_quit(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        app = TwostageApp(small_dir, engine=engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            await pilot.press("s")
+            assert screen.query_one(TabbedContent).active == "sweep"
+            panel = screen.query_one(SweepPanel)
+            await wait_until(pilot, lambda: "candidate-set size" in plain(panel), timeout=120)
+            text = plain(panel)
+            assert "NDCG@" in text and "p50 ms" in text and "ground truth" in text
+            await pilot.press("6")
+            await pilot.press("q")
+            await pilot.pause()
+            assert not app.is_running
+
+    run(scenario)

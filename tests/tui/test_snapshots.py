@@ -1,6 +1,7 @@
-"""A few snapshots at 80x24 pin the look. Timings change from run to run, so the timing
-panel is filled with fixed numbers before the picture is taken. Update after a deliberate
-change with `pytest tests/tui --snapshot-update` and look at the SVGs."""
+"""Snapshots pin the look at 80x24 (tabs) and 160x48 (before | after side by side). Timings
+change from run to run, so the answer shown is given fixed timings before the picture is
+taken. Update after a deliberate change with `pytest tests/tui --snapshot-update` and look
+at the SVGs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from engine.engine import Engine
 from engine.requests import StageVerdict
 from engine.stats import STAGES, SessionStats
-from tests.tui.test_app import settle
+from tests.tui.test_app import finish_workers, settle
 from tui.app import TwostageApp
 from tui.panels import TimingsPanel
 
@@ -31,18 +32,40 @@ BUDGET_MS = {"retrieval": 10, "features": 20, "model": 30, "buffer": 40, "total"
 async def freeze_timings(pilot) -> None:
     await settle(pilot)
     screen = pilot.app.screen
+    shown = screen.response
     verdicts = tuple(StageVerdict(stage, FIXED_MS[stage], BUDGET_MS[stage]) for stage in STAGES)
-    response = replace(screen.response, verdicts=verdicts, timings_ms=dict(FIXED_MS))
+    stage1 = replace(shown.candidates, timings_ns=dict.fromkeys(shown.candidates.timings_ns, 100_000))
+    timings = {**dict.fromkeys(shown.timings_ms, 0.25), **FIXED_MS}
     session = SessionStats()
     for step in range(12):
         session.add({stage: ms * (1 + 0.1 * (step % 4)) for stage, ms in FIXED_MS.items()})
-    screen.query_one(TimingsPanel).show(response, session)
+    screen.query_one(TimingsPanel).session = session
+    screen.response = replace(shown, verdicts=verdicts, timings_ms=timings, candidates=stage1)
+    for _ in range(3):  # the lists redraw and the explanation of the selected item follows
+        await pilot.pause()
+        await finish_workers(pilot)
     await pilot.pause()
 
 
 def test_main_screen(snap_compare, engine: Engine, small_dir: Path) -> None:
     app = TwostageApp(small_dir, engine=engine)
     assert snap_compare(app, terminal_size=(80, 24), run_before=freeze_timings)
+
+
+def test_wide_main_screen(snap_compare, engine: Engine, small_dir: Path) -> None:
+    app = TwostageApp(small_dir, engine=engine)
+    assert snap_compare(app, terminal_size=(160, 48), run_before=freeze_timings)
+
+
+def test_funnel_tab(snap_compare, engine: Engine, small_dir: Path) -> None:
+    app = TwostageApp(small_dir, engine=engine)
+
+    async def open_funnel(pilot) -> None:
+        await freeze_timings(pilot)
+        await pilot.press("4")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_funnel)
 
 
 def test_help_screen(snap_compare, engine: Engine, small_dir: Path) -> None:

@@ -1,0 +1,357 @@
+"""The main screen: the request panel, the two lists, the views of one answer, the timings.
+
+At WIDE_COLUMNS and up the stage-1 list and the re-ranked list stand side by side with the
+explanation and the funnel below them; narrower terminals show them as tabs. The screen
+holds the answer being shown in reactive attributes that the panels are bound to, runs every
+engine call in a thread worker, and carries out what the lists ask for (`ItemAction`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from engine.ann import backend_class
+from engine.compare import Comparison, compare
+from engine.engine import Engine
+from engine.errors import TwostageError
+from engine.requests import RecommendRequest, RecommendResponse
+from engine.stats import SessionStats
+from engine.sweep import candidate_sweep, recall_sweep
+from tui.messages import (
+    ComparisonReady,
+    ExplanationReady,
+    ItemAction,
+    ResultReady,
+    SweepProgress,
+    SweepReady,
+    Why,
+)
+from tui.panels import RequestPanel, TimingsPanel, search_params
+from tui.tables import ItemTable, StageOneTable, StageTwoTable
+from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
+
+WIDE_COLUMNS = 140  # from here on, before | after side by side
+SWEEP_USERS = 100
+RECALL_SWEEP_USERS = 50
+#: tabs whose content the wide layout shows beside the lists
+SHOWN_BESIDE = ("candidates", "why", "funnel")
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("r", "random_user", "Random user"),
+        Binding("x", "compare", "Compare"),
+        Binding("s", "sweep", "Sweep"),
+        Binding("S", "recall_sweep", "Recall sweep"),
+        Binding("question_mark", "app.help", "Help"),
+        *(
+            Binding(str(n), f"tab('{tab}')", tab.capitalize(), show=False)
+            for n, tab in enumerate(("ranked", "candidates", "why", "funnel", "compare", "sweep"), start=1)
+        ),
+    ]
+
+    response: reactive[RecommendResponse | None] = reactive(None, always_update=True)
+    why: reactive[Why | None] = reactive(None, always_update=True)
+    comparison: reactive[Comparison | None] = reactive(None, always_update=True)
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.session = SessionStats()
+        self.rng = np.random.default_rng()
+        self.wide = False
+
+    def compose(self) -> ComposeResult:
+        catalog = self.engine.catalog
+        yield Header()
+        yield RequestPanel(self.engine)
+        with TabbedContent(initial="ranked"):
+            with TabPane("Ranked [1]", id="ranked"):
+                with Horizontal(id="lists"):
+                    yield StageOneTable(catalog, id="before").data_bind(MainScreen.response)
+                    yield StageTwoTable(catalog, id="stage2").data_bind(MainScreen.response)
+                with Horizontal(id="beside"):
+                    with VerticalScroll(id="why-beside"):
+                        yield ExplainPanel(catalog).data_bind(MainScreen.why)
+                    yield FunnelPanel(id="funnel-beside").data_bind(MainScreen.response)
+            with TabPane("Candidates [2]", id="candidates"):
+                yield StageOneTable(catalog, id="stage1").data_bind(MainScreen.response)
+            with TabPane("Why [3]", id="why"), VerticalScroll():
+                yield ExplainPanel(catalog, id="explain").data_bind(MainScreen.why)
+            with TabPane("Funnel [4]", id="funnel"), VerticalScroll():
+                yield FunnelPanel(id="funnel-tab").data_bind(MainScreen.response)
+            with TabPane("Compare [5]", id="compare"), VerticalScroll():
+                backends = self.engine.usable_backends()
+                yield ComparePanel(catalog, backends, id="comparison").data_bind(MainScreen.comparison)
+            with TabPane("Sweep [6]", id="sweep"), VerticalScroll():
+                yield SweepPanel("Press s to run the candidate-size sweep.", id="sweep-plot")
+        yield TimingsPanel(self.session).data_bind(MainScreen.response)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RequestPanel).show_param_hint(self.query_one("#backend", Select).value)
+        # After the first paint: a request racing the screen's layout for the GIL would
+        # report the UI's work as its own latency.
+        self.call_after_refresh(self.action_run)
+
+    def on_resize(self, event: Resize) -> None:
+        wide = event.size.width >= WIDE_COLUMNS
+        if wide == self.wide:
+            return
+        self.wide = wide
+        self.set_class(wide, "wide")
+        tabs = self.query_one(TabbedContent)
+        for tab in SHOWN_BESIDE:
+            if wide:
+                tabs.hide_tab(tab)
+            else:
+                tabs.show_tab(tab)
+        if wide and tabs.active in SHOWN_BESIDE:
+            tabs.active = "ranked"
+
+    # ------------------------------------------------------------ requests
+    def action_run(self) -> None:
+        try:
+            request = self.query_one(RequestPanel).request()
+        except TwostageError as error:
+            self.notify(str(error), severity="error", title="Bad request")
+            return
+        self.sub_title = f"user {request.user_id} · {request.backend} · {request.n_candidates} candidates"
+        # After the repaint the title asks for: the UI thread drawing while the engine runs
+        # takes the GIL from it, and the app would show its own work as the engine's time.
+        self.call_after_refresh(self.recommend, request)
+
+    @work(thread=True, exclusive=True, group="request")
+    def recommend(self, request: RecommendRequest) -> None:
+        try:
+            response = self.engine.recommend(request)
+        except TwostageError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error", title="Request failed")
+            return
+        if not get_current_worker().is_cancelled:  # a newer request replaced this one
+            self.post_message(ResultReady(response))
+
+    def on_result_ready(self, message: ResultReady) -> None:
+        first = self.response is None
+        response = message.response
+        self.session.add({**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}})
+        self.response = response  # the lists, the funnel and the timings redraw themselves
+        top = self.query_one("#stage2", StageTwoTable)
+        if first:  # keyboard first: the list has focus, so single-key bindings work at once
+            top.focus()
+        self.explain_selected(top)
+        for note in response.notes:
+            self.notify(note, title="Note")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search":
+            self.find_user(event.value)
+        elif event.input.id == "compare-param":
+            self.action_compare()
+        else:
+            self.action_run()
+
+    @on(Select.Changed, "#backend, #candidates, #category")
+    def request_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "backend" and event.value is not Select.NULL:
+            self.query_one(RequestPanel).show_param_hint(event.value)
+            self.query_one("#param", Input).value = ""
+        if self.response is not None:
+            self.action_run()
+
+    def action_random_user(self) -> None:
+        self.query_one(RequestPanel).set_user(int(self.rng.integers(0, self.engine.users.n_users)))
+        self.action_run()
+
+    def find_user(self, text: str) -> None:
+        """A user whose strongest category (from the profile) is the one typed."""
+        names = [n.lower() for n in self.engine.catalog.category_names]
+        if text.strip().lower() not in names:
+            self.notify(
+                f"no category named {text!r}; try one of: {', '.join(names[:8])}, ...", severity="error"
+            )
+            return
+        code = names.index(text.strip().lower())
+        fans = np.flatnonzero(self.favourite_categories() == code)
+        if len(fans) == 0:
+            self.notify(f"no user prefers {text}", severity="warning")
+            return
+        self.query_one(RequestPanel).set_user(int(self.rng.choice(fans)))
+        self.action_run()
+
+    def favourite_categories(self) -> np.ndarray:
+        """Each user's strongest category: the profile's when the data set has one, else the
+        category they clicked most."""
+        users, catalog = self.engine.users, self.engine.catalog
+        if "category_affinity" in self.engine.dataset.attributes:
+            return users.category_affinity.argmax(axis=1)
+        owners = np.repeat(np.arange(users.n_users), np.diff(users.history_offsets))
+        n_categories = len(catalog.category_names)
+        counts = np.bincount(
+            owners * n_categories + catalog.category[users.history_items],
+            minlength=users.n_users * n_categories,
+        ).reshape(users.n_users, n_categories)
+        return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+
+    # ------------------------------------------- the selected item, in both lists
+    @on(DataTable.RowHighlighted, "ItemTable")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        table = event.data_table
+        if isinstance(table, ItemTable):
+            self.explain_selected(table)
+
+    def explain_selected(self, table: ItemTable) -> None:
+        """Follow the item in the other list (with how far it moved) and explain it."""
+        item = table.selected_item()
+        if item is None or self.response is None:
+            return
+        self.query_one("#stage2", StageTwoTable).select_item(item)
+        self.query_one("#before", StageOneTable).select_item(item)
+        self.query_one("#lists").border_subtitle = self.movement(item)
+        if not self.response.degraded:
+            top = [i.item_id for i in self.response.items]
+            position = top.index(item) if item in top else -1
+            below = top[position + 1] if 0 <= position < len(top) - 1 else None
+            self.explain(self.response, item, below)
+
+    def movement(self, item: int) -> str:
+        response = self.response
+        title = self.engine.catalog.titles[item]
+        before = int(np.flatnonzero(response.candidates.candidates.item_ids == item)[0]) + 1
+        after = next((i.rank_after for i in response.items if i.item_id == item), None)
+        if after is None:
+            return f"{title}: stage 1 #{before}, not in the top {response.k}"
+        change = before - after
+        how = f"up {change}" if change > 0 else f"down {-change}" if change < 0 else "unmoved"
+        return f"{title}: stage 1 #{before} -> #{after} ({how})"
+
+    @work(thread=True, exclusive=True, group="explain")
+    def explain(self, response: RecommendResponse, item: int, below: int | None) -> None:
+        try:
+            alone = self.engine.explain(response, item)
+            pair = None if below is None else self.engine.explain(response, item, below)
+        except TwostageError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(ExplanationReady(Why(alone, pair)))
+
+    def on_explanation_ready(self, message: ExplanationReady) -> None:
+        self.why = message.why
+
+    # ------------------------------------------------------ simulated users
+    def on_item_action(self, message: ItemAction) -> None:
+        if self.response is None:
+            return
+        if message.action == "explain":
+            self.action_tab("why")
+            return
+        try:
+            self.engine.record_event(self.response.user_id, message.item_id, message.action)
+        except TwostageError as error:
+            self.notify(str(error), severity="error")
+            return
+        verb = "clicked" if message.action == "click" else "bought"
+        title = self.engine.catalog.titles[message.item_id]
+        self.notify(f"user {self.response.user_id} {verb} {title}; ranking again")
+        self.action_run()
+
+    # -------------------------------------------------------------- compare
+    def action_compare(self) -> None:
+        """The shown answer's request again, with the backend and setting of the compare tab."""
+        if self.response is None:
+            return
+        panel = self.query_one(ComparePanel)
+        backend = panel.query_one("#compare-backend", Select).value
+        try:
+            params = search_params(panel.query_one("#compare-param", Input).value)
+            request = self.query_one(RequestPanel).request()
+        except TwostageError as error:
+            self.notify(str(error), severity="error", title="Bad request")
+            return
+        self.action_tab("compare")
+        self.run_comparison(request, replace(request, backend=str(backend), search_params=params))
+
+    @work(thread=True, exclusive=True, group="compare")
+    def run_comparison(self, a: RecommendRequest, b: RecommendRequest) -> None:
+        try:
+            comparison = compare(self.engine.recommend(a), self.engine.recommend(b))
+        except TwostageError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error", title="Compare failed")
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(ComparisonReady(comparison))
+
+    def on_comparison_ready(self, message: ComparisonReady) -> None:
+        self.comparison = message.comparison
+
+    def add_backends(self, backends: list[str]) -> None:
+        """A background build finished: offer its backends in the request and compare panels."""
+        self.query_one(RequestPanel).set_backends(backends)
+        self.query_one(ComparePanel).set_backends(backends)
+
+    # ---------------------------------------------------------------- sweep
+    def action_sweep(self) -> None:
+        self.query_one(SweepPanel).update("Running the sweep: 7 candidate sizes x 100 users ...")
+        self.action_tab("sweep")
+        self.sweep()
+
+    def action_recall_sweep(self) -> None:
+        backend = self.query_one("#backend", Select).value
+        if backend is Select.NULL or not backend_class(str(backend)).needs_build:
+            self.notify("choose an approximate backend first: exact search has recall 1", severity="warning")
+            return
+        self.query_one(SweepPanel).update(f"Running the recall sweep: {backend}'s search settings ...")
+        self.action_tab("sweep")
+        self.sweep(str(backend))
+
+    @work(thread=True, exclusive=True, group="sweep")
+    def sweep(self, backend: str | None = None) -> None:
+        """The candidate-size sweep, or with `backend` the recall sweep over its search grid."""
+
+        def progress(step: str, done: int, total: int) -> None:
+            self.post_message(SweepProgress(done, total))
+
+        root, config = self.engine.layout.root, self.engine.config
+        try:
+            if backend is None:
+                result = candidate_sweep(root, config, n_users=SWEEP_USERS, progress=progress)
+            else:
+                result = recall_sweep(
+                    root, config, backends=[backend], n_users=RECALL_SWEEP_USERS, progress=progress
+                )
+        except TwostageError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+            return
+        self.post_message(SweepReady(result))
+
+    def on_sweep_progress(self, message: SweepProgress) -> None:
+        self.query_one(SweepPanel).update(
+            f"Running the sweep: step {message.done} of {message.total} done ..."
+        )
+
+    def on_sweep_ready(self, message: SweepReady) -> None:
+        self.query_one(SweepPanel).show(message.sweep)
+
+    def action_tab(self, tab: str) -> None:
+        """Show a view; in the wide layout the lists, the explanation and the funnel are all
+        on the first tab, so their keys go there (2 moves into the stage-1 list)."""
+        tabs = self.query_one(TabbedContent)
+        if self.wide and tab in SHOWN_BESIDE:
+            tabs.active = "ranked"
+            if tab == "candidates":
+                self.query_one("#before", StageOneTable).focus()
+            return
+        tabs.active = tab
