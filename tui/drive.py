@@ -5,8 +5,11 @@ with what the engine alone measures on the same requests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
+
+from textual.worker import WorkerCancelled
 
 from engine.engine import Engine
 from engine.errors import TwostageError
@@ -41,6 +44,10 @@ async def drive(
                     raise TwostageError(why)
                 await asyncio.sleep(0.001)
             shown.append(dict(screen.response.timings_ms))
+            # The screen finishes with the answer (the explanation of the selected item
+            # follows it in a worker) before the person asks again.
+            with contextlib.suppress(WorkerCancelled):
+                await app.workers.wait_for_complete()
             await pilot.pause(SETTLE_S)
             if progress is not None:
                 progress(done)
