@@ -140,6 +140,10 @@ class Users:
     def knows(self, user_id: int) -> bool:
         return 0 <= user_id < self.n_users
 
+    def most_active(self, n: int) -> np.ndarray:
+        """The `n` users with the longest histories (load generators' "active" users)."""
+        return np.argsort(np.diff(self.history_offsets))[::-1][: max(0, n)]
+
     def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Item ids and times of the user's history, oldest first (views, no copy)."""
         start, end = self.history_offsets[user_id], self.history_offsets[user_id + 1]

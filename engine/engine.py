@@ -7,39 +7,37 @@ engine.ranking and engine.rules; the CLI, the app and the server are thin client
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from engine.ann import AnnIndex, backend_class, create, usable
+from engine.ann import AnnIndex
+from engine.artifact_cache import ArtifactCache
 from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
-from engine.errors import ArtifactError, InvalidRequestError
-from engine.events import EVENT_KINDS, LiveRows, LiveUser
+from engine.events import LiveRows, LiveUser, check_event
 from engine.explain import Explanation, explain
 from engine.features import EventStore, FeatureContext, assemble, feature_specs
 from engine.layout import Layout, default_data_dir
+from engine.limits import DAY, check_k, check_size, check_user_id
 from engine.live_store import LiveStore, open_store
-from engine.ranking.guard import ModelGuard
+from engine.ranking.guard import ModelGuard, guarded_scores
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest, CandidateResult, RecommendRequest, RecommendResponse
 from engine.response import build_response, request_inputs
 from engine.retrieval import paths, quotas, resolve, trending
 from engine.retrieval.merge import merge
-from engine.retrieval.recall import recall_at_k
+from engine.retrieval.recall import ann_recall
 from engine.rules import Ranked, apply_rules
 from engine.timing import StageTimer
 
-DAY = 86_400
-
 
 class Engine:
-    """Thread-safe once open: artifacts load lazily under a lock, requests share read-only
-    data, and recorded events go through a locked append.
+    """Thread-safe once open: artifacts load lazily under a lock (engine.artifact_cache),
+    requests share read-only data, and recorded events go through the live store.
 
     The clock is the data set's own present (`dataset.now`), or `as_of` for evaluating the
     past: history, features and trending then only see what happened before it.
@@ -69,12 +67,10 @@ class Engine:
         self.live: LiveStore = open_store(
             events, layout.root, dataset.fingerprint, self.users.n_users, self.catalog.n_items
         )
-        self._indexes: dict[str, AnnIndex] = {}
-        self._reranker: Reranker | None = None
-        self._lock = threading.Lock()
         self._promoted = paths.Promoted.of(self.catalog)
         self.model_guard = ModelGuard(config.budget.model_ms, config.model.retry_after_s)
         self.features = feature_specs(dataset.attributes)
+        self.artifacts = ArtifactCache(layout, dataset, config, self.features)
 
     @classmethod
     def open(cls, data_dir: Path, config: EngineConfig | None = None, *, as_of: int | None = None) -> Engine:
@@ -93,67 +89,23 @@ class Engine:
     # ---------------------------------------------------------------- artifacts
     def index(self, backend: str) -> AnnIndex:
         """The built index of `backend`, loaded on first use and checked against the data."""
-        cls = backend_class(backend)
-        with self._lock:
-            if backend not in self._indexes and not cls.needs_build:
-                # Exact search needs no file: it searches the catalog's own vectors.
-                view = cls()
-                view.build(self.catalog.vectors)
-                self._indexes[backend] = view
-            if backend not in self._indexes:
-                directory = self.layout.index(backend)
-                if not directory.exists():
-                    raise ArtifactError(
-                        f"no '{backend}' index in {directory.parent}; build it with "
-                        f"`twostage build --backends {backend} --data-dir {self.layout.root}`"
-                    )
-                index = cls.load(directory, expect={"dataset": self.dataset.fingerprint})
-                # Search defaults come from the code and the configuration, not from whatever
-                # settings the index happened to be saved with.
-                index.set_search_params(**{**cls.search_defaults, **self.config.search.get(backend, {})})
-                self._indexes[backend] = index
-            return self._indexes[backend]
+        return self.artifacts.index(backend)
 
     def build_index(self, backend: str) -> AnnIndex:
-        """Build `backend` over this engine's vectors in memory, unsaved: for an engine of the
-        past (training), whose vectors were fitted before a window and have no index on disk."""
-        index = create(backend, **self.config.build.get(backend, {}))
-        index.build(self.catalog.vectors)
-        index.set_search_params(**{**type(index).search_defaults, **self.config.search.get(backend, {})})
-        with self._lock:
-            self._indexes[backend] = index
-        return index
+        return self.artifacts.build_index(backend)
 
     @property
     def reranker(self) -> Reranker:
-        """The trained model, loaded on first use; refuses one trained on other features."""
-        with self._lock:
-            if self._reranker is None:
-                if not self.layout.model.exists():
-                    raise ArtifactError(
-                        f"no re-ranker in {self.layout.model}; train it with "
-                        f"`twostage build --data-dir {self.layout.root}`"
-                    )
-                self._reranker = Reranker.load(
-                    self.layout.model,
-                    features=[f.name for f in self.features],
-                    dataset=self.dataset.fingerprint,
-                )
-            return self._reranker
+        return self.artifacts.reranker
+
+    def usable_backends(self) -> list[str]:
+        return self.artifacts.usable_backends()
 
     def warm_up(self, backend: str | None = None) -> None:
         """Load what the first request would (index, model, count tables) and run one, so
         that measured requests show steady-state latency."""
-        active = self.active_users(1)
+        active = self.users.most_active(1)
         self.recommend(RecommendRequest(user_id=int(active[0]) if len(active) else 0, backend=backend))
-
-    def active_users(self, n: int) -> np.ndarray:
-        """The `n` users with the longest histories (load generators' "active" users)."""
-        return np.argsort(np.diff(self.users.history_offsets))[::-1][: max(0, n)]
-
-    def usable_backends(self) -> list[str]:
-        """Backends this engine can search now: built on disk, or needing no build."""
-        return usable(self.layout.index)
 
     # ------------------------------------------------------------------ state
     def history(self, user_id: int, live: LiveUser | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -189,20 +141,8 @@ class Engine:
 
     def record_event(self, user_id: int, item_id: int, kind: str) -> None:
         """Record a click, purchase or impression now; the user's next request reflects it."""
-        user_id = resolve.check_user_id(user_id)
-        if not self.users.knows(user_id):
-            raise InvalidRequestError(
-                f"user {user_id} is unknown; events can be recorded for users 0..{self.users.n_users - 1}"
-            )
-        if isinstance(item_id, bool) or not isinstance(item_id, int | np.integer):
-            raise InvalidRequestError(f"item id must be a whole number, got {item_id!r}")
-        if not 0 <= item_id < self.catalog.n_items:
-            raise InvalidRequestError(
-                f"item {item_id} is not in the catalog (ids 0..{self.catalog.n_items - 1})"
-            )
-        if kind not in EVENT_KINDS:
-            raise InvalidRequestError(f"event kind must be one of {', '.join(EVENT_KINDS)}, got {kind!r}")
-        self.live.add(user_id, int(item_id), kind, self.now)
+        user, item, kind = check_event(user_id, item_id, kind, self.users.n_users, self.catalog.n_items)
+        self.live.add(user, item, kind, self.now)
 
     # ---------------------------------------------------------------- stage 1
     def candidates(self, request: CandidateRequest) -> CandidateResult:
@@ -211,12 +151,12 @@ class Engine:
     def _candidates(self, request: CandidateRequest) -> tuple[CandidateResult, LiveUser]:
         """Stage 1, and the user's live state it read (in its timings) for the features."""
         cfg = self.config.retrieval
-        n = resolve.check_size(request.n_candidates, cfg.n_candidates, self.catalog.n_items)
+        n = check_size(request.n_candidates, cfg.n_candidates, self.catalog.n_items)
         backend = request.backend or cfg.backend
         index = self.index(backend)
         timer = StageTimer()
         with timer.stage("resolve"):
-            user_id = resolve.check_user_id(request.user_id)
+            user_id = check_user_id(request.user_id)
             active = quotas.check_paths(request.paths)
             live = self.live_user(user_id)
             history = self.history(user_id, live) if self.users.knows(user_id) else None
@@ -229,7 +169,7 @@ class Engine:
                 has_history=len(query.history) > 0,
             )
         params = request.search_params or None
-        history_params = {**type(index).history_defaults, **self.config.history_search.get(backend, {})}
+        history_params = self.artifacts.history_params(index)
         with timer.stage("ann"):
             ann = paths.ann_path(query, index, n if sizes["ann"] else 0, sizes["ann"], params)
         with timer.stage("history"):
@@ -276,19 +216,12 @@ class Engine:
 
     def ann_recall(self, vector: np.ndarray | None, found_ids: np.ndarray, k: int) -> float | None:
         """Recall@k of one ANN result against exact search; ids it did not return are misses."""
-        if vector is None:
-            return None
-        truth = self.index("exact").search(vector, k)
-        found = np.full((1, k), -1, dtype=np.int64)
-        found[0, : min(k, len(found_ids))] = found_ids[:k]
-        return float(recall_at_k(found, vector[None, :], self.catalog.vectors, truth.scores[:, -1])[0])
+        return ann_recall(self.index("exact"), self.catalog.vectors, vector, found_ids, k)
 
     # ------------------------------------------------------------ both stages
     def recommend(self, request: RecommendRequest) -> RecommendResponse:
         started = time.perf_counter_ns()
-        k = request.k
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= 1000:
-            raise InvalidRequestError(f"k must be a whole number from 1 to 1000, got {k!r}")
+        k = check_k(request.k)
         reranker = self.reranker
         # Recall needs an exact search: measured after the response, outside its timings.
         result, live = self._candidates(replace(request.stage1(), measure_recall=False))
@@ -301,7 +234,8 @@ class Engine:
             matrix = assemble(context, self.features)
         result = self._noting_live_problem(result)
         with timer.stage("model"):
-            scores, degraded = self._score(reranker, matrix)
+            guard = self.model_guard if self.config.model.skip_over_budget else None
+            scores, degraded = guarded_scores(reranker.predict, guard, matrix)
         with timer.stage("rules"):
             order = np.argsort(-scores, kind="stable")
             ids = result.candidates.item_ids
@@ -328,18 +262,3 @@ class Engine:
     ) -> Explanation:
         """Why `item_id` scores above the request's mean candidate, or above `other_id`."""
         return explain(self.reranker, response, item_id, other_id, top)
-
-    def _score(self, reranker: Reranker, matrix: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-        """Model scores, or the stage-1 order (descending) with the reason it was used."""
-        n = len(matrix)
-        fallback = -np.arange(n, dtype=np.float64)
-        skip = self.model_guard.skip_reason(n) if self.config.model.skip_over_budget else None
-        if skip is not None:
-            return fallback, (skip,)
-        started = time.perf_counter_ns()
-        try:
-            scores = reranker.predict(matrix)
-        except Exception as exc:  # any model failure degrades to stage 1, never to an error
-            return fallback, (f"model failed ({type(exc).__name__}: {exc}); stage-1 order used",)
-        self.model_guard.record(n, time.perf_counter_ns() - started)
-        return scores, ()

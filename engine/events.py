@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.errors import InvalidRequestError
+from engine.limits import check_item_id, check_user_id
+
 _TIME_BITS = 34  # ~544 years of seconds after the origin
 _ORIGIN = 946_684_800  # 2000-01-01T00:00:00Z: every time the engine sees is later
 
@@ -26,7 +29,7 @@ class EventIndex:
 
     def __init__(self, entity: np.ndarray, time: np.ndarray, payload: np.ndarray | None = None):
         order = np.lexsort((time, entity))
-        self.keys = _key(entity[order], time[order])
+        self.keys = event_key(entity[order], time[order])
         self.times = np.ascontiguousarray(time[order])
         self.payload = None if payload is None else np.ascontiguousarray(payload[order])
 
@@ -35,33 +38,49 @@ class EventIndex:
 
     def count(self, entity: np.ndarray, start: np.ndarray | int, end: np.ndarray | int) -> np.ndarray:
         """Events of each `entity` with start <= time < end (per row or one window for all)."""
-        lo = np.searchsorted(self.keys, _key(entity, start))
-        hi = np.searchsorted(self.keys, _key(entity, end))
+        lo = np.searchsorted(self.keys, event_key(entity, start))
+        hi = np.searchsorted(self.keys, event_key(entity, end))
         return (hi - lo).astype(np.float32)
 
     def last(self, entity: np.ndarray, before: np.ndarray | int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Positions of each entity's last `n` events before `before` (rows x n, oldest first),
         and a mask of which slots hold an event."""
-        hi = np.searchsorted(self.keys, _key(entity, before))
-        lo = np.searchsorted(self.keys, _key(entity, _ORIGIN))
+        hi = np.searchsorted(self.keys, event_key(entity, before))
+        lo = np.searchsorted(self.keys, event_key(entity, _ORIGIN))
         positions = hi[:, None] - n + np.arange(n)[None, :]
         valid = positions >= lo[:, None]
         return np.where(valid, positions, 0), valid
 
     def between(self, entity: int, start: int, end: int) -> slice:
         """The slice of one entity's events with start <= time < end."""
-        lo, hi = np.searchsorted(self.keys, [_key(entity, start), _key(entity, end)])
+        lo, hi = np.searchsorted(self.keys, [event_key(entity, start), event_key(entity, end)])
         return slice(int(lo), int(hi))
 
 
-def _key(entity: np.ndarray | int, time: np.ndarray | int) -> np.ndarray:
+def event_key(entity: np.ndarray | int, time: np.ndarray | int) -> np.ndarray:
     t = np.clip(np.asarray(time, dtype=np.int64) - _ORIGIN, 0, (1 << _TIME_BITS) - 1)
     return (np.asarray(entity, dtype=np.int64) << _TIME_BITS) + t
 
 
-def _key_int(entity: int, time: int) -> int:
-    """`_key` for one (entity, time) in plain integers: cheaper than arrays for one lookup."""
+def event_key_int(entity: int, time: int) -> int:
+    """`event_key` for one (entity, time) in plain integers: cheaper than arrays for one lookup."""
     return (entity << _TIME_BITS) + min(max(time - _ORIGIN, 0), (1 << _TIME_BITS) - 1)
+
+
+def check_event(
+    user_id: object, item_id: object, kind: object, n_users: int, n_items: int
+) -> tuple[int, int, str]:
+    """A recorded event's (user, item, kind), checked: a known user, an item of the catalog,
+    a known kind."""
+    user = check_user_id(user_id)
+    if not 0 <= user < n_users:
+        raise InvalidRequestError(
+            f"user {user} is unknown; events can be recorded for users 0..{n_users - 1}"
+        )
+    item = check_item_id(item_id, n_items)
+    if kind not in EVENT_KINDS:
+        raise InvalidRequestError(f"event kind must be one of {', '.join(EVENT_KINDS)}, got {kind!r}")
+    return user, item, str(kind)
 
 
 LIVE_CLICKS_KEPT = 1000  # a user's most recent live clicks kept for history and "seen"

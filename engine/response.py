@@ -8,8 +8,8 @@ import numpy as np
 
 from engine.config import BudgetConfig
 from engine.data import Catalog
-from engine.errors import InvalidRequestError
 from engine.features import FeatureInputs
+from engine.limits import check_context
 from engine.requests import CandidateResult, RankedItem, RecommendRequest, RecommendResponse, StageVerdict
 from engine.rules import Ranked
 from engine.timing import StageTimer
@@ -20,16 +20,7 @@ def request_inputs(
 ) -> FeatureInputs:
     """One group: the request's candidates, as of now (inclusive of events recorded now)."""
     context = request.context
-    if context.category is not None and not (
-        isinstance(context.category, int | np.integer) and 0 <= context.category < n_categories
-    ):
-        raise InvalidRequestError(
-            f"context category must be a category code from 0 to {n_categories - 1}, got {context.category!r}"
-        )
-    if context.hour is not None and not (isinstance(context.hour, int | float) and 0 <= context.hour < 24):
-        raise InvalidRequestError(
-            f"context hour must be a number from 0 to 24 (exclusive), got {context.hour!r}"
-        )
+    check_context(context.category, context.hour, n_categories)
     cands = result.candidates
     n = len(cands)
     user = result.user_id if result.known_user else -1

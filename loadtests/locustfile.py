@@ -101,7 +101,7 @@ class EngineUser(User):
         super().__init__(environment)
         self.client = EngineClient(environment, ENGINE)
         self.rng = np.random.default_rng()
-        self.active = ENGINE.active_users(max(1, ENGINE.users.n_users // 10))
+        self.active = ENGINE.users.most_active(max(1, ENGINE.users.n_users // 10))
 
 
 def _task(spec):

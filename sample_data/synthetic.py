@@ -48,11 +48,11 @@ import numpy as np
 from engine.artifacts import load_table
 from engine.data import Catalog, Interactions, StringColumn, Users, save_dataset
 from engine.errors import DataFormatError
+from engine.limits import DAY
 from engine.progress import Progress, no_progress
 from sample_data.words import ADJECTIVES, CATEGORY_WORDS, SEGMENTS
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed so the bytes do not depend on the clock
-DAY = 86_400
 TOPIC_SPREAD = 1.0
 ITEM_NOISE = 1.0
 USER_NOISE = 0.5

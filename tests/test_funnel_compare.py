@@ -12,7 +12,7 @@ from engine.requests import RecommendRequest
 
 
 def active_user(engine: Engine) -> int:
-    return int(engine.active_users(1)[0])
+    return int(engine.users.most_active(1)[0])
 
 
 def test_funnel_counts_every_step(engine: Engine) -> None:

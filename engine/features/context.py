@@ -14,10 +14,10 @@ from functools import cached_property
 import numpy as np
 
 from engine.data import Catalog, Users
-from engine.events import EVENT_KINDS, LiveRows, _key, _key_int
+from engine.events import EVENT_KINDS, LiveRows, event_key, event_key_int
 from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
+from engine.limits import DAY
 
-DAY = 86_400
 HISTORY = 50  # clicks used for category affinity and "clicked before"
 SIM_HISTORY = 10  # most recent clicks used for similarity and co-occurrence
 SESSION = 30 * 60
@@ -66,7 +66,7 @@ class FeatureContext:
         if self.single_end and bool((inputs.user == inputs.user[0]).all()):  # one request
             first, self.row_user = np.zeros(1, dtype=np.int64), np.zeros(self.n, dtype=np.int64)
         else:
-            keys = _key(inputs.user, inputs.end)
+            keys = event_key(inputs.user, inputs.end)
             _, first, self.row_user = np.unique(keys, return_index=True, return_inverse=True)
         self.u_user = inputs.user[first]
         self.u_end = inputs.end[first]
@@ -91,12 +91,12 @@ class FeatureContext:
             starts = [np.zeros_like(self.u_end) if w is None else self.u_end - w for w in USER_WINDOWS]
             if len(self.u_user) == 1:  # one request: plain integers, no array plumbing
                 user, end = int(self.u_user[0]), int(self.u_end[0])
-                bounds = [_key_int(user, int(start[0])) for start in starts] + [_key_int(user, end)]
+                bounds = [event_key_int(user, int(start[0])) for start in starts] + [event_key_int(user, end)]
                 positions = np.searchsorted(self.store.user_index(kind).keys, bounds)[:, None]
             else:
                 bounds = np.stack([*starts, self.u_end])
                 entities = np.broadcast_to(self.u_user, bounds.shape)
-                positions = np.searchsorted(self.store.user_index(kind).keys, _key(entities, bounds))
+                positions = np.searchsorted(self.store.user_index(kind).keys, event_key(entities, bounds))
             counts = (positions[-1] - positions[:-1]).astype(np.float32)
             if self.live is not None:  # live events happen now: inside every window
                 counts += self.live.user.counts[EVENT_KINDS.index(kind)]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.features.context import DAY, FeatureContext
+from engine.features.context import FeatureContext
+from engine.limits import DAY
 
 
 def ratio(num: np.ndarray, den: np.ndarray, prior: float, weight: float) -> np.ndarray:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.features import formulas
-from engine.features.context import DAY, SESSION, FeatureContext
+from engine.features.context import SESSION, FeatureContext
+from engine.limits import DAY
 from engine.retrieval.types import PATHS
 
 WEEK, MONTH, YEAR = 7 * DAY, 30 * DAY, 365 * DAY

@@ -9,8 +9,8 @@ import numpy as np
 
 from engine.data import Catalog, Interactions
 from engine.events import EventIndex
+from engine.limits import DAY
 
-DAY = 86_400
 #: the (kind, window) item counts features use; serving gathers them as one block.
 ITEM_COUNTS = (
     ("click", 3600),

@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 SMOOTHING = 0.2  # weight of a new measurement in the moving estimate
 #: A prediction costs a fixed overhead plus a little per row; below this many rows the overhead
 #: dominates, so a call is counted as this many rows: a 1-candidate request taking 0.3 ms must
@@ -59,3 +61,23 @@ class ModelGuard:
                 self.ms_per_candidate, self._probing = per_candidate, False
             else:
                 self.ms_per_candidate = (1 - SMOOTHING) * previous + SMOOTHING * per_candidate
+
+
+def guarded_scores(
+    predict: Callable[[np.ndarray], np.ndarray], guard: ModelGuard | None, matrix: np.ndarray
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Model scores, or the stage-1 order (descending) with the reason it was used: the
+    guard expects the model over budget (`guard` None: never skip), or the model failed."""
+    n = len(matrix)
+    fallback = -np.arange(n, dtype=np.float64)
+    skip = None if guard is None else guard.skip_reason(n)
+    if skip is not None:
+        return fallback, (skip,)
+    started = time.perf_counter_ns()
+    try:
+        scores = predict(matrix)
+    except Exception as exc:  # any model failure degrades to stage 1, never to an error
+        return fallback, (f"model failed ({type(exc).__name__}: {exc}); stage-1 order used",)
+    if guard is not None:
+        guard.record(n, time.perf_counter_ns() - started)
+    return scores, ()

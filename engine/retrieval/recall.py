@@ -35,6 +35,19 @@ def recall_at_k(
     return recall
 
 
+def ann_recall(
+    exact, vectors: np.ndarray, query: np.ndarray | None, found_ids: np.ndarray, k: int
+) -> float | None:
+    """Recall@k of one ANN result against `exact` search (an exact AnnIndex over `vectors`);
+    ids it did not return are misses; None without a query (a cold start)."""
+    if query is None:
+        return None
+    truth = exact.search(query, k)
+    found = np.full((1, k), -1, dtype=np.int64)
+    found[0, : min(k, len(found_ids))] = found_ids[:k]
+    return float(recall_at_k(found, query[None, :], vectors, truth.scores[:, -1])[0])
+
+
 class RecallSampler:
     """Recall@k of the ANN path against exact search for a random share of served requests,
     measured off the request's path (an exact search costs far more than the request: about

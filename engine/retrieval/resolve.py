@@ -6,31 +6,11 @@ import numpy as np
 
 from engine.ann.base import as_float32_matrix
 from engine.data import Catalog, Users
-from engine.errors import InvalidRequestError
+from engine.limits import DAY, check_user_id
 from engine.requests import CandidateRequest
 from engine.retrieval.types import Query
 
-DAY = 86_400
 TOP_CATEGORY_HALF_LIFE_DAYS = 30.0
-MAX_CANDIDATES = 100_000
-
-
-def check_user_id(user_id: object) -> int:
-    if isinstance(user_id, bool) or not isinstance(user_id, int | np.integer):
-        raise InvalidRequestError(f"user id must be a whole number, got {user_id!r}")
-    return int(user_id)
-
-
-def check_size(requested: object, default: int, n_items: int) -> int:
-    """The candidate-set size: as requested (checked), or the default capped at the catalog."""
-    limit = min(n_items, MAX_CANDIDATES)
-    n = min(default, limit) if requested is None else requested
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= limit:
-        raise InvalidRequestError(
-            f"the number of candidates must be a whole number from 1 to {limit} "
-            f"(the catalog has {n_items} items), got {n!r}"
-        )
-    return int(n)
 
 
 def resolve(

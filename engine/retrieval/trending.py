@@ -15,9 +15,9 @@ import numpy as np
 from engine.artifacts import load_table, read_manifest, save_table, write_manifest
 from engine.data import Dataset
 from engine.errors import ArtifactError
+from engine.limits import DAY
 
 TRENDING_KIND = "twostage.trending"
-DAY = 86_400
 HALF_LIFE_DAYS = 3.0
 PURCHASE_WEIGHT = 3.0
 PER_CATEGORY = 2_000

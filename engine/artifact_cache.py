@@ -1,0 +1,86 @@
+"""The artifacts one engine serves from: ANN indexes and the re-ranker, each loaded on first
+use under a lock, checked against the data set, and kept for the engine's life."""
+
+from __future__ import annotations
+
+import threading
+
+from engine.ann import AnnIndex, backend_class, create, usable
+from engine.config import EngineConfig
+from engine.data import Dataset
+from engine.errors import ArtifactError
+from engine.features import FeatureSpec
+from engine.layout import Layout
+from engine.ranking.model import Reranker
+
+
+class ArtifactCache:
+    def __init__(
+        self, layout: Layout, dataset: Dataset, config: EngineConfig, features: tuple[FeatureSpec, ...]
+    ):
+        self.layout, self.dataset, self.config, self.features = layout, dataset, config, features
+        self._indexes: dict[str, AnnIndex] = {}
+        self._reranker: Reranker | None = None
+        self._lock = threading.Lock()
+
+    def index(self, backend: str) -> AnnIndex:
+        """The built index of `backend`, with the search defaults of the code and the
+        configuration (not whatever settings the index happened to be saved with)."""
+        cls = backend_class(backend)
+        with self._lock:
+            if backend not in self._indexes and not cls.needs_build:
+                # Exact search needs no file: it searches the catalog's own vectors.
+                view = cls()
+                view.build(self.dataset.catalog.vectors)
+                self._indexes[backend] = view
+            if backend not in self._indexes:
+                directory = self.layout.index(backend)
+                if not directory.exists():
+                    raise ArtifactError(
+                        f"no '{backend}' index in {directory.parent}; build it with "
+                        f"`twostage build --backends {backend} --data-dir {self.layout.root}`"
+                    )
+                index = cls.load(directory, expect={"dataset": self.dataset.fingerprint})
+                self._set_search_defaults(index)
+                self._indexes[backend] = index
+            return self._indexes[backend]
+
+    def build_index(self, backend: str) -> AnnIndex:
+        """Build `backend` over the data set's vectors in memory, unsaved: for an engine of
+        the past (training), whose vectors were fitted before a window and have no index."""
+        index = create(backend, **self.config.build.get(backend, {}))
+        index.build(self.dataset.catalog.vectors)
+        self._set_search_defaults(index)
+        with self._lock:
+            self._indexes[backend] = index
+        return index
+
+    def _set_search_defaults(self, index: AnnIndex) -> None:
+        cls = type(index)
+        index.set_search_params(**{**cls.search_defaults, **self.config.search.get(cls.name, {})})
+
+    def history_params(self, index: AnnIndex) -> dict[str, int]:
+        """The history path's lighter search settings for this backend."""
+        cls = type(index)
+        return {**cls.history_defaults, **self.config.history_search.get(cls.name, {})}
+
+    @property
+    def reranker(self) -> Reranker:
+        """The trained model; refuses one trained on other features or another data set."""
+        with self._lock:
+            if self._reranker is None:
+                if not self.layout.model.exists():
+                    raise ArtifactError(
+                        f"no re-ranker in {self.layout.model}; train it with "
+                        f"`twostage build --data-dir {self.layout.root}`"
+                    )
+                self._reranker = Reranker.load(
+                    self.layout.model,
+                    features=[f.name for f in self.features],
+                    dataset=self.dataset.fingerprint,
+                )
+            return self._reranker
+
+    def usable_backends(self) -> list[str]:
+        """Backends that can be searched now: built on disk, or needing no build."""
+        return usable(self.layout.index)

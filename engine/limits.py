@@ -1,0 +1,65 @@
+"""What a request may ask for, and the one definition of each check.
+
+The engine runs these checks, the API's models declare the same bounds (so the OpenAPI
+schema shows them), and the configuration and the CLI read them from here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.errors import InvalidRequestError
+
+MAX_K = 1000
+MAX_CANDIDATES = 100_000
+HOURS_PER_DAY = 24
+DAY = 86_400  # seconds: the log's timestamps are Unix seconds
+
+
+def whole_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | np.integer)
+
+
+def check_user_id(user_id: object) -> int:
+    if not whole_number(user_id):
+        raise InvalidRequestError(f"user id must be a whole number, got {user_id!r}")
+    return int(user_id)
+
+
+def check_k(k: object) -> int:
+    if not whole_number(k) or not 1 <= k <= MAX_K:
+        raise InvalidRequestError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+    return int(k)
+
+
+def check_size(requested: object, default: int, n_items: int) -> int:
+    """The candidate-set size: as requested (checked), or the default capped at the catalog."""
+    limit = min(n_items, MAX_CANDIDATES)
+    n = min(default, limit) if requested is None else requested
+    if not whole_number(n) or not 1 <= n <= limit:
+        raise InvalidRequestError(
+            f"the number of candidates must be a whole number from 1 to {limit} "
+            f"(the catalog has {n_items} items), got {n!r}"
+        )
+    return int(n)
+
+
+def check_context(category: object, hour: object, n_categories: int) -> None:
+    if category is not None and not (whole_number(category) and 0 <= category < n_categories):
+        raise InvalidRequestError(
+            f"context category must be a category code from 0 to {n_categories - 1}, got {category!r}"
+        )
+    if hour is not None and not (
+        isinstance(hour, int | float) and not isinstance(hour, bool) and 0 <= hour < HOURS_PER_DAY
+    ):
+        raise InvalidRequestError(
+            f"context hour must be a number from 0 to {HOURS_PER_DAY} (exclusive), got {hour!r}"
+        )
+
+
+def check_item_id(item_id: object, n_items: int) -> int:
+    if not whole_number(item_id):
+        raise InvalidRequestError(f"item id must be a whole number, got {item_id!r}")
+    if not 0 <= item_id < n_items:
+        raise InvalidRequestError(f"item {item_id} is not in the catalog (ids 0..{n_items - 1})")
+    return int(item_id)
