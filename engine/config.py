@@ -81,6 +81,17 @@ class BudgetConfig:
     buffer_ms: float = 40.0
     total_ms: float = 100.0
 
+    def stages(self) -> dict[str, float]:
+        """Each judged stage's budget in ms: the one table the response's verdicts, `bench`
+        and the load tests' verdict read."""
+        return {
+            "retrieval": self.ann_ms,
+            "features": self.features_ms,
+            "model": self.model_ms,
+            "buffer": self.buffer_ms,
+            "total": self.total_ms,
+        }
+
     def __post_init__(self) -> None:
         parts = (self.ann_ms, self.features_ms, self.model_ms, self.buffer_ms)
         if any(p < 0 for p in parts) or self.total_ms <= 0:

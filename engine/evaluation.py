@@ -91,11 +91,11 @@ class ClickModel:
         self._ideal: dict[int, np.ndarray] = {}
 
     def _probability(self, user: int, items: np.ndarray) -> np.ndarray:
-        from sample_data.synthetic import click_probability
+        from sample_data.synthetic import click_logit, sigmoid
 
         truth, users = self.truth, np.full(len(items), user)
-        return click_probability(
-            truth.catalog, truth.users, self.hidden, users, items, self.engine.now, self.medians
+        return sigmoid(
+            click_logit(truth.catalog, truth.users, self.hidden, users, items, self.engine.now, self.medians)
         )
 
     def prepare(self, user: int) -> None:

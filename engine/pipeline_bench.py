@@ -55,7 +55,9 @@ class PipelineBench:
     trees: int
     requests: int
     requests_per_second: float
+    #: every stage measured, in order; those named in `retrieval_parts` are steps of retrieval
     stages: dict[str, StageStats]
+    retrieval_parts: tuple[str, ...]
     bare: BareComparison
     ann_recall: float | None
     degraded_requests: int
@@ -91,20 +93,22 @@ def pipeline_bench(
     for request in requests[:WARMUP]:
         engine.recommend(request)
     timings: dict[str, list[float]] = {}
+    retrieval_parts: dict[str, None] = {}  # stage-1 steps, in the order they ran
     degraded = 0
     started = time.perf_counter_ns()
     for i, request in enumerate(requests):
         response = engine.recommend(request)  # not kept: holding responses would slow the next ones
         for stage, ms in response.candidates.timings_ms().items():
             if stage != "retrieval":
-                timings.setdefault(f"  {stage}", []).append(ms)
+                timings.setdefault(stage, []).append(ms)
+                retrieval_parts.setdefault(stage, None)
         for stage, ms in response.timings_ms.items():
             timings.setdefault(stage, []).append(ms)
         degraded += bool(response.degraded)
         if i % 50 == 49 or i == len(requests) - 1:
             progress("requests", i + 1, len(requests))
     elapsed = time.perf_counter_ns() - started
-    order = ["retrieval", *[s for s in timings if s.startswith("  ")], "features", "model", "rules", "total"]
+    order = ["retrieval", *retrieval_parts, "features", "model", "rules", "total"]
     bare, recall, first = _bare_pass(engine, requests[:BARE_SAMPLE], recall_sample)
     return PipelineBench(
         backend=first.candidates.backend,
@@ -114,6 +118,7 @@ def pipeline_bench(
         requests=n_requests,
         requests_per_second=n_requests / (elapsed / 1e9),
         stages={stage: _stats(timings[stage]) for stage in order if stage in timings},
+        retrieval_parts=tuple(retrieval_parts),
         bare=bare,
         ann_recall=recall,
         degraded_requests=degraded,
@@ -135,7 +140,7 @@ def _bare_pass(engine: Engine, requests: list[RecommendRequest], recall_sample: 
             index = engine.index(result.backend)
             query = np.ascontiguousarray(result.query_vector[None, :], dtype=np.float32)
             started = time.perf_counter_ns()
-            index._search(query, result.ann_k, {**index.search_params, **result.search_params})
+            index.library_search(query, result.ann_k, {**index.search_params, **result.search_params})
             ann_bare.append(time.perf_counter_ns() - started)
             ann_stage.append(result.timings_ns["ann"])
         started = time.perf_counter_ns()

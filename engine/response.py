@@ -74,14 +74,8 @@ def build_response(
         )
     timer.add("total", time.perf_counter_ns() - started_ns)
     ms = {stage: ns / 1e6 for stage, ns in timer.ns.items()}
-    buffer = ms["total"] - ms["retrieval"] - ms["features"] - ms["model"]
-    verdicts = (
-        StageVerdict("retrieval", ms["retrieval"], budget.ann_ms),
-        StageVerdict("features", ms["features"], budget.features_ms),
-        StageVerdict("model", ms["model"], budget.model_ms),
-        StageVerdict("buffer", buffer, budget.buffer_ms),
-        StageVerdict("total", ms["total"], budget.total_ms),
-    )
+    spent = {**ms, "buffer": ms["total"] - ms["retrieval"] - ms["features"] - ms["model"]}
+    verdicts = tuple(StageVerdict(stage, spent[stage], limit) for stage, limit in budget.stages().items())
     notes = result.notes
     if k < request.k:
         notes = (*notes, f"only {k} items after the rules, fewer than the {request.k} asked for")

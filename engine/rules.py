@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.config import RulesConfig
 from engine.data import Catalog
+from engine.runs import place_in_run, run_starts
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,8 @@ def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) 
     """At most `category_cap` items per category in the top k: the rest move below it."""
     categories = catalog.category[ranked.item_ids]
     by_category = np.argsort(categories, kind="stable")
-    sorted_categories = categories[by_category]
-    starts = np.flatnonzero(np.concatenate(([True], sorted_categories[1:] != sorted_categories[:-1])))
-    sizes = np.diff(np.append(starts, len(by_category)))
     occurrence = np.empty(len(categories), dtype=np.int64)
-    occurrence[by_category] = np.arange(len(categories)) - np.repeat(starts, sizes)
+    occurrence[by_category] = place_in_run(run_starts(categories[by_category]))
     over = occurrence >= config.category_cap
     order = np.concatenate((np.flatnonzero(~over), np.flatnonzero(over)))
     new_position = np.empty(len(order), dtype=np.int64)

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STAGES = ("retrieval", "features", "model", "buffer", "total")
+from engine.config import BudgetConfig
+
+STAGES = tuple(BudgetConfig().stages())  # the judged stages, in the budget's order
 QUEUE = "queue"  # served requests: waiting for the engine, before any stage (not a stage)
 RECORDED = (*STAGES, QUEUE)
 HISTORY = 200

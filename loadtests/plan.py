@@ -14,14 +14,16 @@ from engine.config import BudgetConfig
 from engine.errors import ConfigError
 from engine.stats import QUEUE
 
-#: stage -> the budget field it is judged against ("recommend" is the client-measured call)
-JUDGED = {
-    "retrieval": "ann_ms",
-    "features": "features_ms",
-    "model": "model_ms",
-    "total": "total_ms",
-    "recommend": "total_ms",
-}
+#: what the verdict judges: the engine's stages (the budget's own table, less the buffer,
+#: which is what is left of the total) and "recommend", the client-measured call, against
+#: the total budget
+JUDGED = ("retrieval", "features", "model", "total", "recommend")
+
+
+def stage_budget(budget: BudgetConfig, stage: str) -> float:
+    return budget.total_ms if stage == "recommend" else budget.stages()[stage]
+
+
 STAGE_TYPE = "stage"
 #: how `twostage loadtest` passes settings to the Locust processes
 SHAPE_ENV = "TWOSTAGE_SHAPE"
@@ -121,7 +123,7 @@ def judge(
     """Rows for every judged stage seen (p99 against its budget); passes when all are within
     budget and nothing failed."""
     rows = [
-        VerdictRow(stage, count, p99, getattr(budget, JUDGED[stage]))
+        VerdictRow(stage, count, p99, stage_budget(budget, stage))
         for stage, (count, p99) in p99_by_stage.items()
         if stage in JUDGED
     ]

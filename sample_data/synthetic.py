@@ -292,8 +292,8 @@ def _impressions(
     logit = click_logit(catalog, users, hidden, user, item, time, medians)
     match = price_match(catalog, users, user, item, medians)
     in_stock = catalog.inventory[item] > 0
-    clicked = rng.random(total) < _sigmoid(logit)
-    purchased = clicked & in_stock & (rng.random(total) < _sigmoid(-1.0 + 1.5 * match))
+    clicked = rng.random(total) < sigmoid(logit)
+    purchased = clicked & in_stock & (rng.random(total) < sigmoid(-1.0 + 1.5 * match))
     order = np.lexsort((time, user))
     progress("generate impressions", total, total)
     return Interactions(
@@ -358,19 +358,7 @@ def price_match(
     return -np.abs(relative - preferred)
 
 
-def click_probability(
-    catalog: Catalog,
-    users: Users,
-    hidden: Hidden,
-    user: np.ndarray,
-    item: np.ndarray,
-    time: np.ndarray | int,
-    medians: np.ndarray | None = None,
-) -> np.ndarray:
-    return _sigmoid(click_logit(catalog, users, hidden, user, item, time, medians))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 

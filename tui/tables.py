@@ -13,8 +13,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
-from engine.cli.marks import movement
 from engine.data import Catalog
+from engine.render.marks import ranked_cells
 from engine.requests import RecommendResponse
 from tui.messages import ItemAction
 
@@ -120,12 +120,5 @@ class StageTwoTable(ItemTable):
             return
         self.border_title = f"re-ranked: top {len(response.items)} of {len(response.candidates.candidates)}"
         for item in response.items:
-            self.add_row(
-                str(item.rank_after),
-                movement(item.rank_before, item.rank_change),
-                item.title,
-                item.category,
-                f"{item.score:.3f}",
-                Text(", ".join(r.split(":")[0] for r in item.rules), style="yellow"),
-                key=str(item.item_id),
-            )
+            rules = Text(", ".join(r.split(":")[0] for r in item.rules), style="yellow")
+            self.add_row(*ranked_cells(item), rules, key=str(item.item_id))

@@ -12,10 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Select, Static
 
-from engine.cli.plot import line_plot
 from engine.compare import Comparison
 from engine.data import Catalog
 from engine.funnel import funnel
+from engine.render.plot import line_plot
 from engine.requests import RecommendResponse
 from engine.sweep import RecallSweep, Sweep
 from tui.messages import Why

@@ -157,6 +157,13 @@ class AnnIndex(ABC):
         """Approximate resident size of the index, from the library's data layout."""
 
     # ----------------------------------------------------------- backend hooks
+    def library_search(
+        self, queries: np.ndarray, k: int, params: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The library's own call alone: no checks, no padding. For measuring what the
+        wrapper costs (`twostage bench`); `queries` must be contiguous float32 rows."""
+        return self._search(queries, k, params)
+
     @abstractmethod
     def _build(self, data: np.ndarray, progress: Progress) -> None: ...
 

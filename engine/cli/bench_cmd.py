@@ -12,8 +12,6 @@ from engine.cli.common import add_common, config_of, emit_json, layout_of, progr
 from engine.engine import Engine
 from engine.pipeline_bench import pipeline_bench
 
-BUDGETS = {"retrieval": "ann_ms", "features": "features_ms", "model": "model_ms", "total": "total_ms"}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="per-stage latency (p50/p95/p99/max) over many requests")
@@ -49,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"n_items": engine.catalog.n_items, **asdict(result), "overhead": result.bare.overhead})
         return 0
-    budget = engine.config.budget
+    budgets = engine.config.budget.stages()
     table = Table(
         "stage",
         "p50 ms",
@@ -65,18 +63,18 @@ def run(args: argparse.Namespace) -> int:
         title_justify="left",
     )
     for stage, stats in result.stages.items():
-        limit = getattr(budget, BUDGETS[stage]) if stage in BUDGETS else None
+        limit = budgets.get(stage)
         verdict = Text("")
         if limit is not None:
             verdict = Text(f"{limit:g} ms", style="green" if stats.p99_ms <= limit else "bold red")
         table.add_row(
-            stage,
+            f"  {stage}" if stage in result.retrieval_parts else stage,
             f"{stats.p50_ms:.3f}",
             f"{stats.p95_ms:.3f}",
             f"{stats.p99_ms:.3f}",
             f"{stats.max_ms:.3f}",
             verdict,
-            style="bold" if stage == "total" else ("dim" if stage.startswith("  ") else ""),
+            style="bold" if stage == "total" else ("dim" if stage in result.retrieval_parts else ""),
         )
     stdout.print(table)
     bare = result.bare

@@ -8,39 +8,31 @@ from typing import Any
 
 from rich.table import Table
 
-from engine.cli.common import (
-    add_common,
-    add_request_options,
-    config_of,
-    emit_json,
-    key_values,
-    layout_of,
-    stdout,
-)
+from engine.cli import common
 from engine.engine import Engine
 from engine.requests import CandidateRequest, CandidateResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("candidates", help="show one user's candidate set (stage 1)")
-    add_common(p)
-    add_request_options(p)
+    common.add_common(p)
+    common.add_request_options(p)
     p.add_argument("--show", type=int, default=20, help="rows to print (all are in --json)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    engine = Engine.open(layout_of(args).root, config_of(args))
+    engine = Engine.open(common.layout_of(args).root, common.config_of(args))
     request = CandidateRequest(
         user_id=args.user,
         n_candidates=args.candidates,
         backend=args.backend,
-        search_params=key_values(args.param, "--param"),
+        search_params=common.key_values(args.param, "--param"),
         measure_recall=True,
     )
     result = engine.candidates(request)
     if args.json:
-        emit_json(to_json(engine, result))
+        common.emit_json(to_json(engine, result))
     else:
         show(engine, result, args.show)
     return 0
@@ -89,12 +81,12 @@ def to_json(engine: Engine, result: CandidateResult) -> dict[str, Any]:
 
 def show(engine: Engine, result: CandidateResult, limit: int) -> None:
     params = " ".join(f"{k}={v}" for k, v in result.search_params.items())
-    stdout.print(
+    common.stdout.print(
         f"[bold]user {result.user_id}[/] · backend {result.backend} {params} · "
         f"{len(result.candidates)} candidates"
     )
     for note in result.notes:
-        stdout.print(f"[yellow]note:[/] {note}")
+        common.stdout.print(f"[yellow]note:[/] {note}")
     table = Table("#", "item", "category", "found by: path rank", "sim")
     table.columns[1].overflow = "ellipsis"
     table.columns[1].no_wrap = True
@@ -103,10 +95,10 @@ def show(engine: Engine, result: CandidateResult, limit: int) -> None:
         found = ", ".join(f"{name} {p['rank']}" for name, p in row["paths"].items())
         sim = "-" if row["similarity"] is None else f"{row['similarity']:.3f}"
         table.add_row(str(row["rank"]), f"{row['title']}", row["category"], found, sim)
-    stdout.print(table)
+    common.stdout.print(table)
     counts = ", ".join(f"{name} {n}" for name, n in result.candidates.path_counts().items())
-    stdout.print(f"found by path: {counts}")
+    common.stdout.print(f"found by path: {counts}")
     timings = ", ".join(f"{stage} {ms:.2f}" for stage, ms in result.timings_ms().items())
-    stdout.print(f"timings (ms): {timings}")
+    common.stdout.print(f"timings (ms): {timings}")
     recall = "n/a (no query vector)" if result.recall is None else f"{result.recall:.3f}"
-    stdout.print(f"ANN path recall@{result.ann_k} vs exact search: {recall}")
+    common.stdout.print(f"ANN path recall@{result.ann_k} vs exact search: {recall}")

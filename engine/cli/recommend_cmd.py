@@ -9,27 +9,19 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from engine.cli.common import (
-    add_common,
-    add_request_options,
-    config_of,
-    emit_json,
-    key_values,
-    layout_of,
-    stdout,
-)
-from engine.cli.marks import movement
+from engine.cli import common
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
 from engine.explain import Explanation
+from engine.render.marks import ranked_cells
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.wire import payload
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommend", help="recommend K items for a user (both stages)")
-    add_common(p)
-    add_request_options(p)
+    common.add_common(p)
+    common.add_request_options(p)
     p.add_argument("--k", type=int, default=10, help="items to return (default 10)")
     p.add_argument("--category", default=None, help="session context: the category being browsed (name)")
     p.add_argument("--hour", type=float, default=None, help="session context: hour of day, 0-24")
@@ -49,13 +41,13 @@ def category_code(engine: Engine, name: str | None) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    engine = Engine.open(layout_of(args).root, config_of(args))
+    engine = Engine.open(common.layout_of(args).root, common.config_of(args))
     request = RecommendRequest(
         user_id=args.user,
         k=args.k,
         n_candidates=args.candidates,
         backend=args.backend,
-        search_params=key_values(args.param, "--param"),
+        search_params=common.key_values(args.param, "--param"),
         context=Context(category=category_code(engine, args.category), hour=args.hour),
         measure_recall=True,
     )
@@ -68,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if len(response.items) > 1:
             explanations.append(engine.explain(response, first, response.items[1].item_id))
     if args.json:
-        emit_json(to_json(response, explanations))
+        common.emit_json(to_json(response, explanations))
     else:
         show(engine, response, explanations)
     return 0
@@ -82,39 +74,32 @@ def to_json(response: RecommendResponse, explanations: list[Explanation]) -> dic
 
 def show(engine: Engine, response: RecommendResponse, explanations: list[Explanation]) -> None:
     result = response.candidates
-    stdout.print(
+    common.stdout.print(
         f"[bold]user {response.user_id}[/] · top {len(response.items)} of "
         f"{len(result.candidates)} candidates · {result.backend}"
     )
     for line in (*response.notes, *response.degraded):
-        stdout.print(Text.assemble(("note: ", "yellow"), line))
+        common.stdout.print(Text.assemble(("note: ", "yellow"), line))
     table = Table("#", "move (was)", "item", "category", "score", "found by")
     table.columns[1].no_wrap = True
     table.columns[2].no_wrap = True
     for item in response.items:
-        table.add_row(
-            str(item.rank_after),
-            movement(item.rank_before, item.rank_change),
-            item.title,
-            item.category,
-            f"{item.score:.3f}",
-            ", ".join(item.found_by),
-        )
-    stdout.print(table)
+        table.add_row(*ranked_cells(item), ", ".join(item.found_by))
+    common.stdout.print(table)
     for item in response.items:
         for rule in item.rules:
-            stdout.print(f"  #{item.rank_after} {item.title}: {rule}")
+            common.stdout.print(f"  #{item.rank_after} {item.title}: {rule}")
     dropped = [e for e in response.effects if e.action == "dropped"]
     moved = [e for e in response.effects if e.action != "dropped"]
-    stdout.print(
+    common.stdout.print(
         f"rules: {len(dropped)} dropped, {len(moved)} moved ({', '.join(engine.config.rules.order)})"
     )
     verdicts = Text("timings: ")
     for v in response.verdicts:
         verdicts.append(f"{v.stage} {v.ms:.2f}/{v.budget_ms:g} ms ", style="green" if v.ok else "bold red")
-    stdout.print(verdicts)
+    common.stdout.print(verdicts)
     if result.recall is not None:
-        stdout.print(f"ANN path recall@{result.ann_k} vs exact search: {result.recall:.3f}")
+        common.stdout.print(f"ANN path recall@{result.ann_k} vs exact search: {result.recall:.3f}")
     for explanation in explanations:
         show_explanation(engine, explanation)
 
@@ -122,13 +107,17 @@ def show(engine: Engine, response: RecommendResponse, explanations: list[Explana
 def show_explanation(engine: Engine, e: Explanation) -> None:
     title = engine.catalog.titles[e.item_id]
     if e.other_id is None:
-        stdout.print(f"\n[bold]why {title}[/] scores {e.score:.3f}, the candidates' mean {e.baseline:.3f}:")
+        common.stdout.print(
+            f"\n[bold]why {title}[/] scores {e.score:.3f}, the candidates' mean {e.baseline:.3f}:"
+        )
     else:
         other = engine.catalog.titles[e.other_id]
-        stdout.print(f"\n[bold]why {title}[/] ({e.score:.3f}) ranks above {other} ({e.other_score:.3f}):")
+        common.stdout.print(
+            f"\n[bold]why {title}[/] ({e.score:.3f}) ranks above {other} ({e.other_score:.3f}):"
+        )
     groups = ", ".join(f"{group} {total:+.3f}" for group, total in e.groups.items())
     found = ", ".join(f"{path} #{rank}" for path, rank in e.found_by.items()) or "no path (back-fill)"
-    stdout.print(f"by feature group: {groups}; found by {found}")
+    common.stdout.print(f"by feature group: {groups}; found by {found}")
     table = Table("feature", "group", "value" if e.other_id is None else "values", "effect", "meaning")
     for c in e.contributions:
         value = f"{c.value:.3g}" if c.other_value is None else f"{c.value:.3g} vs {c.other_value:.3g}"
@@ -139,4 +128,4 @@ def show_explanation(engine: Engine, e: Explanation) -> None:
             Text(f"{c.contribution:+.3f}", style="green" if c.contribution > 0 else "red"),
             c.description,
         )
-    stdout.print(table)
+    common.stdout.print(table)

@@ -11,8 +11,8 @@ from rich.table import Table
 from engine.ann import backend_class, usable
 from engine.cli.build_cmd import backend_list
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
-from engine.cli.plot import line_plot
 from engine.cli.png import check_png_path, panels, save_png
+from engine.render.plot import line_plot
 from engine.sweep import RecallSweep, Sweep, candidate_sweep, recall_sweep
 
 

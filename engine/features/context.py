@@ -17,6 +17,7 @@ from engine.data import Catalog, Users
 from engine.events import EVENT_KINDS, LiveRows, event_key, event_key_int
 from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 from engine.limits import DAY
+from engine.runs import run_first_index, run_starts
 
 HISTORY = 50  # clicks used for category affinity and "clicked before"
 SIM_HISTORY = 10  # most recent clicks used for similarity and co-occurrence
@@ -136,26 +137,18 @@ class FeatureContext:
         # similarity with different rounding; ranks must not depend on the last bits.
         key = np.where(np.isnan(values), np.inf, -np.round(values.astype(np.float64), RANK_DECIMALS))
         n = len(key)
+        pct = np.empty(n, dtype=np.float32)
         if self.single_group:
             order = np.argsort(key)
-            sorted_key = key[order]
-            new_run = np.empty(n, dtype=bool)
-            new_run[0] = True
-            np.not_equal(sorted_key[1:], sorted_key[:-1], out=new_run[1:])
-            position = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
-            pct = np.empty(n, dtype=np.float32)
-            pct[order] = position / max(n - 1, 1)
+            pct[order] = run_first_index(run_starts(key[order])) / max(n - 1, 1)
             return pct
         group = self.inputs.group
         order = np.lexsort((key, group))
-        sorted_group, sorted_key = group[order], key[order]
-        new_group = np.concatenate(([True], sorted_group[1:] != sorted_group[:-1]))
-        starts = np.flatnonzero(new_group)
-        sizes = np.diff(np.append(starts, n))
-        new_run = new_group | np.concatenate(([True], sorted_key[1:] != sorted_key[:-1]))
-        run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
-        position = run_start - np.repeat(starts, sizes)
-        pct = np.empty(n, dtype=np.float32)
+        new_group = run_starts(group[order])
+        new_value = new_group | run_starts(key[order])
+        # Rank: where the row's run of equal values starts, counted from its group's start.
+        position = run_first_index(new_value) - run_first_index(new_group)
+        sizes = np.diff(np.append(np.flatnonzero(new_group), n))
         pct[order] = position / np.maximum(np.repeat(sizes, sizes) - 1, 1)
         return pct
 

@@ -10,6 +10,7 @@ import numpy as np
 from engine.data import Catalog, Interactions
 from engine.events import EventIndex
 from engine.limits import DAY
+from engine.runs import run_starts
 
 #: the (kind, window) item counts features use; serving gathers them as one block.
 ITEM_COUNTS = (
@@ -109,7 +110,7 @@ class Cooccurrence:
         # faster than np.unique's quicksort on a popular seed's long row.
         order = np.argsort(neighbours, kind="stable")
         neighbours = neighbours[order]
-        starts = np.flatnonzero(np.r_[True, neighbours[1:] != neighbours[:-1]])
+        starts = np.flatnonzero(run_starts(neighbours))
         return neighbours[starts], np.add.reduceat(counts[order], starts).astype(np.float32)
 
     def rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

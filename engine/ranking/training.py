@@ -28,6 +28,7 @@ from engine.progress import Progress, no_progress
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest
 from engine.retrieval.types import PATHS
+from engine.runs import run_starts
 from engine.splits import Splits
 
 CHUNK_ROWS = 100_000
@@ -67,7 +68,7 @@ def window_labels(engine: Engine, start: int, end: int) -> tuple[np.ndarray, np.
     labels = log.clicked[inside].astype(np.int64) + log.purchased[inside]
     order = np.lexsort((-labels, keys))
     keys, labels = keys[order], labels[order]
-    first = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
+    first = run_starts(keys)
     return keys[first], labels[first]
 
 

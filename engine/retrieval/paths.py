@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.ann.base import AnnIndex
+from engine.ann.exact import top_k
 from engine.data import Catalog
 from engine.features.store import Cooccurrence
 from engine.retrieval.trending import Trending
@@ -135,11 +136,10 @@ def promoted_path(query: Query, promoted: Promoted, size: int) -> PathResult:
 
 
 def _top(scores: np.ndarray, size: int) -> np.ndarray:
-    """Positions of the `size` best scores, best first, without sorting everything."""
-    if size < len(scores):
-        part = np.argpartition(-scores, size - 1)[:size]
-        return part[np.argsort(-scores[part], kind="stable")]
-    return np.argsort(-scores, kind="stable")
+    """Positions of the `size` best scores, best first (ties: the earlier position)."""
+    if len(scores) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return top_k(scores[None, :], min(size, len(scores)))[0][0]
 
 
 def _best_first_unique(

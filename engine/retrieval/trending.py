@@ -16,6 +16,7 @@ from engine.artifacts import load_table, read_manifest, save_table, write_manife
 from engine.data import Dataset
 from engine.errors import ArtifactError
 from engine.limits import DAY
+from engine.runs import place_in_run, run_starts
 
 TRENDING_KIND = "twostage.trending"
 HALF_LIFE_DAYS = 3.0
@@ -73,9 +74,7 @@ def ranked_lists(score: np.ndarray, catalog) -> Trending:
     live = np.flatnonzero(score > 0)
     order = live[np.lexsort((live, -score[live], catalog.category[live]))]
     counts = np.bincount(catalog.category[order], minlength=len(catalog.category_names))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank_in_category = np.arange(len(order)) - np.repeat(starts, counts)
-    top = order[rank_in_category < PER_CATEGORY]
+    top = order[place_in_run(run_starts(catalog.category[order])) < PER_CATEGORY]
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(np.minimum(counts, PER_CATEGORY), out=offsets[1:])
     best = live[np.lexsort((live, -score[live]))][:GLOBAL]

@@ -1,0 +1,28 @@
+"""Runs of equal keys in a sorted array: where each run starts and each element's place in
+its run. One definition for every "rank within its group" (a category's items, a request's
+candidates, a user's events)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """True where a run of equal keys begins (the first element always does)."""
+    starts = np.empty(len(sorted_keys), dtype=bool)
+    if len(sorted_keys):
+        starts[0] = True
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
+    return starts
+
+
+def place_in_run(starts: np.ndarray) -> np.ndarray:
+    """0-based position of each element within its run, from `run_starts`."""
+    index = np.arange(len(starts))
+    return index - np.maximum.accumulate(np.where(starts, index, 0))
+
+
+def run_first_index(starts: np.ndarray) -> np.ndarray:
+    """For each element, the index of the first element of its run."""
+    index = np.arange(len(starts))
+    return np.maximum.accumulate(np.where(starts, index, 0))
