@@ -32,7 +32,8 @@ def test_recommend_health_metrics_and_openapi(client: TestClient) -> None:
     assert client.get("/health").json()["status"] == "ok"
     metrics = client.get("/metrics").json()
     assert metrics["requests"] >= 1 and metrics["stages"]["total"]["p50"] > 0
-    assert metrics["queue"]["p50"] >= 0, "the wait for the engine has its own figure"
+    # The wait for the engine has its own figure; one request at a time hardly waits.
+    assert 0 <= metrics["queue"]["p50"] < metrics["stages"]["total"]["p50"]
     assert "twostage_queue_milliseconds" in client.get("/metrics/prometheus").text
     assert metrics["budget_ms"]["total_ms"] == 100
     spec = client.get("/openapi.json").json()
@@ -67,7 +68,7 @@ def test_include_adds_what_the_client_asks_for(client: TestClient, engine: Engin
     body = client.post("/recommend", json={"user_id": 3, "k": 5, "include": everything}).json()
     assert body["items"][0]["rank_after"] == 1 and body["n_candidates"] == len(body["candidates"]["item_ids"])
     assert [v["stage"] for v in body["verdicts"]] == ["retrieval", "features", "model", "buffer", "total"]
-    assert body["queue_ms"] >= 0 and body["timings_ms"]["total"] > 0 and "ann" in body["retrieval_timings_ms"]
+    assert 0 <= body["queue_ms"] < body["timings_ms"]["total"] and "ann" in body["retrieval_timings_ms"]
     assert isinstance(body["rule_effects"], list)
     candidates = body["candidates"]
     assert len(candidates["model_scores"]) == len(candidates["item_ids"])

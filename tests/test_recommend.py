@@ -160,8 +160,42 @@ def test_concurrent_recommendations_match_sequential_ones(engine: Engine) -> Non
     assert concurrent == sequential
 
 
-def test_recall_is_measured_outside_the_timings_when_asked(engine: Engine) -> None:
+def test_recall_is_measured_only_when_asked_and_against_exact_search(engine: Engine) -> None:
     plain = engine.recommend(RecommendRequest(3, k=5))
-    measured = engine.recommend(RecommendRequest(3, k=5, measure_recall=True))
-    assert plain.candidates.recall is None
-    assert 0.0 < measured.candidates.recall <= 1.0 and measured.candidates.ann_k == 500
+    weak = {"nprobe": 2}  # so that some true neighbours are missed
+    measured = engine.recommend(RecommendRequest(3, k=5, measure_recall=True, search_params=weak))
+    assert plain.candidates.recall is None and measured.candidates.ann_k == 500
+    # The same figure recomputed by hand: the share of the true 500 nearest items found.
+    result = measured.candidates
+    truth = engine.index("exact").search(result.query_vector, 500)
+    kth = truth.scores[0, -1]
+    found = engine.catalog.vectors[result.ann_ids] @ result.query_vector >= kth - 1e-5
+    assert measured.candidates.recall == pytest.approx(found.sum() / 500)
+    assert 0.0 < measured.candidates.recall < 1.0
+    assert set(measured.timings_ms) == set(plain.timings_ms), "no timer of its own inside the response"
+
+
+def test_events_recorded_while_recommending_are_all_kept_and_seen(
+    small_dir: Path, small_config: Path
+) -> None:
+    engine = Engine.open(small_dir, load_config(small_config))  # its own: it records events
+    user = int(engine.users.most_active(1)[0])
+    items = [
+        int(i) for i in engine.recommend(RecommendRequest(user, k=40)).candidates.candidates.item_ids[:40]
+    ]
+
+    def click(item: int) -> None:
+        engine.record_event(user, item, "click")
+
+    def ask(_: int) -> int:
+        return len(engine.recommend(RecommendRequest(user, k=10)).items)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        clicks = pool.map(click, items)
+        answers = pool.map(ask, range(20))
+        list(clicks)
+        assert all(n == 10 for n in answers)
+    assert len(engine.live) == len(items)
+    after = engine.recommend(RecommendRequest(user, k=10))
+    assert not set(items) & set(after.candidates.candidates.item_ids.tolist()), "clicked items are seen"
+    assert set(items) <= set(engine.history(user)[0][-len(items) :].tolist())
