@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.engine import Engine
 from engine.errors import ArtifactError, BackendUnavailableError, TwostageError
+from engine.limits import HOURS_PER_DAY, MAX_CANDIDATES, MAX_K
 from engine.live_store import EventStoreUnavailable
 from engine.metrics import LocalMetrics, SharedMetrics, prometheus_text, summary
 from engine.requests import Context, RecommendRequest, RecommendResponse
@@ -34,14 +35,14 @@ MAX_BODY_BYTES = 64 * 1024
 class ContextIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: int | None = Field(None, ge=0, description="category code being browsed")
-    hour: float | None = Field(None, ge=0, lt=24, description="hour of day")
+    hour: float | None = Field(None, ge=0, lt=HOURS_PER_DAY, description="hour of day")
 
 
 class RecommendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: int = Field(description="user id; unknown ids get a cold start")
-    k: int = Field(10, ge=1, le=1000)
-    n_candidates: int | None = Field(None, ge=1, le=100_000)
+    k: int = Field(10, ge=1, le=MAX_K)
+    n_candidates: int | None = Field(None, ge=1, le=MAX_CANDIDATES)
     backend: str | None = None
     search_params: dict[str, int] = Field(default_factory=dict)
     context: ContextIn = Field(default_factory=ContextIn)
@@ -176,7 +177,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.get("/metrics", summary="per-stage latency percentiles, counts and sampled ANN recall")
     def metrics_json() -> dict[str, Any]:
-        return summary(metrics, asdict(engine.config.budget), metrics.recall(sampler))
+        return summary(metrics, engine.config.budget.model_dump(), metrics.recall(sampler))
 
     @app.get(
         "/metrics/prometheus",
@@ -184,7 +185,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         response_class=PlainTextResponse,
     )
     def metrics_prometheus() -> PlainTextResponse:
-        report = summary(metrics, asdict(engine.config.budget), metrics.recall(sampler))
+        report = summary(metrics, engine.config.budget.model_dump(), metrics.recall(sampler))
         return PlainTextResponse(prometheus_text(report), media_type="text/plain; version=0.0.4")
 
     return app

@@ -1,26 +1,58 @@
-"""Typed engine configuration: frozen dataclasses, loadable from TOML.
+"""Typed engine configuration: frozen pydantic models, loadable from TOML.
 
-Unknown keys are rejected by name so a typo never silently falls back to a default.
+Strict types (a string is never read as a number, nor 1 as true), and unknown keys are
+refused by name so a typo never silently falls back to a default. The API's request models
+are pydantic too, and both read their bounds from engine.limits.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-import types
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import ConfigError
+from engine.limits import MAX_CANDIDATES, MAX_K
 
-T = TypeVar("T")
+
+class Section(BaseModel):
+    """One table of the configuration: frozen, strictly typed, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @classmethod
+    def of(cls, data: Any) -> Self:
+        """Validate plain data (a TOML table); a problem is a ConfigError naming the key."""
+        if not isinstance(data, dict):
+            raise ConfigError("the top level must be a table")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, cls)) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"the configuration is frozen; use .replace({name}=...) for a changed copy")
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with `changes`, checked again (pydantic's model_copy would not check them)."""
+        try:
+            return type(self)(**{**dict(self), **changes})
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, type(self))) from None
+
+    def check(self) -> None:
+        """Cross-field rules; raise ConfigError naming the keys."""
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        self.check()
+        return self
 
 
-@dataclass(frozen=True)
-class RetrievalConfig:
+class RetrievalConfig(Section):
     """Sizes of the stage-1 retrieval paths, as shares of the candidate-set size."""
 
     n_candidates: int = 500
@@ -41,11 +73,13 @@ class RetrievalConfig:
     #: response (the server's /metrics and the in-process load test report it)
     recall_sample_rate: float = 0.02
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not 0.0 <= self.recall_sample_rate <= 1.0:
             raise ConfigError(f"retrieval.recall_sample_rate must be in 0..1, got {self.recall_sample_rate}")
-        if not 1 <= self.n_candidates <= 100_000:
-            raise ConfigError(f"retrieval.n_candidates must be in 1..100000, got {self.n_candidates}")
+        if not 1 <= self.n_candidates <= MAX_CANDIDATES:
+            raise ConfigError(
+                f"retrieval.n_candidates must be in 1..{MAX_CANDIDATES}, got {self.n_candidates}"
+            )
         shares = self.shares()
         if any(not 0.0 <= s <= 1.0 for s in shares.values()) or sum(shares.values()) > 0.9:
             raise ConfigError(
@@ -71,8 +105,7 @@ class RetrievalConfig:
         }
 
 
-@dataclass(frozen=True)
-class BudgetConfig:
+class BudgetConfig(Section):
     """Latency budget per stage in milliseconds (the product's 10/20/30/40 split of 100 ms)."""
 
     ann_ms: float = 10.0
@@ -92,7 +125,7 @@ class BudgetConfig:
             "total": self.total_ms,
         }
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         parts = (self.ann_ms, self.features_ms, self.model_ms, self.buffer_ms)
         if any(p < 0 for p in parts) or self.total_ms <= 0:
             raise ConfigError("budget values must be non-negative and budget.total_ms positive")
@@ -115,8 +148,7 @@ RANKING_LOSSES = (
 RULES = ("out_of_stock", "promoted", "category_cap")
 
 
-@dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Section):
     """The CatBoost re-ranker: how it is trained, and when serving may skip it."""
 
     loss: str = "YetiRank"
@@ -139,15 +171,17 @@ class ModelConfig:
     #: after skipping the model, try it again once this many seconds have passed
     retry_after_s: float = 5.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.loss not in RANKING_LOSSES:
             raise ConfigError(
                 f"model.loss '{self.loss}' is not a CatBoost ranking loss; use one of {RANKING_LOSSES}"
             )
         if self.iterations < 1 or not 1 <= self.depth <= 16 or self.learning_rate <= 0:
             raise ConfigError("model.iterations must be >= 1, model.depth in 1..16, model.learning_rate > 0")
-        if self.max_train_rows < 100 or not 1 <= self.train_candidates <= 100_000:
-            raise ConfigError("model.max_train_rows must be >= 100, model.train_candidates in 1..100000")
+        if self.max_train_rows < 100 or not 1 <= self.train_candidates <= MAX_CANDIDATES:
+            raise ConfigError(
+                f"model.max_train_rows must be >= 100, model.train_candidates in 1..{MAX_CANDIDATES}"
+            )
         if self.retry_after_s < 0:
             raise ConfigError(f"model.retry_after_s must be >= 0, got {self.retry_after_s}")
         if not 1 <= self.ensemble <= 10:
@@ -161,8 +195,7 @@ class ModelConfig:
 SPLIT_BY = ("time", "interactions")
 
 
-@dataclass(frozen=True)
-class EvaluationConfig:
+class EvaluationConfig(Section):
     """Where the log is cut, and how the end-to-end evaluation samples and reports.
 
     The test window is the last `test_share` of the time span (`split_by = "time"`) or of the
@@ -177,28 +210,27 @@ class EvaluationConfig:
     bootstrap: int = 1000
     seed: int = 0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not 0.0 < self.test_share <= 0.2:
             raise ConfigError(f"evaluation.test_share must be in (0, 0.2], got {self.test_share}")
         if self.split_by not in SPLIT_BY:
             raise ConfigError(f"evaluation.split_by must be one of {SPLIT_BY}, got '{self.split_by}'")
-        if not 1 <= self.k <= 1000 or self.max_users < 0 or self.bootstrap < 10:
+        if not 1 <= self.k <= MAX_K or self.max_users < 0 or self.bootstrap < 10:
             raise ConfigError(
-                "evaluation.k must be in 1..1000, evaluation.max_users >= 0, evaluation.bootstrap >= 10"
+                f"evaluation.k must be in 1..{MAX_K}, evaluation.max_users >= 0, evaluation.bootstrap >= 10"
             )
 
 
-@dataclass(frozen=True)
-class RulesConfig:
+class RulesConfig(Section):
     """Business rules applied after scoring, in `order`; each can be left out of the list."""
 
-    order: tuple[str, ...] = RULES
+    order: tuple[str, ...] = Field(RULES, strict=False)  # TOML writes a list
     category_cap: int = 3
     promoted_mode: str = "boost"
     promoted_boost: float = 0.25
     promoted_pin_position: int = 3
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         for name in self.order:
             if name not in RULES:
                 raise ConfigError(f"unknown rule '{name}' in rules.order; known rules: {', '.join(RULES)}")
@@ -213,8 +245,7 @@ class RulesConfig:
 SHARED_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-@dataclass(frozen=True)
-class EventsConfig:
+class EventsConfig(Section):
     """Where live events are kept (engine.live_store): "memory", "journal" (memory plus a
     file in the data directory, the default) or a redis:// URL shared by every worker.
     `stream_max_len`: about how many recent events Redis keeps in its log; the counters the
@@ -228,18 +259,16 @@ class EventsConfig:
         """True for a Redis URL: the one store every worker and machine sees."""
         return self.store.startswith(SHARED_STORE_SCHEMES)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.store not in ("memory", "journal") and not self.shared:
             raise ConfigError(
                 f"events.store must be 'memory', 'journal' or a redis:// URL, got {self.store!r}"
             )
-        kept = self.stream_max_len
-        if isinstance(kept, bool) or not isinstance(kept, int) or kept < 1:
-            raise ConfigError(f"events.stream_max_len must be a whole number >= 1, got {kept!r}")
+        if self.stream_max_len < 1:
+            raise ConfigError(f"events.stream_max_len must be a whole number >= 1, got {self.stream_max_len}")
 
 
-@dataclass(frozen=True)
-class EngineConfig:
+class EngineConfig(Section):
     """Everything the engine reads at start-up.
 
     `build` and `search` map a backend name to its build and default search parameters
@@ -248,17 +277,17 @@ class EngineConfig:
     `history_defaults`: the lighter settings of the history path's small searches.
     """
 
-    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
-    budget: BudgetConfig = field(default_factory=BudgetConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    rules: RulesConfig = field(default_factory=RulesConfig)
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    events: EventsConfig = field(default_factory=EventsConfig)
-    build: dict[str, dict[str, int | float | str]] = field(default_factory=dict)
-    search: dict[str, dict[str, int]] = field(default_factory=dict)
-    history_search: dict[str, dict[str, int]] = field(default_factory=dict)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    build: dict[str, dict[str, int | float | str]] = Field(default_factory=dict)
+    search: dict[str, dict[str, int]] = Field(default_factory=dict)
+    history_search: dict[str, dict[str, int]] = Field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         windows, share = self.model.train_windows, self.evaluation.test_share
         if (windows + 1) * share > 0.9 + 1e-9:
             raise ConfigError(
@@ -280,8 +309,7 @@ def config_from_environment() -> EngineConfig:
     path = os.environ.get(CONFIG_ENV)
     config = load_config(Path(path) if path else None)
     if os.environ.get(EVENTS_ENV):
-        events = dataclasses.replace(config.events, store=os.environ[EVENTS_ENV])
-        config = dataclasses.replace(config, events=events)
+        config = config.replace(events=config.events.replace(store=os.environ[EVENTS_ENV]))
     return config
 
 
@@ -296,56 +324,56 @@ def load_config(path: Path | None) -> EngineConfig:
         raise ConfigError(f"config file {path} does not exist; pass an existing TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return from_mapping(EngineConfig, data, source=str(path))
+    try:
+        return EngineConfig.of(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
-def from_mapping(cls: type[T], data: Any, source: str = "config", prefix: str = "") -> T:
-    """Build dataclass `cls` from nested mappings, checking keys and value types."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: '{prefix.rstrip('.') or 'top level'}' must be a table")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    for key in data:
-        if key not in known:
-            raise ConfigError(
-                f"{source}: unknown key '{prefix}{key}'; known keys here: {', '.join(sorted(known))}"
-            )
-    kwargs = {}
-    for name, value in data.items():
-        kwargs[name] = _convert(hints[name], value, source, f"{prefix}{name}")
-    return cls(**kwargs)
+#: pydantic's error types -> the type a key should have had
+EXPECTED = {
+    "int_type": "int",
+    "int_parsing": "int",
+    "int_from_float": "int",
+    "bool_type": "bool",
+    "bool_parsing": "bool",
+    "float_type": "float",
+    "float_parsing": "float",
+    "string_type": "str",
+}
+UNION_MEMBERS = ("int", "float", "str")
 
 
-def _convert(hint: Any, value: Any, source: str, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return from_mapping(hint, value, source, key + ".")
-    origin = typing.get_origin(hint)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: '{key}' must be a table")
-        _, value_hint = typing.get_args(hint)
-        return {k: _convert(value_hint, v, source, f"{key}.{k}") for k, v in value.items()}
-    if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{source}: '{key}' must be a list of strings, got {value!r}")
-        return tuple(value)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        if set(options) == {int, float, str}:  # build parameters: kept as written
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                raise ConfigError(
-                    f"{source}: '{key}' must be a number or a string, got {type(value).__name__} {value!r}"
-                )
-            return value
-        hint = options[0]
-    ok = (
-        (hint is bool and isinstance(value, bool))
-        or (hint is int and isinstance(value, int) and not isinstance(value, bool))
-        or (hint is float and isinstance(value, int | float) and not isinstance(value, bool))
-        or (hint is str and isinstance(value, str))
-    )
-    if not ok:
-        raise ConfigError(
-            f"{source}: '{key}' must be of type {hint.__name__}, got {type(value).__name__} {value!r}"
-        )
-    return float(value) if hint is float else value
+def describe(exc: ValidationError, model: type[BaseModel]) -> str:
+    """The first problem pydantic found, said the way the rest of twostage says things: the
+    dotted key, what it should be, what it was."""
+    error = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in error["loc"]]
+    union = bool(loc) and loc[-1] in UNION_MEMBERS and len(loc) > 1 and loc[0] == "build"
+    if union:
+        loc = loc[:-1]
+    key, kind, got = ".".join(loc), error["type"], error.get("input")
+    shown = f"{type(got).__name__} {got!r}"
+    if kind == "extra_forbidden":
+        known = ", ".join(sorted(_model_at(model, loc[:-1]).model_fields))
+        return f"unknown key '{key}'; known keys here: {known}"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if union:
+        return f"'{key}' must be a number or a string, got {shown}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"'{key or 'top level'}' must be a table"
+    if kind in ("tuple_type", "list_type") or (len(loc) > 1 and kind == "string_type" and loc[-2] == "order"):
+        return f"'{key}' must be a list of strings, got {shown}"
+    if kind in EXPECTED:
+        return f"'{key}' must be of type {EXPECTED[kind]}, got {shown}"
+    return f"'{key}': {error['msg']}"
+
+
+def _model_at(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
+    for part in path:
+        annotation = model.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return model

@@ -63,7 +63,7 @@ class Engine:
         )
         self.popular = trending.popular(dataset, self.now, retrieval.popular_window_days)
         # An engine of the past (evaluation, training) never sees events recorded while serving.
-        events = replace(config.events, store="memory") if as_of is not None else config.events
+        events = config.events.replace(store="memory") if as_of is not None else config.events
         self.live: LiveStore = open_store(
             events, layout.root, dataset.fingerprint, self.users.n_users, self.catalog.n_items
         )

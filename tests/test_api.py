@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +41,7 @@ def test_recommend_health_metrics_and_openapi(client: TestClient) -> None:
 
 def test_metrics_report_recall_sampled_after_the_response(small_dir: Path, small_config: Path) -> None:
     config = load_config(small_config)
-    always = replace(config, retrieval=replace(config.retrieval, recall_sample_rate=1.0))
+    always = config.replace(retrieval=config.retrieval.replace(recall_sample_rate=1.0))
     engine = Engine.open(small_dir, always)
     client = TestClient(create_app(engine))
     assert client.get("/metrics").json()["ann_recall"] == {
@@ -57,7 +56,7 @@ def test_metrics_report_recall_sampled_after_the_response(small_dir: Path, small
         assert body["ann_recall"] is None, "the response does not wait for the measurement"
     recall = client.get("/metrics").json()["ann_recall"]
     assert recall["sampled"] == 3 and recall["mean"] == 1.0, "exact search finds itself"
-    off = replace(config, retrieval=replace(config.retrieval, recall_sample_rate=0.0))
+    off = config.replace(retrieval=config.retrieval.replace(recall_sample_rate=0.0))
     never = TestClient(create_app(Engine.open(small_dir, off)))
     never.post("/recommend", json={"user_id": 3, "k": 5})
     assert never.get("/metrics").json()["ann_recall"]["sampled"] == 0

@@ -112,14 +112,13 @@ def test_truncated_data_set_file_is_refused(small_dir: Path, tmp_path: Path) -> 
 
 
 def test_missing_truncated_or_mismatched_embeddings_are_refused(small_dir: Path, tmp_path: Path) -> None:
-    from dataclasses import replace
 
     from engine.config import EngineConfig, EvaluationConfig
     from engine.engine import Engine
 
     copy = tmp_path / "data"
     shutil.copytree(small_dir, copy)
-    other_window = replace(EngineConfig(), evaluation=EvaluationConfig(test_share=0.05))
+    other_window = EngineConfig().replace(evaluation=EvaluationConfig(test_share=0.05))
     with pytest.raises(ArtifactError, match="fitted for other data or another test window; rebuild"):
         Engine.open(copy, other_window)
     vectors = copy / "embeddings" / "serving" / "user_vectors.npy"

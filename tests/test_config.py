@@ -26,7 +26,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_are_the_product_budget() -> None:
     config = load_config(None)
-    assert config.budget == BudgetConfig(10.0, 20.0, 30.0, 40.0, 100.0)
+    assert config.budget == BudgetConfig(
+        ann_ms=10.0, features_ms=20.0, model_ms=30.0, buffer_ms=40.0, total_ms=100.0
+    )
     assert config.retrieval.n_candidates == 500
 
 

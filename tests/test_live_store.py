@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -30,7 +29,7 @@ from tests.conftest import free_port
 
 
 def _with_store(config_path: Path, store: str) -> EngineConfig:
-    return replace(load_config(config_path), events=EventsConfig(store))
+    return load_config(config_path).replace(events=EventsConfig(store=store))
 
 
 def _top_item(engine: Engine, user: int) -> int:
@@ -188,7 +187,7 @@ def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
 ) -> None:
     url = redis_server.url
     config = _with_store(small_config, url)
-    config = replace(config, retrieval=replace(config.retrieval, recall_sample_rate=1.0))
+    config = config.replace(retrieval=config.retrieval.replace(recall_sample_rate=1.0))
     one, other = (TestClient(create_app(Engine.open(small_dir, config))) for _ in range(2))
     for user in (1, 2, 3):
         assert one.post("/recommend", json={"user_id": user, "k": 5}).status_code == 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -96,13 +95,13 @@ def test_model_failure_degrades_to_the_stage1_order(small_dir: Path, small_confi
 
 def test_budget_policy_skips_a_model_that_would_be_too_slow(small_dir: Path, small_config: Path) -> None:
     config = load_config(small_config)
-    tight = replace(config, budget=BudgetConfig(ann_ms=10, features_ms=20, model_ms=0.000001, buffer_ms=40))
+    tight = config.replace(budget=BudgetConfig(ann_ms=10, features_ms=20, model_ms=0.000001, buffer_ms=40))
     engine = Engine.open(small_dir, tight)
     first = engine.recommend(RecommendRequest(7, k=10))  # no estimate yet: the model runs
     second = engine.recommend(RecommendRequest(7, k=10))
     assert first.degraded == ()
     assert second.degraded and "model skipped" in second.degraded[0] and "model budget" in second.degraded[0]
-    lenient = Engine.open(small_dir, replace(tight, model=replace(tight.model, skip_over_budget=False)))
+    lenient = Engine.open(small_dir, tight.replace(model=tight.model.replace(skip_over_budget=False)))
     lenient.recommend(RecommendRequest(7))
     assert lenient.recommend(RecommendRequest(7)).degraded == ()
 

@@ -47,7 +47,7 @@ def test_splits_tile_equal_windows_before_the_test_window(engine: Engine) -> Non
     for (start, end), (_, older_end) in zip(splits.windows, splits.windows[1:], strict=False):
         assert end - start == length and older_end == start
     by_count = Splits.of(
-        engine.dataset, replace(EngineConfig(), evaluation=EvaluationConfig(split_by="interactions"))
+        engine.dataset, EngineConfig().replace(evaluation=EvaluationConfig(split_by="interactions"))
     )
     times = engine.dataset.interactions.time
     in_test = ((times >= by_count.test_from) & (times < by_count.end)).mean()
@@ -107,7 +107,7 @@ def test_training_lists_are_stage_1_candidates_labelled_by_the_window(
     dataset = open_dataset(layout, config, roles(config)[1])
     start, end = Splits.of(dataset, config).windows[0]
     engine = Engine(layout, dataset, config, as_of=start - 1)
-    rows = candidate_rows(engine, end, replace(config.model, list_negatives=0), 5_000, seed=0)
+    rows = candidate_rows(engine, end, config.model.replace(list_negatives=0), 5_000, seed=0)
     assert len(rows) and rows.keep.all() and (rows.end == start).all()
     log = dataset.interactions
     for user in np.unique(rows.user)[:5].tolist():
@@ -118,7 +118,7 @@ def test_training_lists_are_stage_1_candidates_labelled_by_the_window(
         expected = np.isin(rows.item[mine], log.item[liked])
         np.testing.assert_array_equal(rows.label[mine] > 0, expected)
         assert expected.any(), "lists without a positive are left out"
-    sampled = candidate_rows(engine, end, replace(config.model, list_negatives=5), 600, seed=0)
+    sampled = candidate_rows(engine, end, config.model.replace(list_negatives=5), 600, seed=0)
     assert (sampled.label[sampled.keep] > 0).sum() == (sampled.label > 0).sum()
     assert sampled.keep.sum() <= 600 + (sampled.label > 0).sum()
 
@@ -126,7 +126,7 @@ def test_training_lists_are_stage_1_candidates_labelled_by_the_window(
 def test_an_ensemble_averages_models_of_successive_seeds(small_dir: Path, small_config: Path) -> None:
     config = load_config(small_config)
     single, report = train(Layout(small_dir), config)
-    double, report2 = train(Layout(small_dir), replace(config, model=replace(config.model, ensemble=2)))
+    double, report2 = train(Layout(small_dir), config.replace(model=config.model.replace(ensemble=2)))
     assert report2["ensemble"] == 2 and double.trees == 2 * report2["trees_per_model"]
     assert report2["trees_per_model"] == report["trees_per_model"] == single.trees
     engine = Engine.open(small_dir, config)

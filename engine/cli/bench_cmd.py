@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 from rich.table import Table
 from rich.text import Text
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     if args.live_events and config.events.store == "journal":
         # bench clicks stay out of the journal
-        config = replace(config, events=replace(config.events, store="memory"))
+        config = config.replace(events=config.events.replace(store="memory"))
     engine = Engine.open(layout_of(args).root, config)
     with progress_bars() as progress:
         result = pipeline_bench(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     if args.users is not None:
-        config = replace(config, evaluation=replace(config.evaluation, max_users=args.users))
+        config = config.replace(evaluation=config.evaluation.replace(max_users=args.users))
     with progress_bars() as progress:
         report = evaluate(layout_of(args).root, config, progress)
     if args.json:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import replace
 
 from engine.cli.common import add_common, config_of, layout_of, stderr
 from engine.config import CONFIG_ENV, EVENTS_ENV
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         args.events = local.url
     try:
         events = config_of(args).events
-        events = replace(events, store=args.events) if args.events else events  # refuses a bad name
+        events = events.replace(store=args.events) if args.events else events  # refuses a bad name
         if args.workers > 1 and not events.shared:
             raise InvalidRequestError(
                 f"--workers {args.workers} with the '{events.store}' event store would give each worker its "

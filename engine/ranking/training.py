@@ -11,7 +11,7 @@ later) reaches them. The windows are the test window's length and lie right befo
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -165,8 +165,12 @@ def feature_matrix(engine: Engine, rows: RankingRows, progress: Progress, step: 
 def training_params(config: EngineConfig) -> dict[str, Any]:
     """The settings that shape the model: its own, and the retrieval and split settings that
     make its training lists (the serving policy is left out: changing it needs no retraining)."""
-    model = {k: v for k, v in asdict(config.model).items() if k not in SERVING_POLICY}
-    return {"model": model, "retrieval": asdict(config.retrieval), "evaluation": asdict(config.evaluation)}
+    model = {k: v for k, v in config.model.model_dump().items() if k not in SERVING_POLICY}
+    return {
+        "model": model,
+        "retrieval": config.retrieval.model_dump(),
+        "evaluation": config.evaluation.model_dump(),
+    }
 
 
 class _ProgressCallback:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import copy
 import io
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -333,7 +332,7 @@ def test_invalid_input_is_a_notification_not_a_crash(engine: Engine, small_dir: 
 
 def test_help_screen_opens_and_closes(engine: Engine, small_dir: Path) -> None:
     tight = copy.copy(engine)  # the same artifacts under another budget
-    tight.config = replace(engine.config, budget=BudgetConfig(model_ms=25.0, buffer_ms=45.0))
+    tight.config = engine.config.replace(budget=BudgetConfig(model_ms=25.0, buffer_ms=45.0))
 
     async def scenario() -> None:
         app = TwostageApp(small_dir, engine=tight)
