@@ -23,13 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     engine = Engine.open(common.layout_of(args).root, common.config_of(args))
-    request = CandidateRequest(
-        user_id=args.user,
-        n_candidates=args.candidates,
-        backend=args.backend,
-        search_params=common.key_values(args.param, "--param"),
-        measure_recall=True,
-    )
+    request = CandidateRequest(**common.request_fields(args))
     result = engine.candidates(request)
     if args.json:
         common.emit_json(to_json(engine, result))

@@ -43,6 +43,17 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def request_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """What `add_request_options` read, as the fields both request types share."""
+    return {
+        "user_id": args.user,
+        "n_candidates": args.candidates,
+        "backend": args.backend,
+        "search_params": key_values(args.param, "--param"),
+        "measure_recall": True,
+    }
+
+
 def layout_of(args: argparse.Namespace) -> Layout:
     return Layout(args.data_dir or default_data_dir())
 

@@ -43,13 +43,9 @@ def category_code(engine: Engine, name: str | None) -> int | None:
 def run(args: argparse.Namespace) -> int:
     engine = Engine.open(common.layout_of(args).root, common.config_of(args))
     request = RecommendRequest(
-        user_id=args.user,
+        **common.request_fields(args),
         k=args.k,
-        n_candidates=args.candidates,
-        backend=args.backend,
-        search_params=common.key_values(args.param, "--param"),
         context=Context(category=category_code(engine, args.category), hour=args.hour),
-        measure_recall=True,
     )
     engine.warm_up(request.backend)
     response = engine.recommend(request)

@@ -14,7 +14,7 @@ import pytest
 from engine.engine import Engine
 from engine.requests import StageVerdict
 from engine.stats import STAGES, SessionStats
-from tests.tui.test_app import finish_workers, settle
+from tests.tui.pilot import finish_workers, settle
 from tui.app import TwostageApp
 from tui.panels import TimingsPanel
 
