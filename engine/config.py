@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -52,46 +52,51 @@ class Section(BaseModel):
         return self
 
 
+#: a share of the candidate set, a rate, a fraction
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[int, Field(ge=1)]
+Milliseconds = Annotated[float, Field(ge=0.0)]
+RANKING_LOSSES = (
+    "YetiRank",
+    "YetiRankPairwise",
+    "PairLogit",
+    "PairLogitPairwise",
+    "QueryRMSE",
+    "QuerySoftMax",
+    "LambdaMart",
+)
+RULES = ("out_of_stock", "promoted", "category_cap")
+SPLIT_BY = ("time", "interactions")
+SHARED_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 class RetrievalConfig(Section):
     """Sizes of the stage-1 retrieval paths, as shares of the candidate-set size."""
 
-    n_candidates: int = 500
+    n_candidates: Annotated[int, Field(ge=1, le=MAX_CANDIDATES)] = 500
     backend: str = "faiss-ivf"
-    history_share: float = 0.2
-    history_items: int = 10
-    covisit_share: float = 0.2
+    history_share: Share = 0.2
+    history_items: Positive = 10
+    covisit_share: Share = 0.2
     #: two clicks of one user count as a co-visit when at most this many days apart
-    covisit_window_days: float = 7.0
-    popular_share: float = 0.2
+    covisit_window_days: Annotated[float, Field(gt=0.0)] = 7.0
+    popular_share: Share = 0.2
     #: the popular path counts positive interactions of the last N days (0: all time)
-    popular_window_days: float = 0.0
-    trending_share: float = 0.05
-    top_categories: int = 3
-    promoted_share: float = 0.04
+    popular_window_days: Annotated[float, Field(ge=0.0)] = 0.0
+    trending_share: Share = 0.05
+    top_categories: Positive = 3
+    promoted_share: Share = 0.04
     exclude_seen: bool = True
     #: share of served requests whose ANN recall is measured against exact search, after the
     #: response (the server's /metrics and the in-process load test report it)
-    recall_sample_rate: float = 0.02
+    recall_sample_rate: Share = 0.02
 
     def check(self) -> None:
-        if not 0.0 <= self.recall_sample_rate <= 1.0:
-            raise ConfigError(f"retrieval.recall_sample_rate must be in 0..1, got {self.recall_sample_rate}")
-        if not 1 <= self.n_candidates <= MAX_CANDIDATES:
-            raise ConfigError(
-                f"retrieval.n_candidates must be in 1..{MAX_CANDIDATES}, got {self.n_candidates}"
-            )
         shares = self.shares()
-        if any(not 0.0 <= s <= 1.0 for s in shares.values()) or sum(shares.values()) > 0.9:
+        if sum(shares.values()) > 0.9:
             raise ConfigError(
-                "retrieval shares (" + ", ".join(f"{p}_share" for p in shares) + ") must each be in "
-                f"0..1 and sum to at most 0.9 so the ANN path keeps a share; got {shares}"
-            )
-        if self.history_items < 1 or self.top_categories < 1:
-            raise ConfigError("retrieval.history_items and retrieval.top_categories must be >= 1")
-        if self.covisit_window_days <= 0 or self.popular_window_days < 0:
-            raise ConfigError(
-                "retrieval.covisit_window_days must be > 0 and retrieval.popular_window_days >= 0 "
-                "(0 counts all time)"
+                "retrieval shares (" + ", ".join(f"{p}_share" for p in shares) + ") must "
+                f"sum to at most 0.9 so the ANN path keeps a share; got {shares}"
             )
 
     def shares(self) -> dict[str, float]:
@@ -108,11 +113,11 @@ class RetrievalConfig(Section):
 class BudgetConfig(Section):
     """Latency budget per stage in milliseconds (the product's 10/20/30/40 split of 100 ms)."""
 
-    ann_ms: float = 10.0
-    features_ms: float = 20.0
-    model_ms: float = 30.0
-    buffer_ms: float = 40.0
-    total_ms: float = 100.0
+    ann_ms: Milliseconds = 10.0
+    features_ms: Milliseconds = 20.0
+    model_ms: Milliseconds = 30.0
+    buffer_ms: Milliseconds = 40.0
+    total_ms: Annotated[float, Field(gt=0.0)] = 100.0
 
     def stages(self) -> dict[str, float]:
         """Each judged stage's budget in ms: the one table the response's verdicts, `bench`
@@ -127,8 +132,6 @@ class BudgetConfig(Section):
 
     def check(self) -> None:
         parts = (self.ann_ms, self.features_ms, self.model_ms, self.buffer_ms)
-        if any(p < 0 for p in parts) or self.total_ms <= 0:
-            raise ConfigError("budget values must be non-negative and budget.total_ms positive")
         if sum(parts) > self.total_ms + 1e-9:
             raise ConfigError(
                 f"budget stages add up to {sum(parts)} ms, more than budget.total_ms = "
@@ -136,63 +139,28 @@ class BudgetConfig(Section):
             )
 
 
-RANKING_LOSSES = (
-    "YetiRank",
-    "YetiRankPairwise",
-    "PairLogit",
-    "PairLogitPairwise",
-    "QueryRMSE",
-    "QuerySoftMax",
-    "LambdaMart",
-)
-RULES = ("out_of_stock", "promoted", "category_cap")
-
-
 class ModelConfig(Section):
     """The CatBoost re-ranker: how it is trained, and when serving may skip it."""
 
-    loss: str = "YetiRank"
-    iterations: int = 300
-    depth: int = 4
-    learning_rate: float = 0.1
+    loss: Literal[RANKING_LOSSES] = "YetiRank"  # type: ignore[valid-type]
+    iterations: Positive = 300
+    depth: Annotated[int, Field(ge=1, le=16)] = 4
+    learning_rate: Annotated[float, Field(gt=0.0)] = 0.1
     seed: int = 0
-    max_train_rows: int = 150_000
+    max_train_rows: Annotated[int, Field(ge=100)] = 150_000
     #: candidates per training user (stage 1 as of the training window's start)
-    train_candidates: int = 300
+    train_candidates: Annotated[int, Field(ge=1, le=MAX_CANDIDATES)] = 300
     #: training windows before the test window, each as long as it (engine.splits)
-    train_windows: int = 3
+    train_windows: Annotated[int, Field(ge=1, le=8)] = 3
     #: models trained with successive seeds and averaged into one (steadier on small logs)
-    ensemble: int = 1
+    ensemble: Annotated[int, Field(ge=1, le=10)] = 1
     #: when whole lists overflow max_train_rows: take enough lists for this many negatives
     #: each, then sample negatives evenly to fit (0: whole lists only); on sparse logs more
     #: short lists teach more than fewer whole ones
-    list_negatives: int = 50
+    list_negatives: Annotated[int, Field(ge=0)] = 50
     skip_over_budget: bool = True
     #: after skipping the model, try it again once this many seconds have passed
-    retry_after_s: float = 5.0
-
-    def check(self) -> None:
-        if self.loss not in RANKING_LOSSES:
-            raise ConfigError(
-                f"model.loss '{self.loss}' is not a CatBoost ranking loss; use one of {RANKING_LOSSES}"
-            )
-        if self.iterations < 1 or not 1 <= self.depth <= 16 or self.learning_rate <= 0:
-            raise ConfigError("model.iterations must be >= 1, model.depth in 1..16, model.learning_rate > 0")
-        if self.max_train_rows < 100 or not 1 <= self.train_candidates <= MAX_CANDIDATES:
-            raise ConfigError(
-                f"model.max_train_rows must be >= 100, model.train_candidates in 1..{MAX_CANDIDATES}"
-            )
-        if self.retry_after_s < 0:
-            raise ConfigError(f"model.retry_after_s must be >= 0, got {self.retry_after_s}")
-        if not 1 <= self.ensemble <= 10:
-            raise ConfigError(f"model.ensemble must be in 1..10, got {self.ensemble}")
-        if self.list_negatives < 0:
-            raise ConfigError(f"model.list_negatives must be >= 0, got {self.list_negatives}")
-        if not 1 <= self.train_windows <= 8:
-            raise ConfigError(f"model.train_windows must be in 1..8, got {self.train_windows}")
-
-
-SPLIT_BY = ("time", "interactions")
+    retry_after_s: Annotated[float, Field(ge=0.0)] = 5.0
 
 
 class EvaluationConfig(Section):
@@ -202,33 +170,23 @@ class EvaluationConfig(Section):
     interactions (`"interactions"`); the training windows before it have the same length
     (engine.splits). Changing the split refits the embeddings and retrains (`twostage build`)."""
 
-    test_share: float = 0.1
-    split_by: str = "time"
-    k: int = 10
+    test_share: Annotated[float, Field(gt=0.0, le=0.2)] = 0.1
+    split_by: Literal[SPLIT_BY] = "time"  # type: ignore[valid-type]
+    k: Annotated[int, Field(ge=1, le=MAX_K)] = 10
     #: at most this many test users are judged (a seeded sample; 0 = all of them)
-    max_users: int = 2000
-    bootstrap: int = 1000
+    max_users: Annotated[int, Field(ge=0)] = 2000
+    bootstrap: Annotated[int, Field(ge=10)] = 1000
     seed: int = 0
-
-    def check(self) -> None:
-        if not 0.0 < self.test_share <= 0.2:
-            raise ConfigError(f"evaluation.test_share must be in (0, 0.2], got {self.test_share}")
-        if self.split_by not in SPLIT_BY:
-            raise ConfigError(f"evaluation.split_by must be one of {SPLIT_BY}, got '{self.split_by}'")
-        if not 1 <= self.k <= MAX_K or self.max_users < 0 or self.bootstrap < 10:
-            raise ConfigError(
-                f"evaluation.k must be in 1..{MAX_K}, evaluation.max_users >= 0, evaluation.bootstrap >= 10"
-            )
 
 
 class RulesConfig(Section):
     """Business rules applied after scoring, in `order`; each can be left out of the list."""
 
     order: tuple[str, ...] = Field(RULES, strict=False)  # TOML writes a list
-    category_cap: int = 3
-    promoted_mode: str = "boost"
+    category_cap: Positive = 3
+    promoted_mode: Literal["boost", "pin"] = "boost"
     promoted_boost: float = 0.25
-    promoted_pin_position: int = 3
+    promoted_pin_position: Positive = 3
 
     def check(self) -> None:
         for name in self.order:
@@ -236,13 +194,6 @@ class RulesConfig(Section):
                 raise ConfigError(f"unknown rule '{name}' in rules.order; known rules: {', '.join(RULES)}")
         if len(set(self.order)) != len(self.order):
             raise ConfigError(f"rules.order lists a rule twice: {list(self.order)}")
-        if self.promoted_mode not in ("boost", "pin"):
-            raise ConfigError(f"rules.promoted_mode must be 'boost' or 'pin', got '{self.promoted_mode}'")
-        if self.category_cap < 1 or self.promoted_pin_position < 1:
-            raise ConfigError("rules.category_cap and rules.promoted_pin_position must be >= 1")
-
-
-SHARED_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class EventsConfig(Section):
@@ -252,7 +203,7 @@ class EventsConfig(Section):
     features read keep every event."""
 
     store: str = "journal"
-    stream_max_len: int = 1_000_000
+    stream_max_len: Positive = 1_000_000
 
     @property
     def shared(self) -> bool:
@@ -264,8 +215,6 @@ class EventsConfig(Section):
             raise ConfigError(
                 f"events.store must be 'memory', 'journal' or a redis:// URL, got {self.store!r}"
             )
-        if self.stream_max_len < 1:
-            raise ConfigError(f"events.stream_max_len must be a whole number >= 1, got {self.stream_max_len}")
 
 
 class EngineConfig(Section):
@@ -342,6 +291,7 @@ EXPECTED = {
     "string_type": "str",
 }
 UNION_MEMBERS = ("int", "float", "str")
+BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
 
 
 def describe(exc: ValidationError, model: type[BaseModel]) -> str:
@@ -367,6 +317,12 @@ def describe(exc: ValidationError, model: type[BaseModel]) -> str:
         return f"'{key}' must be a list of strings, got {shown}"
     if kind in EXPECTED:
         return f"'{key}' must be of type {EXPECTED[kind]}, got {shown}"
+    if kind in BOUNDS:
+        ctx = error.get("ctx", {})
+        limit = next(ctx[name] for name in ("ge", "gt", "le", "lt") if name in ctx)
+        return f"'{key}' must be {BOUNDS[kind]} {limit}, got {got!r}"
+    if kind == "literal_error":
+        return f"'{key}' must be one of {error['ctx']['expected']}, got {got!r}"
     return f"'{key}': {error['msg']}"
 
 
