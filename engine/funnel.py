@@ -26,7 +26,7 @@ def funnel(response: RecommendResponse) -> tuple[FunnelStep, ...]:
     stage1_ms = result.timings_ms()
     only = candidates.only_counts()
     steps = [
-        FunnelStep(path, found, f"{only[path]} found by no other path", stage1_ms.get(path))
+        FunnelStep(path, found, f"{only[path]} of the candidates by it alone", stage1_ms.get(path))
         for path, found in zip(candidates.path_names, counts.found, strict=True)
     ]
     steps += [
