@@ -70,6 +70,7 @@ class Engine:
         self._promoted = paths.Promoted.of(self.catalog)
         self.model_guard = ModelGuard(config.budget.model_ms, config.model.retry_after_s)
         self.features = feature_specs(dataset.attributes)
+        self.feature_names = tuple(spec.name for spec in self.features)
         self.artifacts = ArtifactCache(layout, dataset, config, self.features)
 
     @classmethod
@@ -245,6 +246,7 @@ class Engine:
             result,
             scores,
             matrix,
+            self.feature_names,
             ranked,
             self.catalog,
             self.config.budget,

@@ -121,6 +121,7 @@ class RecommendResponse:
     candidates: CandidateResult
     scores: np.ndarray
     features: np.ndarray
+    feature_names: tuple[str, ...]  # the columns of `features`: the data set's feature set
     effects: tuple[Any, ...]
     timings_ms: dict[str, float]
     verdicts: tuple[StageVerdict, ...]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from engine.features import feature_names
+from engine.funnel import funnel
 from engine.requests import RecommendResponse
 
 #: what `include` may name, and what each adds
@@ -22,6 +22,7 @@ INCLUDE = {
     "rules": "what each business rule changed",
     "candidates": "the stage-1 candidates in order, with the model's score and the paths that found each",
     "features": "the feature rows of the returned items",
+    "funnel": "how many items each step of the request kept, and the time it took",
 }
 
 
@@ -67,7 +68,9 @@ def payload(
         }
     if "features" in include:
         rows = _rows_of(result.candidates.item_ids, [item.item_id for item in response.items])
-        body["features"] = {"names": feature_names(), "rows": response.features[rows]}
+        body["features"] = {"names": list(response.feature_names), "rows": response.features[rows]}
+    if "funnel" in include:
+        body["funnel"] = [asdict(step) for step in funnel(response)]
     body["degraded"] = list(response.degraded)
     body["notes"] = list(response.notes)
     return body

@@ -63,7 +63,7 @@ def test_metrics_report_recall_sampled_after_the_response(small_dir: Path, small
 
 
 def test_include_adds_what_the_client_asks_for(client: TestClient, engine: Engine) -> None:
-    everything = ["details", "timings", "rules", "candidates", "features"]
+    everything = ["details", "timings", "rules", "candidates", "features", "funnel"]
     body = client.post("/recommend", json={"user_id": 3, "k": 5, "include": everything}).json()
     assert body["items"][0]["rank_after"] == 1 and body["n_candidates"] == len(body["candidates"]["item_ids"])
     assert [v["stage"] for v in body["verdicts"]] == ["retrieval", "features", "model", "buffer", "total"]
@@ -78,6 +78,9 @@ def test_include_adds_what_the_client_asks_for(client: TestClient, engine: Engin
     first = candidates["item_ids"].index(body["items"][0]["item_id"])
     direct = engine.recommend(RecommendRequest(3, k=5)).features[first]
     assert np.allclose(np.array(features["rows"][0], dtype=np.float32), direct, equal_nan=True)
+    funnel = {step["step"]: step for step in body["funnel"]}
+    assert funnel["candidates"]["items"] == body["n_candidates"] and funnel["top K"]["items"] == 5
+    assert funnel["ann"]["ms"] == body["retrieval_timings_ms"]["ann"]
     bad = client.post("/recommend", json={"user_id": 3, "include": ["everything"]})
     assert bad.status_code == 422 and "include" in str(bad.json()["detail"])
 

@@ -17,6 +17,7 @@ from engine.evaluation import evaluate
 from engine.layout import Layout
 from engine.requests import RecommendRequest
 from engine.sweep import candidate_sweep
+from engine.wire import payload
 from sample_data.importer import import_dataset
 
 MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small"
@@ -60,6 +61,9 @@ def test_generic_import_adapts_features_and_serves(tmp_path: Path, small_config:
     assert model_manifest["features"] == names
     response = engine.recommend(RecommendRequest(3, k=5, n_candidates=40, backend="faiss-ivf"))
     assert len(response.items) == 5 and response.features.shape[1] == len(names)
+    assert response.feature_names == tuple(names)
+    wired = payload(response, ["features"])["features"]
+    assert wired["names"] == names and wired["rows"].shape == (5, len(names)), "the data set's own features"
     sweep = candidate_sweep(tmp_path / "data", load_config(small_config), sizes=(10, 40), n_users=6)
     assert sweep.ground_truth == "positive interactions in the test window" and len(sweep.rows) == 2
     assert all(0 <= row.ndcg <= 1 and 0 <= row.second <= 1 for row in sweep.rows)

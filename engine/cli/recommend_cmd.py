@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 def to_json(response: RecommendResponse, explanations: list[Explanation]) -> dict[str, Any]:
     """The API's shape with its plain-data parts (engine.wire), and the explanations."""
-    body = payload(response, ("details", "timings", "rules"))
+    body = payload(response, ("details", "timings", "rules", "funnel"))
     return {**body, "explanations": [asdict(e) for e in explanations]}
 
 
