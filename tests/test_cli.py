@@ -16,6 +16,11 @@ from engine.retrieval.types import PATHS
 from tests.conftest import SMALL
 
 
+def small(data_dir: Path, config: Path) -> list[str]:
+    """The options that point a command at the test data set and its quick configuration."""
+    return ["--data-dir", str(data_dir), "--config", str(config)]
+
+
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -35,38 +40,15 @@ def test_candidates_json(capsys, small_dir: Path) -> None:
 
 
 def test_candidates_table_shows_provenance_and_recall(capsys, small_dir: Path) -> None:
-    code, out, _ = run(
-        capsys,
-        "candidates",
-        "--user",
-        "3",
-        "--backend",
-        "faiss-ivf",
-        "--param",
-        "nprobe=2",
-        "--data-dir",
-        str(small_dir),
-        "--show",
-        "5",
-    )
+    argv = ["candidates", "--user", "3", "--backend", "faiss-ivf", "--param", "nprobe=2", "--show", "5"]
+    code, out, _ = run(capsys, *argv, "--data-dir", str(small_dir))
     assert code == 0
     assert "nprobe=2" in out and "found by path" in out and "recall@" in out and "timings (ms)" in out
 
 
 def test_ann_bench_json_has_a_row_per_setting(capsys, small_dir: Path) -> None:
-    code, out, _ = run(
-        capsys,
-        "ann-bench",
-        "--backend",
-        "faiss-ivf",
-        "--k",
-        "20",
-        "--queries",
-        "10",
-        "--data-dir",
-        str(small_dir),
-        "--json",
-    )
+    argv = ["ann-bench", "--backend", "faiss-ivf", "--k", "20", "--queries", "10", "--json"]
+    code, out, _ = run(capsys, *argv, "--data-dir", str(small_dir))
     assert code == 0
     rows = json.loads(out)["rows"]
     assert [r["params"]["nprobe"] for r in rows] == grid_axes("faiss-ivf")["nprobe"]
@@ -198,10 +180,7 @@ def test_bench_json_reports_every_stage(capsys, small_dir: Path, small_config: P
         "30",
         "--candidates",
         "100",
-        "--data-dir",
-        str(small_dir),
-        "--config",
-        str(small_config),
+        *small(small_dir, small_config),
         "--json",
     )
     assert code == 0
@@ -239,10 +218,7 @@ def test_recommend_json_and_explain(capsys, small_dir: Path, small_config: Path)
         "--category",
         "books",
         "--explain",
-        "--data-dir",
-        str(small_dir),
-        "--config",
-        str(small_config),
+        *small(small_dir, small_config),
         "--json",
     )
     assert code == 0
@@ -257,10 +233,7 @@ def test_recommend_json_and_explain(capsys, small_dir: Path, small_config: Path)
         "--user",
         "5",
         "--explain",
-        "--data-dir",
-        str(small_dir),
-        "--config",
-        str(small_config),
+        *small(small_dir, small_config),
     )
     assert code == 0 and "why " in out and "ranks above" in out and "timings:" in out
 
@@ -309,10 +282,7 @@ def test_sweep_json_and_png(capsys, small_dir: Path, small_config: Path, tmp_pat
         "12",
         "--png",
         str(png),
-        "--data-dir",
-        str(small_dir),
-        "--config",
-        str(small_config),
+        *small(small_dir, small_config),
         "--json",
     )
     assert code == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 from rich.console import Console
 from textual.widgets import Static
@@ -70,3 +72,14 @@ def notes(app: TwostageApp) -> list[str]:
 
     app.notify = record  # type: ignore[method-assign]
     return recorded
+
+
+@contextlib.asynccontextmanager
+async def opened(
+    engine, data_dir: Path, size: tuple[int, int] = SIZE
+) -> AsyncIterator[tuple[TwostageApp, object, MainScreen]]:
+    """The app on `engine`, headless at `size`, once its first answer is shown."""
+    app = TwostageApp(data_dir, engine=engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        yield app, pilot, main_screen(app)

@@ -12,7 +12,7 @@ from engine.config import BudgetConfig, load_config
 from engine.engine import Engine
 from sample_data.synthetic import SyntheticParams
 from tests.conftest import SMALL_MODEL
-from tests.tui.pilot import SIZE, main_screen, notes, plain, run, settle, wait_until
+from tests.tui.pilot import SIZE, main_screen, notes, opened, plain, run, settle, wait_until
 from tui.app import MainScreen, TwostageApp
 from tui.screens import BuildScreen, HelpScreen
 from tui.tables import StageOneTable, StageTwoTable
@@ -21,10 +21,7 @@ from tui.views import ExplainPanel, SweepPanel
 
 def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = main_screen(app)
+        async with opened(engine, small_dir, SIZE) as (_app, pilot, screen):
             assert screen.query_one(StageTwoTable).row_count == 10
             stage1 = screen.query_one("#stage1", StageOneTable)
             assert stage1.row_count == 0, "a list in a hidden tab is filled when it comes into view"
@@ -67,10 +64,7 @@ def test_the_whole_top_10_is_visible_at_80x24(engine: Engine, small_dir: Path) -
 
 def test_random_user_backend_and_candidate_count(engine: Engine, small_dir: Path) -> None:
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = main_screen(app)
+        async with opened(engine, small_dir, SIZE) as (_app, pilot, screen):
             await pilot.press("r")
             await wait_until(
                 pilot, lambda: screen.response.user_id == int(screen.query_one("#user", Input).value)
@@ -90,10 +84,7 @@ def test_explain_then_click_changes_the_ranking(small_dir: Path, small_config: P
     engine = Engine.open(small_dir, load_config(small_config))  # its own: clicks are recorded
 
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = main_screen(app)
+        async with opened(engine, small_dir, SIZE) as (_app, pilot, screen):
             await pilot.press("e")
             assert screen.query_one(TabbedContent).active == "why"
             panel = screen.query_one("#explain", ExplainPanel)
@@ -195,10 +186,7 @@ def test_first_run_builds_with_progress(tmp_path: Path) -> None:
 
 def test_size_sweep_then_quit(engine: Engine, small_dir: Path) -> None:
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = main_screen(app)
+        async with opened(engine, small_dir, SIZE) as (app, pilot, screen):
             await pilot.press("s")
             assert screen.query_one(TabbedContent).active == "sweep"
             panel = screen.query_one(SweepPanel)

@@ -9,18 +9,14 @@ from textual.widgets import Input, Select, Static, TabbedContent
 
 from engine.engine import Engine
 from engine.funnel import funnel
-from tests.tui.pilot import SIZE, WIDE, main_screen, notes, plain, run, settle, wait_until
-from tui.app import TwostageApp
+from tests.tui.pilot import SIZE, WIDE, notes, opened, plain, run, wait_until
 from tui.tables import StageOneTable, StageTwoTable
 from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
 
 
 def test_wide_terminal_shows_before_and_after_side_by_side(engine: Engine, small_dir: Path) -> None:
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
-        async with app.run_test(size=WIDE) as pilot:
-            await settle(pilot)
-            screen = main_screen(app)
+        async with opened(engine, small_dir, WIDE) as (_app, pilot, screen):
             before, after = screen.query_one("#before", StageOneTable), screen.query_one(StageTwoTable)
             assert screen.wide and before.display and after.display
             assert before.region.y == after.region.y and before.region.right <= after.region.x
@@ -68,10 +64,7 @@ def test_recall_sweep_of_the_chosen_backend_draws_quality_against_recall(
     engine: Engine, small_dir: Path
 ) -> None:
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = main_screen(app)
+        async with opened(engine, small_dir, SIZE) as (app, pilot, screen):
             screen.query_one("#backend", Select).value = "exact"
             await wait_until(pilot, lambda: screen.response.candidates.backend == "exact")
             told = notes(app)
@@ -90,10 +83,7 @@ def test_recall_sweep_of_the_chosen_backend_draws_quality_against_recall(
 
 def test_funnel_tab_shows_the_requests_steps(engine: Engine, small_dir: Path) -> None:
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = main_screen(app)
+        async with opened(engine, small_dir, SIZE) as (_app, pilot, screen):
             await pilot.press("4")
             assert screen.query_one(TabbedContent).active == "funnel"
             text = plain(screen.query_one("#funnel-tab", FunnelPanel))
@@ -112,10 +102,7 @@ def test_funnel_tab_shows_the_requests_steps(engine: Engine, small_dir: Path) ->
 
 def test_compare_two_backends_for_the_shown_user(engine: Engine, small_dir: Path) -> None:
     async def scenario() -> None:
-        app = TwostageApp(small_dir, engine=engine)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = main_screen(app)
+        async with opened(engine, small_dir, SIZE) as (app, pilot, screen):
             await pilot.press("5")
             panel = screen.query_one(ComparePanel)
             panel.query_one("#compare-backend", Select).value = "exact"
