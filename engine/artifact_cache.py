@@ -12,6 +12,13 @@ from engine.errors import ArtifactError
 from engine.features import FeatureSpec
 from engine.layout import Layout
 from engine.ranking.model import Reranker
+from engine.retrieval import neighbours
+from engine.retrieval.neighbours import NeighbourTable
+
+
+def history_params(config: EngineConfig, cls: type[AnnIndex]) -> dict[str, int]:
+    """The history path's lighter search settings for a backend: its own, then the config's."""
+    return {**cls.history_defaults, **config.history_search.get(cls.name, {})}
 
 
 class ArtifactCache:
@@ -21,6 +28,7 @@ class ArtifactCache:
         self.layout, self.dataset, self.config, self.features = layout, dataset, config, features
         self._indexes: dict[str, AnnIndex] = {}
         self._reranker: Reranker | None = None
+        self._tables: dict[str, NeighbourTable | None] = {}
         self._lock = threading.Lock()
 
     def index(self, backend: str) -> AnnIndex:
@@ -53,6 +61,7 @@ class ArtifactCache:
         self._set_search_defaults(index)
         with self._lock:
             self._indexes[backend] = index
+            self._tables[backend] = None  # built for this engine alone: its history path searches
         return index
 
     def _set_search_defaults(self, index: AnnIndex) -> None:
@@ -60,9 +69,21 @@ class ArtifactCache:
         index.set_search_params(**{**cls.search_defaults, **self.config.search.get(cls.name, {})})
 
     def history_params(self, index: AnnIndex) -> dict[str, int]:
-        """The history path's lighter search settings for this backend."""
-        cls = type(index)
-        return {**cls.history_defaults, **self.config.history_search.get(cls.name, {})}
+        return history_params(self.config, type(index))
+
+    def history_table(self, index: AnnIndex) -> NeighbourTable | None:
+        """The history path's precomputed neighbours for this index, if `build` made them."""
+        name = type(index).name
+        with self._lock:
+            if name not in self._tables:
+                k = self.config.retrieval.history_table
+                built_for = neighbours.identity(name, k, index.build_params, self.history_params(index))
+                directory = self.layout.history_neighbours(name)
+                table = None
+                if k and index.needs_build:
+                    table = neighbours.load(directory, self.dataset.fingerprint, built_for, index.count)
+                self._tables[name] = table
+            return self._tables[name]
 
     @property
     def reranker(self) -> Reranker:

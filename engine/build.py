@@ -11,6 +11,7 @@ from typing import Any
 
 from engine import embeddings
 from engine.ann import AnnIndex, backend_class, create
+from engine.artifact_cache import history_params
 from engine.artifacts import read_manifest
 from engine.config import EngineConfig
 from engine.data import load_dataset
@@ -20,7 +21,7 @@ from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.ranking.model import MODEL_KIND
 from engine.ranking.training import train, training_params
-from engine.retrieval import trending
+from engine.retrieval import neighbours, trending
 from sample_data import synthetic
 
 
@@ -32,6 +33,7 @@ class BuildReport:
     embeddings: dict[str, str] = field(default_factory=dict)
     trending: str = "kept"
     indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history_neighbours: str = "none"
     model: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,8 +89,28 @@ def build(
         index.save(directory, dataset=dataset.fingerprint)
         report.indexes[name] = _summary("built", index.build_seconds, index.memory_bytes())
 
+    report.history_neighbours = _history_neighbours(layout, dataset, config, force, progress)
     report.model = _model(layout, dataset, config, force or retrain, progress)
     return report
+
+
+def _history_neighbours(
+    layout: Layout, dataset, config: EngineConfig, force: bool, progress: Progress
+) -> str:
+    """The history path's searches for the default backend, precomputed (when it is built)."""
+    backend, k = config.retrieval.backend, config.retrieval.history_table
+    cls = backend_class(backend)
+    if not k or not cls.needs_build or not (layout.index(backend) / "manifest.json").exists():
+        return "none"
+    index = cls.load(layout.index(backend), expect={"dataset": dataset.fingerprint})
+    params = history_params(config, cls)
+    built_for = neighbours.identity(backend, k, index.build_params, params)
+    directory = layout.history_neighbours(backend)
+    if not force and neighbours.is_current(directory, dataset.fingerprint, built_for):
+        return "kept"
+    table = neighbours.build_table(index, dataset.catalog.vectors, k, params, progress)
+    neighbours.save(table, directory, dataset.fingerprint, built_for)
+    return "built"
 
 
 def _model(

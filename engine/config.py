@@ -77,6 +77,9 @@ class RetrievalConfig(Section):
     backend: str = "faiss-ivf"
     history_share: Share = 0.2
     history_items: Positive = 10
+    #: `twostage build` keeps each item's first N history-path neighbours for the default
+    #: backend, so a request reads them instead of searching (0: always search)
+    history_table: Annotated[int, Field(ge=0, le=1000)] = 32
     covisit_share: Share = 0.2
     #: two clicks of one user count as a co-visit when at most this many days apart
     covisit_window_days: Annotated[float, Field(gt=0.0)] = 7.0

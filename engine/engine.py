@@ -175,7 +175,13 @@ class Engine:
             ann = paths.ann_path(query, index, n if sizes["ann"] else 0, sizes["ann"], params)
         with timer.stage("history"):
             recent = paths.history_path(
-                query, index, self.catalog, cfg.history_items, sizes["history"], history_params or None
+                query,
+                index,
+                self.catalog,
+                cfg.history_items,
+                sizes["history"],
+                history_params or None,
+                self.artifacts.history_table(index),
             )
         with timer.stage("covisit"):
             covisit = paths.covisit_path(query, self.store.cooc, cfg.history_items, sizes["covisit"])

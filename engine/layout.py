@@ -42,3 +42,7 @@ class Layout:
 
     def index(self, backend: str) -> Path:
         return self.root / "indexes" / backend
+
+    def history_neighbours(self, backend: str) -> Path:
+        """The history path's searches, precomputed (engine.retrieval.neighbours)."""
+        return self.root / "neighbours" / backend

@@ -98,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column in ("backend", "status") else "right")
     for name, info in report.indexes.items():
         table.add_row(name, info["status"], f"{info['build_seconds']:.1f} s", mib(info["memory_bytes"]))
-    stdout.print(f"data set: {report.dataset}; trending: {report.trending}; total {seconds:.1f} s")
+    stdout.print(
+        f"data set: {report.dataset}; trending: {report.trending}; history neighbours: "
+        f"{report.history_neighbours}; total {seconds:.1f} s"
+    )
     stdout.print(table)
     stdout.print(model_summary(report.model))
     return 0

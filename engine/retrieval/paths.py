@@ -11,6 +11,7 @@ from engine.ann.base import AnnIndex
 from engine.ann.exact import top_k
 from engine.data import Catalog
 from engine.features.store import Cooccurrence
+from engine.retrieval.neighbours import NeighbourTable
 from engine.retrieval.trending import Trending
 from engine.retrieval.types import PATHS, PathResult, Query
 
@@ -45,15 +46,20 @@ def history_path(
     recent: int,
     size: int,
     params: dict[str, int] | None,
+    table: NeighbourTable | None = None,
 ) -> PathResult:
-    """Items similar to the user's last `recent` items: one batched ANN call, best score wins."""
+    """Items similar to the user's last `recent` items, best score wins: read from the
+    precomputed `table` when it keeps enough per seed, else one batched ANN call."""
     seeds = query.history[-recent:]
     seeds = seeds[catalog.vectors[seeds].any(axis=1)]  # items with no vector have no neighbours
     if len(seeds) == 0 or size == 0:
         return _empty("history", size)
     per_seed = min(index.count, -(-size // len(seeds)) + len(seeds))
-    found = index.search(catalog.vectors[seeds], per_seed, params)
-    ids, scores = found.ids.ravel(), found.scores.ravel()
+    rows = None if table is None else table.rows(seeds, per_seed)
+    if rows is None:
+        found = index.search(catalog.vectors[seeds], per_seed, params)
+        rows = found.ids, found.scores
+    ids, scores = rows[0].ravel(), rows[1].ravel()
     ids, scores = _best_first_unique(ids, scores, exclude=seeds)
     return PathResult("history", ids[:size], scores[:size], size)
 
