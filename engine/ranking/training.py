@@ -37,6 +37,9 @@ CHUNK_ROWS = 100_000
 TRAINING_BACKEND = "faiss-ivf"
 EVAL_TOP = 10
 SERVING_POLICY = ("skip_over_budget", "retry_after_s")  # model settings that need no retraining
+#: retrieval settings that change how serving finds its candidates, not which: training
+#: searches indexes built for its own window and never reads the history-neighbours table
+SERVING_SHORTCUTS = ("history_table",)
 EARLY_STOPPING = 50  # trees without improvement on the most recent training window
 MIN_TREES = 20  # offline: the candidates stage 1 would find with a perfect index
 
@@ -168,7 +171,7 @@ def training_params(config: EngineConfig) -> dict[str, Any]:
     model = {k: v for k, v in config.model.model_dump().items() if k not in SERVING_POLICY}
     return {
         "model": model,
-        "retrieval": config.retrieval.model_dump(),
+        "retrieval": config.retrieval.model_dump(exclude=set(SERVING_SHORTCUTS)),
         "evaluation": config.evaluation.model_dump(),
     }
 
