@@ -75,11 +75,13 @@ class TwostageApp(App[None]):
         try:
             if first_run:
                 self.call_from_thread(self.push_screen, BuildScreen())
+                # The history table waits for the background build: the history path searches.
+                untabled = self.config.retrieval.replace(history_table=0)
                 build(
                     layout,
                     self.build_params,
                     [self.config.retrieval.backend],
-                    config=self.config,
+                    config=self.config.replace(retrieval=untabled),
                     progress=lambda step, done, total: self.post_message(BuildProgress(step, done, total)),
                 )
             engine = Engine.open(self.data_dir, self.config)
@@ -93,15 +95,15 @@ class TwostageApp(App[None]):
 
     @work(thread=True, exclusive=True, group="build")
     def build_rest(self, layout: Layout) -> None:
-        """The other demo backends, while the first one answers requests."""
+        """The other demo backends and the history table, while the first backend answers
+        requests (the table serves from the next start)."""
         rest = [
             name for name in DEMO_BACKENDS if name in available() and name != self.config.retrieval.backend
         ]
-        if not rest:
-            return
         self.call_from_thread(
             self.notify,
-            f"building {', '.join(rest)} in the background; timings are slower until it is done",
+            f"building {', '.join([*rest, 'the history table'])} in the background; timings are "
+            "slower until it is done",
             title="Background build",
         )
         try:
@@ -115,8 +117,11 @@ class TwostageApp(App[None]):
         if message.error is not None:
             self.notify(f"background build failed: {message.error}", severity="error", timeout=30)
             return
+        built = ", ".join(message.built)
         self.notify(
-            f"built {', '.join(message.built)}: choose them in the backend list", title="Background build"
+            f"built {built + ' (choose them in the backend list) and ' if built else ''}the history "
+            "table (used from the next start)",
+            title="Background build",
         )
         if self.engine is not None:
             for screen in self.screen_stack:

@@ -182,6 +182,7 @@ def test_first_run_builds_with_progress(tmp_path: Path) -> None:
     assert BuildScreen in seen and (tmp_path / "data" / "model" / "manifest.json").exists()
     built = sorted(p.name for p in (tmp_path / "data" / "indexes").iterdir())
     assert "faiss-ivf" in built and "faiss-hnsw" in built
+    assert (tmp_path / "data" / "neighbours" / "faiss-ivf" / "manifest.json").exists(), "in the background"
 
 
 def test_size_sweep_then_quit(engine: Engine, small_dir: Path) -> None:
