@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, Select, Static
 from engine.compare import Comparison
 from engine.data import Catalog
 from engine.funnel import funnel
+from engine.render.compare import comparison_view
 from engine.render.plot import line_plot
 from engine.requests import RecommendResponse
 from engine.sweep import RecallSweep, Sweep
@@ -22,7 +23,6 @@ from tui.messages import Why
 
 CONTRIBUTIONS_SHOWN = 6
 PAIR_CONTRIBUTIONS_SHOWN = 4
-TITLES_SHOWN = 5
 
 
 def signed(value: float) -> Text:
@@ -135,34 +135,8 @@ class ComparePanel(Vertical):
         select.value = current if current in backends else backends[0]
 
     def watch_comparison(self, comparison: Comparison | None) -> None:
-        if comparison is None:
-            return
-        c, titles = comparison, self.catalog.titles
-        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold", pad_edge=False)
-        table.add_column("")
-        table.add_column(c.a.label)
-        table.add_column(c.b.label)
-        recall = [("n/a" if s.recall is None else f"{s.recall:.3f}") for s in (c.a, c.b)]
-        table.add_row(f"ANN recall@{c.ann_k}", *recall)
-        table.add_row("ANN ms", f"{c.a.ann_ms:.2f}", f"{c.b.ann_ms:.2f}")
-        table.add_row("total ms", f"{c.a.total_ms:.2f}", f"{c.b.total_ms:.2f}")
-        table.add_row("candidates", f"{c.a.candidates:,}", f"{c.b.candidates:,}")
-        summary = Text(
-            f"shared: {c.shared_candidates:,} candidates, {c.shared_ann} of the ANN path's {c.ann_k}, "
-            f"{c.shared_top} of the top {c.k}"
-        )
-        lines = [table, summary]
-        for label, items in ((f"only {c.a.label}", c.only_a), (f"only {c.b.label}", c.only_b)):
-            if items:
-                names = ", ".join(titles[i] for i in items[:TITLES_SHOWN])
-                more = f" and {len(items) - TITLES_SHOWN} more" if len(items) > TITLES_SHOWN else ""
-                lines.append(Text(f"{label}: {names}{more}", style="yellow"))
-        if c.moved:
-            moves = ", ".join(f"{titles[i]} {a}->{b}" for i, a, b in c.moved[:TITLES_SHOWN])
-            lines.append(Text(f"same items, other ranks: {moves}", style="dim"))
-        elif not c.only_a:
-            lines.append(Text("the same top K in the same order", style="green"))
-        self.query_one("#compare-result", Static).update(Group(*lines))
+        if comparison is not None:
+            self.query_one("#compare-result", Static).update(comparison_view(comparison, self.catalog.titles))
 
 
 class SweepPanel(Static):
