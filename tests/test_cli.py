@@ -330,14 +330,15 @@ def test_fidelity_refuses_no_users(small_dir, capsys) -> None:
 
 
 def test_compare_two_settings_for_one_user(capsys, small_dir: Path, small_config: Path) -> None:
-    argv = ["compare", "--user", "3", "--backend", "faiss-ivf", "--param", "nprobe=1", "--with", "exact", "--json"]
+    argv = ["compare", "--user", "3", "--backend", "faiss-ivf", "--param", "nprobe=1", "--with", "exact"]
+    argv.append("--json")
     code, out, _ = run(capsys, *argv, *small(small_dir, small_config))
     assert code == 0
     result = json.loads(out)
     assert result["a"]["label"] == "faiss-ivf nprobe=1" and result["b"]["label"] == "exact"
     assert result["b"]["recall"] == 1.0 and result["a"]["recall"] < 1.0
     assert result["shared_ann"] < result["ann_k"] == 500
-    code, out, _ = run(capsys, *argv[:-1], *small(small_dir, small_config))
+    code, out, _ = run(capsys, *argv[:-1], *small(small_dir, small_config))  # as a table
     assert code == 0 and "shared:" in out and "ANN recall@500" in out
     code, _, err = run(capsys, "compare", "--user", "3", "--with", "annoy", *small(small_dir, small_config))
     assert code == 1 and "unknown backend 'annoy'" in err
