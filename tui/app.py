@@ -67,7 +67,7 @@ class TwostageApp(App[None]):
         else:
             self.open_engine()
 
-    @work(thread=True, exclusive=True, group="open")
+    @work(thread=True, exclusive=True, group="open", description="open the data directory")
     def open_engine(self) -> None:
         """Open the data directory; on a first run build only what the first answer needs."""
         layout = Layout(self.data_dir)
@@ -93,7 +93,7 @@ class TwostageApp(App[None]):
         if first_run:
             self.build_rest(layout)
 
-    @work(thread=True, exclusive=True, group="build")
+    @work(thread=True, exclusive=True, group="build", description="build in the background")
     def build_rest(self, layout: Layout) -> None:
         """The other demo backends and the history table, while the first backend answers
         requests (the table serves from the next start)."""

@@ -152,7 +152,8 @@ class MainScreen(Screen[None]):
         # takes the GIL from it, and the app would show its own work as the engine's time.
         self.call_after_refresh(self.recommend, request)
 
-    @work(exclusive=True, group="request")  # a newer request cancels the wait for this one
+    # A description, or Textual would repr() the arguments (a whole response) on the UI thread.
+    @work(exclusive=True, group="request", description="recommend")  # a newer request cancels it
     async def recommend(self, request: RecommendRequest) -> None:
         try:
             response = await self.on_engine(self.engine.recommend, request)
@@ -256,7 +257,7 @@ class MainScreen(Screen[None]):
         how = f"up {change}" if change > 0 else f"down {-change}" if change < 0 else "unmoved"
         return f"{title}: stage 1 #{before} -> #{after} ({how})"
 
-    @work(exclusive=True, group="explain")
+    @work(exclusive=True, group="explain", description="explain the selected item")
     async def explain(self, response: RecommendResponse, item: int, below: int | None) -> None:
         try:
             alone = await self.on_engine(self.engine.explain, response, item)
@@ -302,7 +303,7 @@ class MainScreen(Screen[None]):
         self.action_tab("compare")
         self.run_comparison(request, replace(request, backend=str(backend), search_params=params))
 
-    @work(exclusive=True, group="compare")
+    @work(exclusive=True, group="compare", description="compare two answers")
     async def run_comparison(self, a: RecommendRequest, b: RecommendRequest) -> None:
         try:
             first = await self.on_engine(self.engine.recommend, a)
@@ -335,7 +336,7 @@ class MainScreen(Screen[None]):
         self.action_tab("sweep")
         self.sweep(str(backend))
 
-    @work(thread=True, exclusive=True, group="sweep")
+    @work(thread=True, exclusive=True, group="sweep", description="sweep")
     def sweep(self, backend: str | None = None) -> None:
         """The candidate-size sweep, or with `backend` the recall sweep over its search grid."""
 
