@@ -64,14 +64,14 @@ def explain(
         )
     row = _row(response, item_id)
     other_row = None if other_id is None else _row(response, other_id)
-    shap = reranker.shap(response.features)[:, :-1]  # all candidates: ~17 ms for 500
-    relative = shap - shap.mean(axis=0)
     values = response.features
     if other_row is None:
-        effect, other_values = relative[row], None
+        shap = reranker.shap(values)[:, :-1]  # every candidate, for the mean: ~17 ms for 500
+        effect, other_values = shap[row] - shap.mean(axis=0), None
         baseline = float(response.scores.mean())
-    else:
-        effect, other_values = relative[row] - relative[other_row], values[other_row]
+    else:  # the request's mean cancels out of a difference: two rows are enough
+        shap = reranker.shap(values[[row, other_row]])[:, :-1]
+        effect, other_values = shap[0] - shap[1], values[other_row]
         baseline = float(response.scores[other_row])
     names = reranker.feature_names
     groups = [GROUPS.get(name, "cross") for name in names]
