@@ -9,7 +9,6 @@ from engine.ann import AnnIndex, backend_class, create, usable
 from engine.config import EngineConfig
 from engine.data import Dataset
 from engine.errors import ArtifactError
-from engine.features import FeatureSpec
 from engine.layout import Layout
 from engine.ranking.model import Reranker
 from engine.retrieval import neighbours
@@ -23,9 +22,10 @@ def history_params(config: EngineConfig, cls: type[AnnIndex]) -> dict[str, int]:
 
 class ArtifactCache:
     def __init__(
-        self, layout: Layout, dataset: Dataset, config: EngineConfig, features: tuple[FeatureSpec, ...]
+        self, layout: Layout, dataset: Dataset, config: EngineConfig, feature_names: tuple[str, ...]
     ):
-        self.layout, self.dataset, self.config, self.features = layout, dataset, config, features
+        self.layout, self.dataset, self.config = layout, dataset, config
+        self.feature_names = feature_names
         self._indexes: dict[str, AnnIndex] = {}
         self._reranker: Reranker | None = None
         self._tables: dict[str, NeighbourTable | None] = {}
@@ -77,10 +77,10 @@ class ArtifactCache:
         with self._lock:
             if name not in self._tables:
                 k = self.config.retrieval.history_table
-                built_for = neighbours.identity(name, k, index.build_params, self.history_params(index))
-                directory = self.layout.history_neighbours(name)
+                built_for = neighbours.identity(index, k, self.history_params(index))
                 table = None
                 if k and index.needs_build:
+                    directory = self.layout.history_neighbours(name)
                     table = neighbours.load(directory, self.dataset.fingerprint, built_for, index.count)
                 self._tables[name] = table
             return self._tables[name]
@@ -97,7 +97,7 @@ class ArtifactCache:
                     )
                 self._reranker = Reranker.load(
                     self.layout.model,
-                    features=[f.name for f in self.features],
+                    features=list(self.feature_names),
                     dataset=self.dataset.fingerprint,
                 )
             return self._reranker

@@ -73,6 +73,7 @@ def build(
         progress("trending", 1, 1)
         report.trending = "built"
 
+    built: dict[str, AnnIndex] = {}  # what this build made, so the history table need not reload it
     for name in backends:
         if not backend_class(name).needs_build:
             memory = dataset.catalog.vectors.nbytes
@@ -87,24 +88,30 @@ def build(
         index: AnnIndex = create(name, **build_params)
         index.build(dataset.catalog.vectors, progress)
         index.save(directory, dataset=dataset.fingerprint)
+        built[name] = index
         report.indexes[name] = _summary("built", index.build_seconds, index.memory_bytes())
 
-    report.history_neighbours = _history_neighbours(layout, dataset, config, force, progress)
+    report.history_neighbours = _history_neighbours(layout, dataset, config, built, force, progress)
     report.model = _model(layout, dataset, config, force or retrain, progress)
     return report
 
 
 def _history_neighbours(
-    layout: Layout, dataset, config: EngineConfig, force: bool, progress: Progress
+    layout: Layout,
+    dataset,
+    config: EngineConfig,
+    built: dict[str, AnnIndex],
+    force: bool,
+    progress: Progress,
 ) -> str:
     """The history path's searches for the default backend, precomputed (when it is built)."""
     backend, k = config.retrieval.backend, config.retrieval.history_table
     cls = backend_class(backend)
     if not k or not cls.needs_build or not (layout.index(backend) / "manifest.json").exists():
         return "none"
-    index = cls.load(layout.index(backend), expect={"dataset": dataset.fingerprint})
+    index = built.get(backend) or cls.load(layout.index(backend), expect={"dataset": dataset.fingerprint})
     params = history_params(config, cls)
-    built_for = neighbours.identity(backend, k, index.build_params, params)
+    built_for = neighbours.identity(index, k, params)
     directory = layout.history_neighbours(backend)
     if not force and neighbours.is_current(directory, dataset.fingerprint, built_for):
         return "kept"

@@ -71,7 +71,7 @@ class Engine:
         self.model_guard = ModelGuard(config.budget.model_ms, config.model.retry_after_s)
         self.features = feature_specs(dataset.attributes)
         self.feature_names = tuple(spec.name for spec in self.features)
-        self.artifacts = ArtifactCache(layout, dataset, config, self.features)
+        self.artifacts = ArtifactCache(layout, dataset, config, self.feature_names)
 
     @classmethod
     def open(cls, data_dir: Path, config: EngineConfig | None = None, *, as_of: int | None = None) -> Engine:

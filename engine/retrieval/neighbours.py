@@ -59,9 +59,14 @@ def build_table(
     return NeighbourTable(ids, scores)
 
 
-def identity(backend: str, k: int, build: dict, search: dict) -> dict:
+def identity(index: AnnIndex, k: int, history_params: dict[str, int]) -> dict:
     """What a table depends on besides the data: recorded in its manifest, checked on load."""
-    return {"backend": backend, "k": k, "build_params": build, "history_params": search}
+    return {
+        "backend": type(index).name,
+        "k": k,
+        "build_params": index.build_params,
+        "history_params": history_params,
+    }
 
 
 def save(table: NeighbourTable, directory: Path, dataset: str, built_for: dict) -> None:
