@@ -46,7 +46,7 @@ from tui.messages import (
     SweepReady,
     Why,
 )
-from tui.panels import RequestPanel, TimingsPanel, search_params
+from tui.panels import BackendSelect, RequestPanel, TimingsPanel, search_params
 from tui.tables import ItemTable, StageOneTable, StageTwoTable
 from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
 
@@ -318,8 +318,8 @@ class MainScreen(Screen[None]):
 
     def add_backends(self, backends: list[str]) -> None:
         """A background build finished: offer its backends in the request and compare panels."""
-        self.query_one(RequestPanel).set_backends(backends)
-        self.query_one(ComparePanel).set_backends(backends)
+        for select in self.query(BackendSelect):
+            select.offer(backends)
 
     # ---------------------------------------------------------------- sweep
     def action_sweep(self) -> None:

@@ -17,6 +17,21 @@ from engine.stats import SessionStats
 SIZES = (10, 20, 50, 100, 200, 500, 1000)
 
 
+class BackendSelect(Select[str]):
+    """A choice of the backends this engine can search; a background build adds some."""
+
+    def __init__(self, backends: list[str], value: str, **kwargs) -> None:
+        super().__init__(
+            [(name, name) for name in backends], value=value, allow_blank=False, compact=True, **kwargs
+        )
+
+    def offer(self, backends: list[str]) -> None:
+        """Offer these backends, keeping the choice when it is still among them."""
+        current = self.value
+        self.set_options([(name, name) for name in backends])
+        self.value = current if current in backends else backends[0]
+
+
 class RequestPanel(Vertical):
     """User, context, K, candidates, backend and search parameter."""
 
@@ -27,7 +42,6 @@ class RequestPanel(Vertical):
     def compose(self) -> ComposeResult:
         engine = self.engine
         categories = [(name, code) for code, name in enumerate(engine.catalog.category_names)]
-        backends = [(name, name) for name in engine.usable_backends()]
         sizes = [(str(s), s) for s in SIZES if s <= engine.catalog.n_items]
         default_size = min(engine.config.retrieval.n_candidates, engine.catalog.n_items)
         with Horizontal(classes="row"):
@@ -40,9 +54,7 @@ class RequestPanel(Vertical):
             yield Label("K", classes="caption")
             yield Input("10", id="k", classes="narrow", compact=True)
             yield Select(sizes, value=default_size, allow_blank=False, id="candidates", compact=True)
-            yield Select(
-                backends, value=engine.config.retrieval.backend, allow_blank=False, id="backend", compact=True
-            )
+            yield BackendSelect(engine.usable_backends(), engine.config.retrieval.backend, id="backend")
             yield Input(id="param", placeholder="param", classes="param", compact=True)
 
     def request(self) -> RecommendRequest:
@@ -67,13 +79,6 @@ class RequestPanel(Vertical):
             context=Context(category=None if category is Select.NULL else category, hour=hour),
             measure_recall=True,
         )
-
-    def set_backends(self, backends: list[str]) -> None:
-        """Offer these backends (a background build has added some), keeping the choice."""
-        select = self.query_one("#backend", Select)
-        current = select.value
-        select.set_options([(name, name) for name in backends])
-        select.value = current if current in backends else backends[0]
 
     def set_user(self, user: int) -> None:
         self.query_one("#user", Input).value = str(user)

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, Label, Static
 
 from engine.compare import Comparison
 from engine.data import Catalog
@@ -20,6 +20,7 @@ from engine.render.plot import line_plot
 from engine.requests import RecommendResponse
 from engine.sweep import RecallSweep, Sweep
 from tui.messages import Why
+from tui.panels import BackendSelect
 
 CONTRIBUTIONS_SHOWN = 6
 PAIR_CONTRIBUTIONS_SHOWN = 4
@@ -120,19 +121,10 @@ class ComparePanel(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="row"):
             yield Label("with", classes="caption")
-            options = [(name, name) for name in self.backends]
-            yield Select(
-                options, value=self.backends[0], allow_blank=False, id="compare-backend", compact=True
-            )
+            yield BackendSelect(self.backends, self.backends[0], id="compare-backend")
             yield Input(id="compare-param", placeholder="param, e.g. nprobe=4", classes="param", compact=True)
             yield Label("x: compare", classes="hint")
         yield Static("Press x to run this request again with the backend chosen here.", id="compare-result")
-
-    def set_backends(self, backends: list[str]) -> None:
-        select = self.query_one("#compare-backend", Select)
-        current = select.value
-        select.set_options([(name, name) for name in backends])
-        select.value = current if current in backends else backends[0]
 
     def watch_comparison(self, comparison: Comparison | None) -> None:
         if comparison is not None:
