@@ -6,6 +6,7 @@ import numpy as np
 
 from engine.retrieval.merge import merge
 from engine.retrieval.types import PathResult
+from engine.runs import contains
 
 
 def path(name: str, ids: list[int], quota: int) -> PathResult:
@@ -57,3 +58,44 @@ def test_counts_follow_the_funnel() -> None:
     # 1 and 3 were found by both; 4 only by a, 6 only by b.
     assert merged.only_counts() == {"a": 1, "b": 1}
     assert merge([a, b], size=10).counts.distinct == 7
+
+
+def reference_merge(results: list[PathResult], size: int, exclude: set[int]) -> list[int]:
+    """The merge's rule, one entry at a time: by rank / quota, then path order."""
+    entries = sorted(
+        (rank / max(r.quota, 1), p, int(item))
+        for p, r in enumerate(results)
+        for rank, item in enumerate(r.item_ids)
+    )
+    chosen: list[int] = []
+    for _, _, item in entries:
+        if item not in exclude and item not in chosen:
+            chosen.append(item)
+    return chosen[:size]
+
+
+def test_random_paths_match_the_rule_entry_by_entry() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        results = [
+            path(name, rng.integers(0, 60, size=rng.integers(0, 40)).tolist(), int(rng.integers(0, 20)))
+            for name in "abcd"
+        ]
+        # A path lists an item once; the merge de-duplicates across paths only.
+        results = [path(r.name, list(dict.fromkeys(r.item_ids.tolist())), r.quota) for r in results]
+        exclude = rng.integers(0, 60, size=rng.integers(0, 8))
+        size = int(rng.integers(1, 80))
+        merged = merge(results, size, exclude=exclude)
+        assert merged.item_ids.tolist() == reference_merge(results, size, set(exclude.tolist()))
+        for row, item in enumerate(merged.item_ids.tolist()):
+            for p, r in enumerate(results):
+                where = np.flatnonzero(r.item_ids == item)
+                assert merged.path_ranks[row, p] == (where[0] if len(where) else -1)
+
+
+def test_contains_agrees_with_isin() -> None:
+    rng = np.random.default_rng(3)
+    for n_pool in (0, 1, 5, 50):
+        pool = rng.integers(0, 100, size=n_pool)
+        values = rng.integers(-5, 105, size=300)
+        assert (contains(values, pool) == np.isin(values, pool)).all()

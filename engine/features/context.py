@@ -17,7 +17,7 @@ from engine.data import Catalog, Users
 from engine.events import EVENT_KINDS, LiveRows, event_key, event_key_int
 from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 from engine.limits import DAY
-from engine.runs import run_first_index, run_starts
+from engine.runs import contains, run_first_index, run_starts
 
 HISTORY = 50  # clicks used for category affinity and "clicked before"
 SIM_HISTORY = 10  # most recent clicks used for similarity and co-occurrence
@@ -240,7 +240,7 @@ class FeatureContext:
     def clicked_before(self) -> np.ndarray:
         items = self.history[0]
         if len(items) == 1:
-            return np.isin(self.item, items[0][items[0] >= 0])
+            return contains(self.item, items[0][items[0] >= 0])
         return (items[self.row_user] == self.item[:, None]).any(axis=1)
 
     @cached_property

@@ -14,6 +14,7 @@ from engine.features.store import Cooccurrence
 from engine.retrieval.neighbours import NeighbourTable
 from engine.retrieval.trending import Trending
 from engine.retrieval.types import PATHS, PathResult, Query
+from engine.runs import contains
 
 POPULAR_LOOKAHEAD = 4  # the popular path re-scores this many times its size of the global list
 
@@ -71,7 +72,7 @@ def covisit_path(query: Query, cooc: Cooccurrence, recent: int, size: int) -> Pa
     if len(seeds) == 0 or size == 0:
         return _empty("covisit", size)
     ids, scores = cooc.neighbours(seeds)
-    keep = ~np.isin(ids, seeds)
+    keep = ~contains(ids, seeds)
     ids, scores = ids[keep], scores[keep]
     order = _top(scores, size)
     return PathResult("covisit", ids[order], scores[order], size)
@@ -154,7 +155,7 @@ def _best_first_unique(
     """Drop -1 padding and `exclude`, keep each id's best score, sort best first."""
     keep = ids >= 0
     if exclude is not None and len(exclude):
-        keep &= ~np.isin(ids, exclude)
+        keep &= ~contains(ids, exclude)
     ids, scores = ids[keep], scores[keep]
     order = np.argsort(-scores, kind="stable")
     ids, scores = ids[order], scores[order]
