@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.ann import grid_axes
-from engine.cli.main import main
+from engine.cli.main import main, parser
 from engine.retrieval.types import PATHS
 from tests.conftest import SMALL
 
@@ -342,3 +343,13 @@ def test_compare_two_settings_for_one_user(capsys, small_dir: Path, small_config
     assert code == 0 and "shared:" in out and "ANN recall@500" in out
     code, _, err = run(capsys, "compare", "--user", "3", "--with", "annoy", *small(small_dir, small_config))
     assert code == 1 and "unknown backend 'annoy'" in err
+
+
+def test_every_help_page_renders() -> None:
+    """`--help` of the command and of each subcommand (a stray % in a help text used to crash it)."""
+    root = parser()
+    pages = [root.format_help()]
+    commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+    pages += [sub.format_help() for sub in commands.choices.values()]
+    assert len(pages) == len(commands.choices) + 1 >= 10
+    assert "95 % intervals" in pages[0] and all("usage: twostage" in page for page in pages)

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
         help="end-to-end quality over the whole catalog on the test window: popularity, each "
-        "retrieval path, stage 1 and both stages, for all, warm and cold users, with 95 % intervals",
+        "retrieval path, stage 1 and both stages, for all, warm and cold users, with 95 %% intervals",
     )
     p.add_argument(
         "--users", type=int, help="judge at most this many test users (default: evaluation.max_users)"
