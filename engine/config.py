@@ -83,6 +83,9 @@ class RetrievalConfig(Section):
     covisit_share: Share = 0.2
     #: two clicks of one user count as a co-visit when at most this many days apart
     covisit_window_days: Annotated[float, Field(gt=0.0)] = 7.0
+    #: each item keeps its N most co-visited items, for the co-visitation path and the
+    #: x_cooc features (0: all; a popular item's full row costs every request that reads it)
+    covisit_neighbours: Annotated[int, Field(ge=0)] = 100
     popular_share: Share = 0.2
     #: the popular path counts positive interactions of the last N days (0: all time)
     popular_window_days: Annotated[float, Field(ge=0.0)] = 0.0

@@ -60,6 +60,7 @@ class Engine:
             dataset.interactions,
             cooc_before=self.now,
             cooc_gap=retrieval.covisit_window_days * DAY,
+            cooc_top=retrieval.covisit_neighbours,
         )
         self.popular = trending.popular(dataset, self.now, retrieval.popular_window_days)
         # An engine of the past (evaluation, training) never sees events recorded while serving.
@@ -197,7 +198,8 @@ class Engine:
             seen = self.seen(user_id, query.history) if cfg.exclude_seen else None
             merged = merge([ann, recent, covisit, popular, trend, promoted], n, exclude=seen)
             if query.vector is not None:
-                merged = replace(merged, similarity=self.catalog.vectors[merged.item_ids] @ query.vector)
+                vectors = self.catalog.vectors[merged.item_ids]
+                merged = replace(merged, similarity=vectors @ query.vector, vectors=vectors)
         timer.add("retrieval", sum(timer.ns.values()))
         ann_k = min(n, index.count)
         recall = self.ann_recall(query.vector, ann.item_ids, ann_k) if request.measure_recall else None

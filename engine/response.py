@@ -34,6 +34,7 @@ def request_inputs(
         context_category=np.full(n, -1 if context.category is None else context.category, dtype=np.int64),
         hour=np.full(n, np.nan if context.hour is None else context.hour, dtype=np.float32),
         path_ranks=cands.path_ranks,
+        item_vectors=cands.vectors,
     )
 
 

@@ -34,6 +34,7 @@ def test_serving_and_training_paths_compute_the_same_features(engine: Engine) ->
     """A request's rows (one user, one time: fast paths) equal the same rows computed among
     other users' rows at other times (the per-row path training uses)."""
     inputs, serving = _request_matrix(engine, 5)
+    assert inputs.item_vectors is not None  # serving reuses stage 1's gathered vectors
     other = FeatureInputs(
         user=np.r_[inputs.user, 9],
         item=np.r_[inputs.item, 3],

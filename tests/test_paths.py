@@ -70,6 +70,22 @@ def test_covisit_path_sums_counts_within_the_window_and_leaves_out_the_seeds() -
     assert 4 in covisit_path(query([0]), unlimited, recent=10, size=5).item_ids.tolist()
 
 
+def test_each_item_keeps_its_strongest_covisits_when_capped() -> None:
+    start = 1_700_000_000
+    log = covisits()
+    # Item 0 was co-visited with 1 (3 users) and 2 (2 users); with one neighbour it keeps 1.
+    rows = [(u, 0, start) for u in range(5)] + [(u, 1, start + HOUR) for u in range(3)]
+    rows += [(u, 2, start + 2 * HOUR) for u in range(2)]
+    user, item, time = (np.array(column, dtype=np.int64) for column in zip(*rows, strict=True))
+    capped = Cooccurrence.from_clicks(user, item, time, 6, before=start + DAY, max_gap=DAY, top=1)
+    assert capped.neighbours(np.array([0]))[0].tolist() == [1]
+    assert log.neighbours(np.array([0]))[0].tolist() == [1, 2]
+    # Every item keeps exactly its best pair, and the keys stay sorted for the lookups.
+    assert (np.bincount(capped.keys // 6, minlength=3)[:3] == 1).all()
+    assert (np.diff(capped.keys) > 0).all()
+    assert capped.lookup(np.array([0, 0]), np.array([1, 2])).tolist() == [3.0, 0.0]
+
+
 def _covisit_log() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     start = 1_700_000_000
     user = np.array([3, 3, 4, 4])

@@ -33,7 +33,9 @@ class FeatureInputs:
     time (so its own outcome is not counted). `query_sim` is NaN where there is no query;
     `context_category` is -1 where the session names none; `hour` is NaN to take the hour
     from `end`; `path_ranks` (rows x retrieval paths, engine.retrieval.paths.PATHS) holds each
-    row's 0-based rank in every path that found it, -1 elsewhere (None: unknown)."""
+    row's 0-based rank in every path that found it, -1 elsewhere (None: unknown);
+    `item_vectors` the rows' item embeddings when stage 1 already gathered them (at a million
+    items that gather is a cache miss per row, worth doing once)."""
 
     user: np.ndarray
     item: np.ndarray
@@ -43,6 +45,7 @@ class FeatureInputs:
     context_category: np.ndarray
     hour: np.ndarray | None = None
     path_ranks: np.ndarray | None = None
+    item_vectors: np.ndarray | None = None
 
 
 class FeatureContext:
@@ -90,20 +93,29 @@ class FeatureContext:
                 raise ValueError(f"user counts are computed for the windows {USER_WINDOWS}, not {window}")
             # All windows of one kind in one lookup: [start of each window..., end].
             starts = [np.zeros_like(self.u_end) if w is None else self.u_end - w for w in USER_WINDOWS]
-            if len(self.u_user) == 1:  # one request: plain integers, no array plumbing
-                user, end = int(self.u_user[0]), int(self.u_end[0])
-                bounds = [event_key_int(user, int(start[0])) for start in starts] + [event_key_int(user, end)]
-                positions = np.searchsorted(self.store.user_index(kind).keys, bounds)[:, None]
+            if len(self.u_user) == 1:
+                counts = self._count_one_user(kind, starts)
             else:
                 bounds = np.stack([*starts, self.u_end])
                 entities = np.broadcast_to(self.u_user, bounds.shape)
                 positions = np.searchsorted(self.store.user_index(kind).keys, event_key(entities, bounds))
-            counts = (positions[-1] - positions[:-1]).astype(np.float32)
-            if self.live is not None:  # live events happen now: inside every window
-                counts += self.live.user.counts[EVENT_KINDS.index(kind)]
-            for w, counted in zip(USER_WINDOWS, counts, strict=True):
-                self._counts[("user", kind, w)] = np.where(self.u_known, counted, np.nan).astype(np.float32)
+                counts = np.where(self.u_known, positions[-1] - positions[:-1], np.nan).astype(np.float32)
+            for window_counts, w in zip(counts, USER_WINDOWS, strict=True):
+                self._counts[("user", kind, w)] = window_counts
         return self._counts[key]
+
+    def _count_one_user(self, kind: str, starts: list[np.ndarray]) -> np.ndarray:
+        """(windows x 1) counts for a single user, live events included: plain integers, one
+        search, no array plumbing."""
+        user, end = int(self.u_user[0]), int(self.u_end[0])
+        bounds = [event_key_int(user, int(start[0])) for start in starts] + [event_key_int(user, end)]
+        positions = np.searchsorted(self.store.user_index(kind).keys, bounds)
+        counts = (positions[-1] - positions[:-1]).astype(np.float32)
+        if self.live is not None:  # live events happen now: inside every window
+            counts += self.live.user.counts[EVENT_KINDS.index(kind)]
+        if not self.u_known[0]:
+            counts[:] = np.nan
+        return counts[:, None]
 
     def item_count(self, kind: str, window: int | None) -> np.ndarray:
         """Events of `kind` per row's item in [end - window, end), live events included."""
@@ -137,11 +149,10 @@ class FeatureContext:
         # similarity with different rounding; ranks must not depend on the last bits.
         key = np.where(np.isnan(values), np.inf, -np.round(values.astype(np.float64), RANK_DECIMALS))
         n = len(key)
-        pct = np.empty(n, dtype=np.float32)
         if self.single_group:
-            order = np.argsort(key)
-            pct[order] = run_first_index(run_starts(key[order])) / max(n - 1, 1)
-            return pct
+            # Rows strictly better = where the row's value first appears among the sorted values.
+            return (np.searchsorted(np.sort(key), key) / max(n - 1, 1)).astype(np.float32)
+        pct = np.empty(n, dtype=np.float32)
         group = self.inputs.group
         order = np.lexsort((key, group))
         new_group = run_starts(group[order])
@@ -218,12 +229,13 @@ class FeatureContext:
 
     @cached_property
     def cooc(self) -> np.ndarray:
-        """(rows x SIM_HISTORY) co-occurrence counts of each row's item with recent clicks."""
+        """(SIM_HISTORY x rows) co-occurrence counts of each row's item with recent clicks:
+        one contiguous row per click, so the sum and max over clicks add whole rows."""
         recent = self.history[0][:, -SIM_HISTORY:]
         if len(recent) == 1:
             return self.store.cooc.rows(recent[0], self.item)
         per_row = recent[self.row_user]
-        return self.store.cooc.lookup(per_row, np.broadcast_to(self.item[:, None], per_row.shape))
+        return self.store.cooc.lookup(per_row, np.broadcast_to(self.item[:, None], per_row.shape)).T
 
     @cached_property
     def category_last_click(self) -> np.ndarray:
@@ -245,7 +257,8 @@ class FeatureContext:
 
     @cached_property
     def item_vectors(self) -> np.ndarray:
-        return self.catalog.vectors[self.item]
+        given = self.inputs.item_vectors
+        return self.catalog.vectors[self.item] if given is None else given
 
     @cached_property
     def item_rows(self) -> np.ndarray:

@@ -313,10 +313,10 @@ FEATURES: tuple[FeatureSpec, ...] = (
         requires=("price",),
     ),
     FeatureSpec(
-        "x_cooc_sum", "cross", "co-clicks with the last 10 clicks, summed", lambda c: c.cooc.sum(axis=1)
+        "x_cooc_sum", "cross", "co-clicks with the last 10 clicks, summed", lambda c: c.cooc.sum(axis=0)
     ),
     FeatureSpec(
-        "x_cooc_max", "cross", "co-clicks with the last 10 clicks, best", lambda c: c.cooc.max(axis=1)
+        "x_cooc_max", "cross", "co-clicks with the last 10 clicks, best", lambda c: c.cooc.max(axis=0)
     ),
     FeatureSpec(
         "x_clicked_before",

@@ -10,7 +10,7 @@ import numpy as np
 from engine.data import Catalog, Interactions
 from engine.events import EventIndex
 from engine.limits import DAY
-from engine.runs import run_starts
+from engine.runs import place_in_run, run_starts
 
 #: the (kind, window) item counts features use; serving gathers them as one block.
 ITEM_COUNTS = (
@@ -58,9 +58,11 @@ class Cooccurrence:
         n_items: int,
         before: int,
         max_gap: float | None = None,
+        top: int = 0,
     ) -> Cooccurrence:
         """Pairs among each user's clicks before `before` (the window stops leakage into
-        training) that are at most `max_gap` seconds apart (None: any gap)."""
+        training) that are at most `max_gap` seconds apart (None: any gap); each item keeps
+        its `top` most co-clicked items (0: all of them)."""
         keep = time < before
         user, item, time = user[keep], item[keep], time[keep]
         order = np.lexsort((time, user))
@@ -82,7 +84,10 @@ class Cooccurrence:
         distinct = a != b
         keys, counts = np.unique(a[distinct] * n_items + b[distinct], return_counts=True)
         frequent = counts >= COOC_MIN
-        return cls(keys[frequent], counts[frequent].astype(np.float32), n_items)
+        keys, counts = keys[frequent], counts[frequent].astype(np.float32)
+        if top:
+            keys, counts = _strongest_per_item(keys, counts, n_items, top)
+        return cls(keys, counts, n_items)
 
     def lookup(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Counts for pairs (a[i], b[i]); 0 where the pair never co-occurred or a is -1."""
@@ -114,10 +119,10 @@ class Cooccurrence:
         return neighbours[starts], np.add.reduceat(counts[order], starts).astype(np.float32)
 
     def rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """(len(b) x len(a)) counts for every pair (a[j], b[i]): one user's recent clicks
+        """(len(a) x len(b)) counts for every pair (a[j], b[i]): one user's recent clicks
         against a request's candidates. Each of the few `a` rows is searched in place (a view,
         no copy), so a popular item with a long row costs a binary search, not a scan."""
-        out = np.zeros((len(b), len(a)), dtype=np.float32)
+        out = np.zeros((len(a), len(b)), dtype=np.float32)
         if len(self.keys) == 0:
             return out
         b = np.asarray(b, dtype=np.int64)
@@ -130,14 +135,34 @@ class Cooccurrence:
             row = self.keys[lo:hi]
             query = first * self.n_items + b
             slot = np.searchsorted(row, query).clip(max=hi - lo - 1)
-            out[:, j] = np.where(row[slot] == query, self.counts[lo:hi][slot], 0)
+            out[j] = np.where(row[slot] == query, self.counts[lo:hi][slot], 0)
         return out
+
+
+def _strongest_per_item(
+    keys: np.ndarray, counts: np.ndarray, n_items: int, top: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's `top` pairs by count (ties: the lower item id), still sorted by key.
+
+    A popular item co-occurs with a large part of the catalog; without a cap every request
+    whose history holds it reads and merges that whole row (13,000 entries at a million items)."""
+    first = keys // n_items
+    order = np.lexsort((keys, -counts, first))
+    strongest = np.sort(order[place_in_run(run_starts(first[order])) < top])
+    return keys[strongest], counts[strongest]
 
 
 class EventStore:
     """The log indexed for point-in-time lookups; built once per engine or training run."""
 
-    def __init__(self, catalog: Catalog, log: Interactions, cooc_before: int, cooc_gap: float | None = None):
+    def __init__(
+        self,
+        catalog: Catalog,
+        log: Interactions,
+        cooc_before: int,
+        cooc_gap: float | None = None,
+        cooc_top: int = 0,
+    ):
         clicked, purchased = log.clicked, log.purchased
         self.clicks_by_user = EventIndex(log.user[clicked], log.time[clicked], payload=log.item[clicked])
         self.purchases_by_user = EventIndex(log.user[purchased], log.time[purchased])
@@ -147,7 +172,13 @@ class EventStore:
         self.impressions_by_item = EventIndex(log.item, log.time)
         self.cooc_gap = cooc_gap
         self.cooc = Cooccurrence.from_clicks(
-            log.user[clicked], log.item[clicked], log.time[clicked], catalog.n_items, cooc_before, cooc_gap
+            log.user[clicked],
+            log.item[clicked],
+            log.time[clicked],
+            catalog.n_items,
+            cooc_before,
+            cooc_gap,
+            cooc_top,
         )
         n_categories = len(catalog.category_names)
         log_price = np.log(np.maximum(catalog.price, 0.01))

@@ -67,6 +67,9 @@ class CandidateSet:
     path_ranks: np.ndarray
     similarity: np.ndarray
     counts: MergeCounts
+    #: the candidates' embeddings, gathered once for `similarity` and read again by the
+    #: features (None without a query vector)
+    vectors: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.item_ids.shape[0])
