@@ -147,7 +147,10 @@ class FeatureContext:
         the best rank of their run (so any sort order gives the same answer); NaN ranks last."""
         # Rounded: serving (one matrix product) and training (per-row sums) compute the same
         # similarity with different rounding; ranks must not depend on the last bits.
-        key = np.where(np.isnan(values), np.inf, -np.round(values.astype(np.float64), RANK_DECIMALS))
+        # Scaled and rounded to whole numbers: the same order and ties as np.round, fewer passes.
+        key = values.astype(np.float64) * -(10.0**RANK_DECIMALS)
+        np.rint(key, out=key)
+        key[np.isnan(key)] = np.inf
         n = len(key)
         if self.single_group:
             # Rows strictly better = where the row's value first appears among the sorted values.
