@@ -28,7 +28,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Select, TabbedContent, TabPane
 
 from engine.ann import backend_class
 from engine.compare import Comparison, compare
@@ -37,17 +37,19 @@ from engine.errors import TwostageError
 from engine.requests import RecommendRequest, RecommendResponse
 from engine.stats import SessionStats
 from engine.sweep import candidate_sweep, recall_sweep
+from tui.candidate_list import StageOneTable
 from tui.messages import (
     ComparisonReady,
     ExplanationReady,
     ItemAction,
+    ItemHighlighted,
     ResultReady,
     SweepProgress,
     SweepReady,
     Why,
 )
 from tui.panels import BackendSelect, RequestPanel, TimingsPanel, search_params
-from tui.tables import ItemTable, StageOneTable, StageTwoTable
+from tui.tables import StageTwoTable
 from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
 
 WIDE_COLUMNS = 140  # from here on, before | after side by side
@@ -170,7 +172,9 @@ class MainScreen(Screen[None]):
         top = self.query_one("#stage2", StageTwoTable)
         if first:  # keyboard first: the list has focus, so single-key bindings work at once
             top.focus()
-        self.explain_selected(top)
+        item = top.selected_item()
+        if item is not None:
+            self.explain_selected(item)
         for note in response.notes:
             self.notify(note, title="Note")
 
@@ -226,16 +230,12 @@ class MainScreen(Screen[None]):
         return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
 
     # ------------------------------------------- the selected item, in both lists
-    @on(DataTable.RowHighlighted, "ItemTable")
-    def highlighted(self, event: DataTable.RowHighlighted) -> None:
-        table = event.data_table
-        if isinstance(table, ItemTable):
-            self.explain_selected(table)
+    def on_item_highlighted(self, message: ItemHighlighted) -> None:
+        self.explain_selected(message.item_id)
 
-    def explain_selected(self, table: ItemTable) -> None:
+    def explain_selected(self, item: int) -> None:
         """Follow the item in the other list (with how far it moved) and explain it."""
-        item = table.selected_item()
-        if item is None or self.response is None:
+        if self.response is None:
             return
         self.query_one("#stage2", StageTwoTable).select_item(item)
         self.query_one("#before", StageOneTable).select_item(item)

@@ -47,6 +47,13 @@ class ItemAction(Message):
     action: str
 
 
+@dataclass
+class ItemHighlighted(Message):
+    """A list's cursor moved onto an item: the screen follows it in the other list."""
+
+    item_id: int
+
+
 @dataclass(frozen=True)
 class Why:
     explanation: Explanation

@@ -14,8 +14,9 @@ from sample_data.synthetic import SyntheticParams
 from tests.conftest import SMALL_MODEL
 from tests.tui.pilot import SIZE, main_screen, notes, opened, plain, run, settle, wait_until
 from tui.app import MainScreen, TwostageApp
+from tui.candidate_list import StageOneTable
 from tui.screens import BuildScreen, HelpScreen
-from tui.tables import StageOneTable, StageTwoTable
+from tui.tables import StageTwoTable
 from tui.views import ExplainPanel, SweepPanel
 
 
@@ -29,9 +30,7 @@ def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
             await wait_until(pilot, lambda: stage1.row_count == 500)
             assert screen.response.user_id == 42 and screen.response.candidates.recall is not None
             dropped = next(e for e in screen.response.effects if e.rule == "out_of_stock")
-            assert "out_of_stock: dropped" in str(
-                stage1.get_cell(str(dropped.item_id), stage1.ordered_columns[5].key)
-            )
+            assert stage1.cell(stage1.row_of(dropped.item_id), "rules") == "out_of_stock: dropped"
             assert len(screen.session) == 1
             # Narrow: tabs; the stage-1 list beside the re-ranked one is hidden.
             assert not screen.wide and not screen.query_one("#before").display
@@ -40,7 +39,7 @@ def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
             await wait_until(
                 pilot,
                 lambda: (
-                    stage1.get_row_at(0)[1].plain
+                    stage1.cell(0, "item")
                     == screen.engine.catalog.titles[int(screen.response.candidates.candidates.item_ids[0])]
                 ),
             )

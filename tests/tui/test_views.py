@@ -10,7 +10,8 @@ from textual.widgets import Input, Select, Static, TabbedContent
 from engine.engine import Engine
 from engine.funnel import funnel
 from tests.tui.pilot import SIZE, WIDE, notes, opened, plain, run, wait_until
-from tui.tables import StageOneTable, StageTwoTable
+from tui.candidate_list import StageOneTable
+from tui.tables import StageTwoTable
 from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
 
 
@@ -36,14 +37,20 @@ def test_wide_terminal_shows_before_and_after_side_by_side(engine: Engine, small
             first = screen.response.items[0]
             await pilot.press("2")
             assert before.has_focus and tabs.active == "ranked"
-            before.move_cursor(row=first.rank_before - 1)
+            await pilot.press("end")
+            assert before.cursor_row == 499 and before.scroll_y > 0, "the cursor stays in view"
+            await pilot.press("home", "down")
+            assert before.cursor_row == 1 and before.scroll_y == 0
+            await pilot.click("#before", offset=(5, 4))  # border, header, then rows 0, 1, 2
+            assert before.cursor_row == 2
+            before.cursor_row = first.rank_before - 1
             await wait_until(pilot, lambda: after.selected_item() == first.item_id)
             # A candidate the model left out says so.
             top = {item.item_id for item in screen.response.items}
             outside = next(
                 r for r, i in enumerate(screen.response.candidates.candidates.item_ids) if i not in top
             )
-            before.move_cursor(row=outside)
+            before.cursor_row = outside
             await wait_until(
                 pilot, lambda: "not in the top 10" in str(screen.query_one("#lists").border_subtitle)
             )
@@ -53,6 +60,11 @@ def test_wide_terminal_shows_before_and_after_side_by_side(engine: Engine, small
             await wait_until(
                 pilot, lambda: beside.why is not None and beside.why.explanation.item_id == chosen
             )
+            # The stage-1 list's keys act on its selected item.
+            assert before.has_focus
+            await pilot.press("c")
+            await wait_until(pilot, lambda: len(screen.engine.live) == 1)
+            assert screen.engine.live.user_state(42).clicks.tolist() == [chosen]
             await pilot.resize_terminal(100, 34)
             await wait_until(pilot, lambda: not screen.wide)
             assert not before.display and tabs.get_tab("funnel").display is not False
