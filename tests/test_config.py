@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from engine.ann import backend_class
 from engine.config import (
@@ -125,3 +127,10 @@ def test_the_example_config_is_valid_and_matches_the_defaults() -> None:
         assert backend_class(backend).search_defaults == params
     for backend, params in config.build.items():
         assert backend_class(backend)().build_params == params
+    # Every setting is listed (a default the example leaves out would still compare equal).
+    written = tomllib.loads(example.read_text())
+    for name, field in EngineConfig.model_fields.items():
+        section = field.default_factory()
+        if isinstance(section, BaseModel):
+            missing = set(type(section).model_fields) - set(written.get(name, {}))
+            assert not missing, f"examples/engine.toml leaves out [{name}] {sorted(missing)}"
