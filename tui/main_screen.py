@@ -159,16 +159,22 @@ class MainScreen(Screen[None]):
     async def recommend(self, request: RecommendRequest) -> None:
         try:
             response = await self.on_engine(self.engine.recommend, request)
+            # The top item's explanation comes with the answer: the screen lays out once.
+            why = None
+            if response.items and not response.degraded:
+                why = await self.why_of(response, response.items[0].item_id)
         except TwostageError as error:
             self.notify(str(error), severity="error", title="Request failed")
             return
-        self.post_message(ResultReady(response))
+        self.post_message(ResultReady(response, why))
 
     def on_result_ready(self, message: ResultReady) -> None:
         first = self.response is None
         response = message.response
         self.session.add({**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}})
         self.response = response  # the lists, the funnel and the timings redraw themselves
+        if message.why is not None:
+            self.why = message.why
         top = self.query_one("#stage2", StageTwoTable)
         if first:  # keyboard first: the list has focus, so single-key bindings work at once
             top.focus()
@@ -240,11 +246,11 @@ class MainScreen(Screen[None]):
         self.query_one("#stage2", StageTwoTable).select_item(item)
         self.query_one("#before", StageOneTable).select_item(item)
         self.query_one("#lists").border_subtitle = self.movement(item)
+        shown = self.why
+        if shown is not None and shown.response is self.response and shown.explanation.item_id == item:
+            return  # explained already (the answer brought its top item's explanation)
         if not self.response.degraded:
-            top = [i.item_id for i in self.response.items]
-            position = top.index(item) if item in top else -1
-            below = top[position + 1] if 0 <= position < len(top) - 1 else None
-            self.explain(self.response, item, below)
+            self.explain(self.response, item)
 
     def movement(self, item: int) -> str:
         response = self.response
@@ -258,14 +264,23 @@ class MainScreen(Screen[None]):
         return f"{title}: stage 1 #{before} -> #{after} ({how})"
 
     @work(exclusive=True, group="explain", description="explain the selected item")
-    async def explain(self, response: RecommendResponse, item: int, below: int | None) -> None:
+    async def explain(self, response: RecommendResponse, item: int) -> None:
         try:
-            alone = await self.on_engine(self.engine.explain, response, item)
-            pair = None if below is None else await self.on_engine(self.engine.explain, response, item, below)
+            why = await self.why_of(response, item)
         except TwostageError as error:
             self.notify(str(error), severity="error")
             return
-        self.post_message(ExplanationReady(Why(alone, pair)))
+        self.post_message(ExplanationReady(why))
+
+    async def why_of(self, response: RecommendResponse, item: int) -> Why:
+        """The item's explanation against the request, and, for a top-K item, against the
+        item ranked just below it."""
+        top = [i.item_id for i in response.items]
+        position = top.index(item) if item in top else -1
+        below = top[position + 1] if 0 <= position < len(top) - 1 else None
+        alone = await self.on_engine(self.engine.explain, response, item)
+        pair = None if below is None else await self.on_engine(self.engine.explain, response, item, below)
+        return Why(alone, pair, response)
 
     def on_explanation_ready(self, message: ExplanationReady) -> None:
         self.why = message.why

@@ -34,9 +34,21 @@ class BackendsBuilt(Message):
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Why:
+    """An item's explanation, the pair with the item below it, and the answer they explain."""
+
+    explanation: Explanation
+    pair: Explanation | None
+    response: RecommendResponse | None = None
+
+
 @dataclass
 class ResultReady(Message):
+    """An answer, with the explanation of its top item (None when the model did not score)."""
+
     response: RecommendResponse
+    why: Why | None = None
 
 
 @dataclass
@@ -52,12 +64,6 @@ class ItemHighlighted(Message):
     """A list's cursor moved onto an item: the screen follows it in the other list."""
 
     item_id: int
-
-
-@dataclass(frozen=True)
-class Why:
-    explanation: Explanation
-    pair: Explanation | None
 
 
 @dataclass
