@@ -24,6 +24,9 @@ def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
     async def scenario() -> None:
         async with opened(engine, small_dir, SIZE) as (_app, pilot, screen):
             assert screen.query_one(StageTwoTable).row_count == 10
+            # The answer brings its top item's explanation (one screen update, not two).
+            assert screen.why is not None and screen.why.response is screen.response
+            assert screen.why.explanation.item_id == screen.response.items[0].item_id
             stage1 = screen.query_one("#stage1", StageOneTable)
             assert stage1.row_count == 0, "a list in a hidden tab is filled when it comes into view"
             await pilot.press("2")
