@@ -159,13 +159,16 @@ class MainScreen(Screen[None]):
     async def recommend(self, request: RecommendRequest) -> None:
         try:
             response = await self.on_engine(self.engine.recommend, request)
-            # The top item's explanation comes with the answer: the screen lays out once.
-            why = None
-            if response.items and not response.degraded:
-                why = await self.why_of(response, response.items[0].item_id)
         except TwostageError as error:
             self.notify(str(error), severity="error", title="Request failed")
             return
+        # The top item's explanation comes with the answer: the screen lays out once.
+        why = None
+        if response.items and not response.degraded:
+            try:
+                why = await self.why_of(response, response.items[0].item_id)
+            except TwostageError as error:  # the answer still shows
+                self.notify(str(error), severity="error")
         self.post_message(ResultReady(response, why))
 
     def on_result_ready(self, message: ResultReady) -> None:
