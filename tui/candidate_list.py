@@ -86,7 +86,6 @@ class StageOneTable(ScrollView, can_focus=True):
     StageOneTable {
         background: $surface;
         color: $foreground;
-        overflow-x: hidden;
         & > .candidates--header { text-style: bold; background: $panel; color: $foreground; }
         & > .candidates--cursor {
             background: $block-cursor-blurred-background;
@@ -215,11 +214,13 @@ class StageOneTable(ScrollView, can_focus=True):
         return self._line(texts, styles, width, base)
 
     def _line(self, texts: list[str], styles: list[Style], width: int, base: Style) -> Strip:
-        """One padded cell per column (least needed last: a narrow pane cuts from the right)."""
+        """One padded cell per column, least needed last: a narrow pane shows the first ones
+        and scrolls sideways (left / right) to the rest."""
         assert self.rows is not None
         widths = self.rows.widths
         segments = [
             Segment(" " + set_cell_size(text, widths[name]) + " ", style)
             for name, text, style in zip(COLUMNS, texts, styles, strict=True)
         ]
-        return Strip(segments).crop_extend(0, width, base)
+        left = round(self.scroll_x)
+        return Strip(segments).crop_extend(left, left + width, base)

@@ -392,3 +392,5 @@ class MainScreen(Screen[None]):
                 self.query_one("#before", StageOneTable).focus()
             return
         tabs.active = tab
+        if tab == "candidates":  # its keys (up / down, left / right, c / b / e) work at once
+            self.query_one("#stage1", StageOneTable).focus()

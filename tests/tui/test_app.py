@@ -31,6 +31,7 @@ def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
             assert stage1.row_count == 0, "a list in a hidden tab is filled when it comes into view"
             await pilot.press("2")
             await wait_until(pilot, lambda: stage1.row_count == 500)
+            assert stage1.has_focus, "its keys work at once"
             assert screen.response.user_id == 42 and screen.response.candidates.recall is not None
             dropped = next(e for e in screen.response.effects if e.rule == "out_of_stock")
             assert stage1.cell(stage1.row_of(dropped.item_id), "rules") == "out_of_stock: dropped"
@@ -60,6 +61,15 @@ def test_the_whole_top_10_is_visible_at_80x24(engine: Engine, small_dir: Path) -
             assert table.max_scroll_y == 0 and table.size.height >= 11, (
                 "header and ten rows without scrolling"
             )
+            # The candidates are wider than 80 columns: the list scrolls sideways to the rules.
+            await pilot.press("2")
+            stage1 = main_screen(app).query_one("#stage1", StageOneTable)
+            await wait_until(pilot, lambda: stage1.row_count > 0)
+            assert stage1.virtual_size.width > stage1.size.width and stage1.scroll_x == 0
+            await pilot.press(*["right"] * 60)
+            assert stage1.scroll_x == stage1.max_scroll_x > 0
+            header = "".join(segment.text for segment in stage1.render_line(0))
+            assert "rules" in header and "item" not in header
 
     run(scenario)
 
