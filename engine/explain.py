@@ -108,6 +108,14 @@ def explain(
     )
 
 
+def ranked_below(response: RecommendResponse, item_id: int) -> int | None:
+    """The item just below `item_id` in the top K (None for the last one or an item outside
+    it): what "why does it rank above the next one" compares it with."""
+    top = [item.item_id for item in response.items]
+    position = top.index(item_id) if item_id in top else -1
+    return top[position + 1] if 0 <= position < len(top) - 1 else None
+
+
 def _row(response: RecommendResponse, item_id: int) -> int:
     found = np.flatnonzero(response.candidates.candidates.item_ids == item_id)
     if len(found) == 0:

@@ -34,6 +34,7 @@ from engine.ann import backend_class
 from engine.compare import Comparison, compare
 from engine.engine import Engine
 from engine.errors import TwostageError
+from engine.explain import ranked_below
 from engine.requests import RecommendRequest, RecommendResponse
 from engine.stats import SessionStats
 from engine.sweep import candidate_sweep, recall_sweep
@@ -278,9 +279,7 @@ class MainScreen(Screen[None]):
     async def why_of(self, response: RecommendResponse, item: int) -> Why:
         """The item's explanation against the request, and, for a top-K item, against the
         item ranked just below it."""
-        top = [i.item_id for i in response.items]
-        position = top.index(item) if item in top else -1
-        below = top[position + 1] if 0 <= position < len(top) - 1 else None
+        below = ranked_below(response, item)
         alone = await self.on_engine(self.engine.explain, response, item)
         pair = None if below is None else await self.on_engine(self.engine.explain, response, item, below)
         return Why(alone, pair, response)

@@ -20,6 +20,7 @@ from rich.table import Table
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.engine import Engine
 from engine.errors import TwostageError
+from engine.explain import ranked_below
 from engine.local_redis import free_port
 from engine.requests import RecommendRequest
 
@@ -46,7 +47,7 @@ class Fidelity:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.drive import SETTLE_S, drive  # imported here so other commands start without Textual
+    from tui.drive import drive  # imported here so other commands start without Textual
 
     if args.users < 1:
         raise TwostageError(f"--users must be at least 1, got {args.users}")
@@ -58,14 +59,24 @@ def run(args: argparse.Namespace) -> int:
     users = rng.choice(n_users, size=min(args.users, n_users), replace=False).tolist()
     n = len(users)
     with progress_bars() as progress:
-        requests, app = asyncio.run(drive(engine, users, lambda done: progress("app (headless)", done, n)))
+        driven = asyncio.run(drive(engine, users, lambda done: progress("app (headless)", done, n)))
+        requests, app = driven.requests, driven.shown
         alone, paced = [], []
         for done, request in enumerate(requests, start=1):
             alone.append(engine.recommend(request).timings_ms)
             progress("engine, back to back", done, n)
-        for done, request in enumerate(requests, start=1):
-            time.sleep(SETTLE_S)  # idle as between the app's requests: colder caches, lower clocks
-            paced.append(engine.recommend(request).timings_ms)
+        for done, (request, idle_s) in enumerate(zip(requests, driven.idle_s, strict=True), start=1):
+            # As the app's engine: idle as long (colder caches, lower clocks), then the answer
+            # and the explanation of its top item.
+            time.sleep(idle_s)
+            response = engine.recommend(request)
+            paced.append(response.timings_ms)
+            if response.items and response.model_scored:
+                top = response.items[0].item_id
+                engine.explain(response, top)
+                below = ranked_below(response, top)
+                if below is not None:
+                    engine.explain(response, top, below)
             progress("engine, paced as the app", done, n)
         report = lambda done: progress("server (HTTP)", done, n)  # noqa: E731
         served, round_trips, queued = _through_server(args, requests, report)
