@@ -3,6 +3,7 @@ side by side), the funnel, the comparison of two backends and the recall sweep."
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual.widgets import Input, Select, Static, TabbedContent
@@ -11,6 +12,7 @@ from engine.engine import Engine
 from engine.funnel import funnel
 from tests.tui.pilot import SIZE, WIDE, notes, opened, plain, run, wait_until
 from tui.candidate_list import StageOneTable
+from tui.drive import SETTLE_S, drive
 from tui.tables import StageTwoTable
 from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
 
@@ -137,3 +139,13 @@ def test_compare_two_backends_for_the_shown_user(engine: Engine, small_dir: Path
             assert panel.comparison.shared_ann < panel.comparison.ann_k
 
     run(scenario)
+
+
+def test_the_fidelity_driver_records_the_engines_idle_spells(engine: Engine) -> None:
+    """`twostage fidelity` paces the engine alone by these: each request after the first
+    waited at least the person's pause after the previous answer."""
+    driven = asyncio.run(drive(engine, [3, 5, 7]))
+    assert [request.user_id for request in driven.requests] == [3, 5, 7]
+    assert len(driven.shown) == len(driven.idle_s) == 3
+    assert all(shown["total"] > 0 for shown in driven.shown)
+    assert min(driven.idle_s[1:]) >= SETTLE_S
