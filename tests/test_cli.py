@@ -208,6 +208,16 @@ def test_bench_refuses_zero_requests(capsys, small_dir: Path) -> None:
     assert code == 1 and "number of requests must be at least 1" in err
 
 
+def test_bench_idles_before_each_request_when_asked(capsys, small_dir: Path, small_config: Path) -> None:
+    argv = ["bench", "--requests", "10", "--candidates", "50", *small(small_dir, small_config)]
+    code, out, _ = run(capsys, *argv, "--idle-ms", "20", "--json")
+    assert code == 0 and json.loads(out)["idle_ms"] == 20
+    # The idle spells are not engine work: counted, 10 x 20 ms would hold it under 50 per second.
+    assert json.loads(out)["requests_per_second"] > 50
+    code, _, err = run(capsys, *argv, "--idle-ms", "-1")
+    assert code == 1 and "idle time before each request must be at least 0 ms, got -1" in err
+
+
 def test_recommend_json_and_explain(capsys, small_dir: Path, small_config: Path) -> None:
     code, out, _ = run(
         capsys,

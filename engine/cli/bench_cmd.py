@@ -26,6 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="record this many clicks of the benched users first, in the configured event store "
         "([events] store: memory, journal or redis://...), so features read live state",
     )
+    p.add_argument(
+        "--idle-ms",
+        type=float,
+        default=0.0,
+        help="idle this long before each request, as at low traffic (the app idles ~200 ms while "
+        "it draws an answer); 0 runs them back to back",
+    )
     p.set_defaults(run=run)
 
 
@@ -42,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             backend=args.backend,
             n_candidates=args.candidates,
             live_events=args.live_events,
+            idle_ms=args.idle_ms,
             progress=progress,
         )
     if args.json:
@@ -59,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             f"{result.requests} requests, {result.n_candidates} candidates, {result.backend}, "
             f"{engine.catalog.n_items:,} items, {result.n_features} features, {result.trees} trees, "
             f"1 thread; {result.live_events:,} live events ({result.events_store})"
+            + (f"; {result.idle_ms:g} ms idle before each request" if result.idle_ms else "")
         ),
         title_justify="left",
     )
