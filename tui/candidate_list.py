@@ -163,7 +163,7 @@ class StageOneTable(ScrollView, can_focus=True):
         return max(0, min(row, self.row_count - 1))
 
     def watch_cursor_row(self, row: int) -> None:
-        visible = max(self.size.height - 1, 1)  # the header takes the first line
+        visible = max(self.scrollable_content_region.height - 1, 1)  # the header takes a line
         top = round(self.scroll_y)
         if row < top:
             self.scroll_to(y=row, animate=False)
@@ -178,7 +178,7 @@ class StageOneTable(ScrollView, can_focus=True):
         self.cursor_row += step
 
     def action_page(self, direction: int) -> None:
-        self.cursor_row += direction * max(self.size.height - 2, 1)
+        self.cursor_row += direction * max(self.scrollable_content_region.height - 2, 1)
 
     def action_act(self, action: str) -> None:
         post_item_action(self, self.selected_item(), action)
