@@ -28,6 +28,8 @@ each step kept and how long it took.
 | r | a random user |
 | c / b | click / buy the selected item (recorded, then the request runs again) |
 | e | show why the selected item ranks there (the explanation follows the selection) |
+| up / down, page up / down, home / end | move the selection in a list |
+| left / right | scroll the stage-1 list sideways (rules and category on a narrow screen) |
 | 1 2 3 4 5 6 | re-ranked (and stage 1 beside it when wide), candidates, why, funnel, compare, sweep |
 | x | compare: run the request again with the backend and setting of the compare tab |
 | s | run the candidate-size sweep (quality and latency per size) |
