@@ -177,8 +177,9 @@ def show(result: Fidelity) -> None:
         )
     stdout.print(table)
     stdout.print(
-        "The server is sent requests back to back; the app waits for its screen between them, so its "
-        "engine runs on colder caches, as the paced column shows."
+        "The server is sent requests back to back. The app's engine idles while the screen draws each "
+        "answer; the paced engine idles exactly as long before each request (a request after an idle "
+        "spell meets colder caches and a sleeping CPU: `twostage bench --idle-ms` measures it)."
     )
     stdout.print(
         f"server: round trip p50 {result.server_round_trip_p50_ms:.2f} ms "
