@@ -39,7 +39,9 @@ each step kept and how long it took.
 
 The timing bars are each stage's share of its budget ({b.ann_ms:g} ms retrieval, {b.features_ms:g} features,
 {b.model_ms:g} model, {b.buffer_ms:g} buffer, {b.total_ms:g} total); red means over budget. The sparkline
-shows the last requests' totals; p50 and p99 are over this session.
+shows the last requests' totals; p50 and p99 are over this session. They are the engine's own
+times; each request here follows an idle pause (the screen drawing, you reading), which makes
+it slower than requests back to back: `twostage bench --idle-ms 200` shows the same.
 
 Press escape to close.
 """
