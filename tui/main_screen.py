@@ -165,7 +165,7 @@ class MainScreen(Screen[None]):
             return
         # The top item's explanation comes with the answer: the screen lays out once.
         why = None
-        if response.items and not response.degraded:
+        if response.items and response.model_scored:
             try:
                 why = await self.why_of(response, response.items[0].item_id)
             except TwostageError as error:  # the answer still shows
@@ -253,7 +253,7 @@ class MainScreen(Screen[None]):
         shown = self.why
         if shown is not None and shown.response is self.response and shown.explanation.item_id == item:
             return  # explained already (the answer brought its top item's explanation)
-        if not self.response.degraded:
+        if self.response.model_scored:
             self.explain(self.response, item)
 
     def movement(self, item: int) -> str:
