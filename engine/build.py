@@ -12,7 +12,7 @@ from typing import Any
 from engine import embeddings
 from engine.ann import AnnIndex, backend_class, create
 from engine.artifact_cache import history_params
-from engine.artifacts import read_manifest
+from engine.artifacts import MANIFEST, read_manifest
 from engine.config import EngineConfig
 from engine.data import load_dataset
 from engine.errors import ArtifactError, DataFormatError
@@ -107,7 +107,7 @@ def _history_neighbours(
     """The history path's searches for the default backend, precomputed (when it is built)."""
     backend, k = config.retrieval.backend, config.retrieval.history_table
     cls = backend_class(backend)
-    if not k or not cls.needs_build or not (layout.index(backend) / "manifest.json").exists():
+    if not k or not cls.needs_build or not (layout.index(backend) / MANIFEST).exists():
         return "none"
     index = built.get(backend) or cls.load(layout.index(backend), expect={"dataset": dataset.fingerprint})
     params = history_params(config, cls)

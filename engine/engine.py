@@ -19,7 +19,7 @@ from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
 from engine.events import LiveRows, LiveUser, check_event
-from engine.explain import Explanation, explain
+from engine.explain import Explanation, explain, ranked_below
 from engine.features import EventStore, FeatureContext, assemble, feature_specs
 from engine.layout import Layout, default_data_dir
 from engine.limits import DAY, check_k, check_size, check_user_id
@@ -272,3 +272,12 @@ class Engine:
     ) -> Explanation:
         """Why `item_id` scores above the request's mean candidate, or above `other_id`."""
         return explain(self.reranker, response, item_id, other_id, top)
+
+    def explain_in_list(
+        self, response: RecommendResponse, item_id: int
+    ) -> tuple[Explanation, Explanation | None]:
+        """What a reader of the list asks: why the item scores above the request's mean
+        candidate, and, for a top-K item, why it ranks above the item just below it."""
+        below = ranked_below(response, item_id)
+        pair = None if below is None else self.explain(response, item_id, below)
+        return self.explain(response, item_id), pair

@@ -172,6 +172,17 @@ def test_explanations_add_up_to_the_score(engine: Engine) -> None:
     )
     with pytest.raises(InvalidRequestError, match="not among this response"):
         engine.explain(response, 10**6)
+    # As a reader of the list asks: against the mean, and against the item just below.
+    in_list, below = engine.explain_in_list(response, first)
+    assert in_list == alone and below == pair
+    last = response.items[-1].item_id
+    assert engine.explain_in_list(response, last)[1] is None
+    outside = next(
+        int(i)
+        for i in response.candidates.candidates.item_ids
+        if i not in {x.item_id for x in response.items}
+    )
+    assert engine.explain_in_list(response, outside)[1] is None
 
 
 def _copy_with_model(small_dir: Path, tmp_path: Path) -> Path:

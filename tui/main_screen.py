@@ -34,7 +34,6 @@ from engine.ann import backend_class
 from engine.compare import Comparison, compare
 from engine.engine import Engine
 from engine.errors import TwostageError
-from engine.explain import ranked_below
 from engine.requests import RecommendRequest, RecommendResponse
 from engine.stats import SessionStats
 from engine.sweep import candidate_sweep, recall_sweep
@@ -279,9 +278,7 @@ class MainScreen(Screen[None]):
     async def why_of(self, response: RecommendResponse, item: int) -> Why:
         """The item's explanation against the request, and, for a top-K item, against the
         item ranked just below it."""
-        below = ranked_below(response, item)
-        alone = await self.on_engine(self.engine.explain, response, item)
-        pair = None if below is None else await self.on_engine(self.engine.explain, response, item, below)
+        alone, pair = await self.on_engine(self.engine.explain_in_list, response, item)
         return Why(alone, pair, response)
 
     def on_explanation_ready(self, message: ExplanationReady) -> None:

@@ -20,7 +20,6 @@ from rich.table import Table
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.engine import Engine
 from engine.errors import TwostageError
-from engine.explain import ranked_below
 from engine.local_redis import free_port
 from engine.requests import RecommendRequest
 
@@ -72,11 +71,7 @@ def run(args: argparse.Namespace) -> int:
             response = engine.recommend(request)
             paced.append(response.timings_ms)
             if response.items and response.model_scored:
-                top = response.items[0].item_id
-                engine.explain(response, top)
-                below = ranked_below(response, top)
-                if below is not None:
-                    engine.explain(response, top, below)
+                engine.explain_in_list(response, response.items[0].item_id)
             progress("engine, paced as the app", done, n)
         report = lambda done: progress("server (HTTP)", done, n)  # noqa: E731
         served, round_trips, queued = _through_server(args, requests, report)

@@ -50,11 +50,9 @@ def run(args: argparse.Namespace) -> int:
     engine.warm_up(request.backend)
     response = engine.recommend(request)
     explanations = []
-    if args.explain and response.items and not response.degraded:
-        first = response.items[0].item_id
-        explanations.append(engine.explain(response, first))
-        if len(response.items) > 1:
-            explanations.append(engine.explain(response, first, response.items[1].item_id))
+    if args.explain and response.items and response.model_scored:
+        alone, pair = engine.explain_in_list(response, response.items[0].item_id)
+        explanations = [alone] if pair is None else [alone, pair]
     if args.json:
         common.emit_json(to_json(response, explanations))
     else:
