@@ -85,6 +85,7 @@ ef = 20
         ("retrieval = 3\n", "'retrieval' must be a table"),
         ("[budget]\nann_ms = 90\n", "more than budget.total_ms"),
         ("[retrieval]\nn_candidates = 0\n", "'retrieval.n_candidates' must be >= 1, got 0"),
+        ("[retrieval]\ncovisit_neighbours = -1\n", "'retrieval.covisit_neighbours' must be >= 0, got -1"),
         ("[retrieval]\nhistory_share = 0.9\n", "sum to at most 0.9"),
         ("[retrieval\n", "not valid TOML"),
         ("[rules]\norder = ['out_of_stock', 'shuffle']\n", "unknown rule 'shuffle' in rules.order"),
