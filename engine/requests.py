@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from engine.retrieval.types import CandidateSet
+from engine.rules import RuleChanges, RuleEffect, effects_of
 
 
 @dataclass(frozen=True)
@@ -122,11 +124,16 @@ class RecommendResponse:
     scores: np.ndarray
     features: np.ndarray
     feature_names: tuple[str, ...]  # the columns of `features`: the data set's feature set
-    effects: tuple[Any, ...]
+    rule_changes: tuple[RuleChanges, ...]  # worded on demand by `effects`
     timings_ms: dict[str, float]
     verdicts: tuple[StageVerdict, ...]
     degraded: tuple[str, ...]
     notes: tuple[str, ...]
+
+    @cached_property
+    def effects(self) -> tuple[RuleEffect, ...]:
+        """Every rule's effect, in the order the rules ran."""
+        return effects_of(self.rule_changes)
 
     @property
     def model_scored(self) -> bool:

@@ -11,7 +11,7 @@ from engine.data import Catalog
 from engine.features import FeatureInputs
 from engine.limits import check_context
 from engine.requests import CandidateResult, RankedItem, RecommendRequest, RecommendResponse, StageVerdict
-from engine.rules import Ranked
+from engine.rules import Ranked, effects_of
 from engine.timing import StageTimer
 
 
@@ -52,28 +52,38 @@ def build_response(
     degraded: tuple[str, ...],
 ) -> RecommendResponse:
     cands = result.candidates
-    by_item: dict[int, list[str]] = {}
-    for effect in ranked.effects:
-        by_item.setdefault(effect.item_id, []).append(f"{effect.rule}: {effect.action} ({effect.detail})")
     k = min(request.k, len(ranked.item_ids))
+    by_item: dict[int, list[str]] = {}
+    for effect in effects_of(ranked.changes, among=ranked.item_ids[:k]):
+        by_item.setdefault(effect.item_id, []).append(f"{effect.rule}: {effect.action} ({effect.detail})")
     # Each final item's row in the stage-1 order, found by one sorted search (no loop over candidates).
+    top = ranked.item_ids[:k]
     by_id = np.argsort(cands.item_ids)
-    rows = by_id[np.searchsorted(cands.item_ids[by_id], ranked.item_ids[:k])].tolist()
-    items = []
-    for position, (item, row) in enumerate(zip(ranked.item_ids[:k].tolist(), rows, strict=True)):
-        items.append(
-            RankedItem(
-                item_id=item,
-                title=catalog.titles[item],
-                category=catalog.category_names[int(catalog.category[item])],
-                score=float(ranked.scores[position]),
-                rank_before=row + 1,
-                rank_after=position + 1,
-                rank_change=row - position,
-                found_by=tuple(cands.found_by(row)),
-                rules=tuple(by_item.get(item, ())),
+    rows = by_id[np.searchsorted(cands.item_ids[by_id], top)]
+    found = (cands.path_ranks[rows] >= 0).tolist()
+    items = [
+        RankedItem(
+            item_id=item,
+            title=catalog.titles[item],
+            category=catalog.category_names[category],
+            score=score,
+            rank_before=row + 1,
+            rank_after=position + 1,
+            rank_change=row - position,
+            found_by=tuple(name for name, hit in zip(cands.path_names, paths, strict=True) if hit),
+            rules=tuple(by_item.get(item, ())),
+        )
+        for position, (item, row, category, score, paths) in enumerate(
+            zip(
+                top.tolist(),
+                rows.tolist(),
+                catalog.category[top].tolist(),
+                ranked.scores[:k].tolist(),
+                found,
+                strict=True,
             )
         )
+    ]
     timer.add("total", time.perf_counter_ns() - started_ns)
     ms = {stage: ns / 1e6 for stage, ns in timer.ns.items()}
     spent = {**ms, "buffer": ms["total"] - ms["retrieval"] - ms["features"] - ms["model"]}
@@ -89,7 +99,7 @@ def build_response(
         scores=scores,
         features=features,
         feature_names=feature_names,
-        effects=ranked.effects,
+        rule_changes=ranked.changes,
         timings_ms=ms,
         verdicts=verdicts,
         degraded=degraded,

@@ -1,18 +1,21 @@
 """Business rules, applied after scoring to the whole scored list, in the configured order.
 
 Each rule takes the list (best first) and returns the new list plus what it did, so every
-dropped or moved item can say which rule did it. All rules are vectorised over the list.
+dropped or moved item can say which rule did it. All rules are vectorised over the list,
+their effects included: a request drops or moves dozens of items and a client reads the
+reasons of a few (the top K) or none, so each rule records arrays and words them on demand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.config import RulesConfig
 from engine.data import Catalog
-from engine.runs import place_in_run, run_starts
+from engine.runs import contains, place_in_run, run_starts
 
 
 @dataclass(frozen=True)
@@ -24,12 +27,39 @@ class RuleEffect:
 
 
 @dataclass(frozen=True)
+class RuleChanges:
+    """One rule's effect on several items: `detail(i)` words it for `item_ids[i]`."""
+
+    rule: str
+    action: str
+    item_ids: np.ndarray
+    detail: Callable[[int], str]
+
+    def effects(self, among: np.ndarray | None = None) -> list[RuleEffect]:
+        """The effects, worded; only those on `among` when given."""
+        which = range(len(self.item_ids)) if among is None else np.flatnonzero(contains(self.item_ids, among))
+        return [RuleEffect(int(self.item_ids[i]), self.rule, self.action, self.detail(int(i))) for i in which]
+
+
+@dataclass(frozen=True)
 class Ranked:
-    """Items best first, their final scores, and the effects of the rules so far."""
+    """Items best first, their final scores, and what the rules have changed so far."""
 
     item_ids: np.ndarray
     scores: np.ndarray
-    effects: tuple[RuleEffect, ...] = ()
+    changes: tuple[RuleChanges, ...] = ()
+
+    @property
+    def effects(self) -> tuple[RuleEffect, ...]:
+        return effects_of(self.changes)
+
+    def changed(self, ids: np.ndarray, scores: np.ndarray, changes: RuleChanges) -> Ranked:
+        return Ranked(ids, scores, (*self.changes, changes) if len(changes.item_ids) else self.changes)
+
+
+def effects_of(changes: tuple[RuleChanges, ...], among: np.ndarray | None = None) -> tuple[RuleEffect, ...]:
+    """Every rule's effects in the order the rules ran (only those on `among` when given)."""
+    return tuple(effect for change in changes for effect in change.effects(among))
 
 
 def apply_rules(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:
@@ -41,10 +71,8 @@ def apply_rules(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -
 def out_of_stock(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:
     """Drop items with no inventory."""
     empty = catalog.inventory[ranked.item_ids] <= 0
-    effects = tuple(
-        RuleEffect(int(i), "out_of_stock", "dropped", "no units in stock") for i in ranked.item_ids[empty]
-    )
-    return Ranked(ranked.item_ids[~empty], ranked.scores[~empty], ranked.effects + effects)
+    changes = RuleChanges("out_of_stock", "dropped", ranked.item_ids[empty], lambda i: "no units in stock")
+    return ranked.changed(ranked.item_ids[~empty], ranked.scores[~empty], changes)
 
 
 def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:
@@ -58,25 +86,23 @@ def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> R
         order = np.argsort(-scores, kind="stable")
         ids, scores = ranked.item_ids[order], scores[order]
         moved = np.flatnonzero(is_promoted[order] & (before[order] > before))
-        effects = tuple(
-            RuleEffect(
-                int(ids[p]),
-                "promoted",
-                "moved up",
-                f"score +{config.promoted_boost:g}: {order[p] + 1} -> {p + 1}",
-            )
-            for p in moved
+        boost = config.promoted_boost
+        changes = RuleChanges(
+            "promoted",
+            "moved up",
+            ids[moved],
+            lambda i: f"score +{boost:g}: {order[moved[i]] + 1} -> {moved[i] + 1}",
         )
-        return Ranked(ids, scores, ranked.effects + effects)
+        return ranked.changed(ids, scores, changes)
     best = int(np.flatnonzero(is_promoted)[0])
     target = min(config.promoted_pin_position, len(ranked.item_ids)) - 1
     if best <= target:
         return ranked
     order = np.r_[before[:target], best, np.delete(before, best)[target:]]
-    effect = RuleEffect(
-        int(ranked.item_ids[best]), "promoted", "pinned", f"pinned at {target + 1} (was {best + 1})"
+    changes = RuleChanges(
+        "promoted", "pinned", ranked.item_ids[[best]], lambda i: f"pinned at {target + 1} (was {best + 1})"
     )
-    return Ranked(ranked.item_ids[order], ranked.scores[order], (*ranked.effects, effect))
+    return ranked.changed(ranked.item_ids[order], ranked.scores[order], changes)
 
 
 def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:
@@ -90,18 +116,15 @@ def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) 
     new_position = np.empty(len(order), dtype=np.int64)
     new_position[order] = np.arange(len(order))
     pushed = np.flatnonzero(over & (np.arange(len(order)) < k) & (new_position >= k))
-    names = catalog.category_names
-    effects = tuple(
-        RuleEffect(
-            int(ranked.item_ids[p]),
-            "category_cap",
-            "moved down",
-            f"item {occurrence[p] + 1} of {names[categories[p]]} (cap {config.category_cap}): "
-            f"{p + 1} -> {new_position[p] + 1}",
-        )
-        for p in pushed
-    )
-    return Ranked(ranked.item_ids[order], ranked.scores[order], ranked.effects + effects)
+    names, cap = catalog.category_names, config.category_cap
+
+    def detail(i: int) -> str:
+        p = pushed[i]
+        where = f"{p + 1} -> {new_position[p] + 1}"
+        return f"item {occurrence[p] + 1} of {names[categories[p]]} (cap {cap}): {where}"
+
+    changes = RuleChanges("category_cap", "moved down", ranked.item_ids[pushed], detail)
+    return ranked.changed(ranked.item_ids[order], ranked.scores[order], changes)
 
 
 RULES = {"out_of_stock": out_of_stock, "promoted": promoted, "category_cap": category_cap}

@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from engine.compiled import kernel
 from engine.data import Catalog, Users
 from engine.events import EVENT_KINDS, LiveRows, event_key, event_key_int
 from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
@@ -145,16 +146,10 @@ class FeatureContext:
     def rank_pct(self, values: np.ndarray) -> np.ndarray:
         """Share of the row's group that scores strictly better: 0 for the best, ties share
         the best rank of their run (so any sort order gives the same answer); NaN ranks last."""
-        # Rounded: serving (one matrix product) and training (per-row sums) compute the same
-        # similarity with different rounding; ranks must not depend on the last bits.
-        # Scaled and rounded to whole numbers: the same order and ties as np.round, fewer passes.
-        key = values.astype(np.float64) * -(10.0**RANK_DECIMALS)
-        np.rint(key, out=key)
-        key[np.isnan(key)] = np.inf
-        n = len(key)
         if self.single_group:
-            # Rows strictly better = where the row's value first appears among the sorted values.
-            return (np.searchsorted(np.sort(key), key) / max(n - 1, 1)).astype(np.float32)
+            return _rank_pct_one_group(np.asarray(values))
+        key = _rank_key(values)
+        n = len(key)
         pct = np.empty(n, dtype=np.float32)
         group = self.inputs.group
         order = np.lexsort((key, group))
@@ -323,3 +318,32 @@ class FeatureContext:
         return (
             from_clock if given is None else np.where(np.isnan(given), from_clock, given).astype(np.float32)
         )
+
+
+def _rank_key(values: np.ndarray) -> np.ndarray:
+    """Values as whole numbers of 10^-RANK_DECIMALS, best (largest) first, NaN last.
+
+    Rounded: serving (one matrix product) and training (per-row sums) compute the same
+    similarity with different rounding; ranks must not depend on the last bits."""
+    key = values.astype(np.float64) * -(10.0**RANK_DECIMALS)
+    np.rint(key, out=key)
+    key[np.isnan(key)] = np.inf
+    return key
+
+
+@kernel
+def _rank_pct_one_group(values: np.ndarray) -> np.ndarray:
+    """`rank_pct` for one group (a request's candidates): each row's place is where its
+    run of equal keys starts in sorted order, the same keys as `_rank_key`."""
+    n = len(values)
+    key = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        key[i] = np.inf if np.isnan(values[i]) else np.rint(values[i] * -(10.0**RANK_DECIMALS))
+    order = np.argsort(key)
+    pct = np.empty(n, dtype=np.float32)
+    first = 0
+    for place in range(n):
+        if place and key[order[place]] != key[order[place - 1]]:
+            first = place
+        pct[order[place]] = first / max(n - 1, 1)
+    return pct

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.compiled import kernel
 from engine.data import Catalog, Interactions
 from engine.events import EventIndex
 from engine.limits import DAY
@@ -120,23 +121,33 @@ class Cooccurrence:
 
     def rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(a) x len(b)) counts for every pair (a[j], b[i]): one user's recent clicks
-        against a request's candidates. Each of the few `a` rows is searched in place (a view,
-        no copy), so a popular item with a long row costs a binary search, not a scan."""
-        out = np.zeros((len(a), len(b)), dtype=np.float32)
+        against a request's candidates. Each of the few `a` rows is searched in place, so a
+        popular item with a long row costs a binary search per candidate, not a scan."""
         if len(self.keys) == 0:
-            return out
-        b = np.asarray(b, dtype=np.int64)
+            return np.zeros((len(a), len(b)), dtype=np.float32)
         firsts = np.asarray(a, dtype=np.int64)
-        bounds = np.searchsorted(self.keys, np.concatenate((firsts, firsts + 1)) * self.n_items).tolist()
-        for j, first in enumerate(firsts.tolist()):
-            lo, hi = bounds[j], bounds[len(firsts) + j]
-            if first < 0 or hi == lo:
-                continue
-            row = self.keys[lo:hi]
-            query = first * self.n_items + b
-            slot = np.searchsorted(row, query).clip(max=hi - lo - 1)
-            out[j] = np.where(row[slot] == query, self.counts[lo:hi][slot], 0)
-        return out
+        return _pair_rows(self.keys, self.counts, self.n_items, firsts, np.asarray(b, dtype=np.int64))
+
+
+@kernel
+def _pair_rows(
+    keys: np.ndarray, counts: np.ndarray, n_items: int, firsts: np.ndarray, seconds: np.ndarray
+) -> np.ndarray:
+    out = np.zeros((len(firsts), len(seconds)), dtype=np.float32)
+    for j in range(len(firsts)):
+        if firsts[j] < 0:
+            continue
+        lo = np.searchsorted(keys, firsts[j] * n_items)
+        hi = np.searchsorted(keys, (firsts[j] + 1) * n_items)
+        if hi == lo:
+            continue
+        row = keys[lo:hi]
+        for i in range(len(seconds)):
+            query = firsts[j] * n_items + seconds[i]
+            at = np.searchsorted(row, query)
+            if at < len(row) and row[at] == query:
+                out[j, i] = counts[lo + at]
+    return out
 
 
 def _strongest_per_item(

@@ -11,45 +11,87 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.compiled import kernel
 from engine.retrieval.types import CandidateSet, MergeCounts, PathResult
-from engine.runs import contains
 
 
 def merge(results: list[PathResult], size: int, exclude: np.ndarray | None = None) -> CandidateSet:
-    names = tuple(r.name for r in results)
-    lengths = [len(r) for r in results]
+    lengths = np.array([len(r) for r in results], dtype=np.int64)
+    quotas = np.array([max(r.quota, 1) for r in results], dtype=np.int64)
     ids = np.concatenate([r.item_ids for r in results]).astype(np.int64, copy=False)
-    # Entries stand path after path, so a stable sort on rank / quota breaks ties by path.
-    key = np.concatenate([np.arange(n) / max(r.quota, 1) for n, r in zip(lengths, results, strict=True)])
-    order = np.argsort(key, kind="stable")
-    n_excluded = 0
-    if exclude is not None and len(exclude):
-        excluded = contains(ids, exclude)
-        order = order[~excluded[order]]
-        # An excluded id is excluded wherever it occurs, so the distinct ids split cleanly.
-        n_excluded = len(np.unique(ids[excluded]))
-    distinct_ids, first, distinct_of_entry = np.unique(ids[order], return_index=True, return_inverse=True)
-    kept = np.argsort(first, kind="stable")[:size]  # distinct ids by their earliest entry
-    item_ids = distinct_ids[kept]
+    scores = np.concatenate([r.scores for r in results]).astype(np.float32, copy=False)
+    exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+    item_ids, path_scores, path_ranks, distinct, unseen = _merge(ids, scores, lengths, quotas, exclude, size)
     n = len(item_ids)
-
-    # Provenance: every entry whose id was kept fills its path's column in that id's row.
-    row_of_distinct = np.full(len(distinct_ids), -1, dtype=np.int64)
-    row_of_distinct[kept] = np.arange(n)
-    rows = row_of_distinct[distinct_of_entry]
-    hit = rows >= 0
-    entries, rows = order[hit], rows[hit]
-    path = np.repeat(np.arange(len(results)), lengths)[entries]
-    ranks = np.concatenate([np.arange(m, dtype=np.int32) for m in lengths])
-    path_scores = np.full((n, len(results)), np.nan, dtype=np.float32)
-    path_ranks = np.full((n, len(results)), -1, dtype=np.int32)
-    path_scores[rows, path] = np.concatenate([r.scores for r in results])[entries]
-    path_ranks[rows, path] = ranks[entries]
     return CandidateSet(
         item_ids=item_ids,
-        path_names=names,
+        path_names=tuple(r.name for r in results),
         path_scores=path_scores,
         path_ranks=path_ranks,
         similarity=np.full(n, np.nan, dtype=np.float32),
-        counts=MergeCounts(tuple(lengths), len(first) + n_excluded, len(first), n),
+        counts=MergeCounts(tuple(lengths.tolist()), distinct, unseen, n),
     )
+
+
+@kernel
+def _merge(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    lengths: np.ndarray,
+    quotas: np.ndarray,
+    exclude: np.ndarray,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """One pass over the entries in key order (a k-way merge of the paths, each already in
+    rank order), with an open-addressing table from item id to its row (or to "excluded",
+    or "distinct but beyond `size`")."""
+    n_paths, n_entries = len(lengths), len(ids)
+    starts = np.zeros(n_paths + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(lengths)
+    exclude = np.sort(exclude)
+    slots = 1
+    while slots < 2 * n_entries + 2:
+        slots *= 2
+    slot_item = np.full(slots, -1, dtype=np.int64)
+    slot_row = np.empty(slots, dtype=np.int64)  # row, or EXCLUDED / BEYOND
+    excluded, beyond = -2, -1
+    capacity = min(size, n_entries)
+    item_ids = np.empty(capacity, dtype=np.int64)
+    path_scores = np.full((capacity, n_paths), np.nan, dtype=np.float32)
+    path_ranks = np.full((capacity, n_paths), -1, dtype=np.int32)
+    next_rank = np.zeros(n_paths, dtype=np.int64)
+    n_kept, n_unseen, n_excluded = 0, 0, 0
+    for _ in range(n_entries):
+        # The entry with the smallest rank / quota; ties go to the earlier path.
+        path, best = -1, np.inf
+        for p in range(n_paths):
+            if next_rank[p] < lengths[p]:
+                key = next_rank[p] / quotas[p]
+                if key < best:
+                    path, best = p, key
+        rank = next_rank[path]
+        next_rank[path] += 1
+        entry = starts[path] + rank
+        item = ids[entry]
+        slot = (item * 2654435761) & (slots - 1)
+        while slot_item[slot] != -1 and slot_item[slot] != item:
+            slot = (slot + 1) & (slots - 1)
+        if slot_item[slot] == -1:  # first time this item is seen
+            slot_item[slot] = item
+            at = np.searchsorted(exclude, item)
+            if at < len(exclude) and exclude[at] == item:
+                slot_row[slot] = excluded
+                n_excluded += 1
+            elif n_kept < size:
+                slot_row[slot] = n_kept
+                item_ids[n_kept] = item
+                n_kept += 1
+                n_unseen += 1
+            else:
+                slot_row[slot] = beyond
+                n_unseen += 1
+        row = slot_row[slot]
+        if row >= 0:
+            path_scores[row, path] = scores[entry]
+            path_ranks[row, path] = rank
+    return item_ids[:n_kept], path_scores[:n_kept], path_ranks[:n_kept], n_unseen + n_excluded, n_unseen

@@ -1,0 +1,20 @@
+"""The request path's few compiled loops, and how they are compiled (one place).
+
+Inside a request, numpy pays a few microseconds per call before any arithmetic, and a
+stage written as twenty array calls over 500 candidates is mostly that overhead (at a
+million items the engine's own work was ~100 such calls, 2-3x the ANN search and the model
+together). Where a stage reads more plainly as one loop over its entries, numba compiles
+that loop: one call, no temporaries, the GIL released so requests run side by side.
+
+Machine code is cached next to the module (`__pycache__`): only the first run after an
+install or a change pays the compile (~2 s per kernel), later processes load it (~0.2 s);
+a warmed-up engine (`Engine.warm_up`) has done either before its first measured request.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+#: compile a request-path loop: cached on disk, GIL released, numpy's rules for division
+#: and errors (no Python exception machinery inside the loop)
+kernel = njit(cache=True, nogil=True, error_model="numpy")
