@@ -53,7 +53,7 @@ class EventIndex:
 
     def between(self, entity: int, start: int, end: int) -> slice:
         """The slice of one entity's events with start <= time < end."""
-        lo, hi = np.searchsorted(self.keys, [event_key(entity, start), event_key(entity, end)])
+        lo, hi = np.searchsorted(self.keys, [event_key_int(entity, start), event_key_int(entity, end)])
         return slice(int(lo), int(hi))
 
 

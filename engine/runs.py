@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.compiled import kernel
+
 
 def run_starts(sorted_keys: np.ndarray) -> np.ndarray:
     """True where a run of equal keys begins (the first element always does)."""
@@ -29,12 +31,19 @@ def run_first_index(starts: np.ndarray) -> np.ndarray:
 
 
 def contains(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """True where `values` is in `pool`: np.isin for a request's few seen or seed ids.
-
-    One sort of the small pool and one sorted search, about 5x faster than np.isin at these
-    sizes (it sorts both sides, or builds a table spanning the id range)."""
+    """True where `values` is in `pool`: np.isin for a request's few seen or seed ids, in one
+    compiled pass (np.isin sorts both sides, or builds a table spanning the id range)."""
     values = np.asarray(values)
-    if len(pool) == 0:
+    if len(pool) == 0 or values.size == 0:
         return np.zeros(values.shape, dtype=bool)
+    return _contains(values.ravel(), np.asarray(pool)).reshape(values.shape)
+
+
+@kernel
+def _contains(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     pool = np.sort(pool)
-    return pool[np.searchsorted(pool, values).clip(max=len(pool) - 1)] == values
+    found = np.empty(len(values), dtype=np.bool_)
+    for i in range(len(values)):
+        at = np.searchsorted(pool, values[i])
+        found[i] = at < len(pool) and pool[at] == values[i]
+    return found

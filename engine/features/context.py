@@ -147,8 +147,8 @@ class FeatureContext:
         """Share of the row's group that scores strictly better: 0 for the best, ties share
         the best rank of their run (so any sort order gives the same answer); NaN ranks last."""
         if self.single_group:
-            return _rank_pct_one_group(np.asarray(values))
-        key = _rank_key(values)
+            return _rank_pct_one_group(values)
+        key = _rank_key(np.asarray(values).ravel())
         n = len(key)
         pct = np.empty(n, dtype=np.float32)
         group = self.inputs.group
@@ -175,9 +175,18 @@ class FeatureContext:
         """Each distinct user's last HISTORY clicks before `end` (items, times), oldest first,
         -1 / 0 where the history is shorter; live clicks come last."""
         index = self.store.clicks_by_user
-        pos, valid = index.last(np.maximum(self.u_user, 0), self.u_end, HISTORY)
-        items = np.where(valid & self.u_known[:, None], index.payload[pos], -1)
-        times = np.where(valid & self.u_known[:, None], index.times[pos], 0)
+        if len(self.u_user) == 1:  # one request: one slice of the index, no array plumbing
+            items = np.full((1, HISTORY), -1, dtype=index.payload.dtype)
+            times = np.zeros((1, HISTORY), dtype=index.times.dtype)
+            if self.u_known[0]:
+                window = index.between(int(self.u_user[0]), 0, int(self.u_end[0]))
+                last = slice(max(window.start, window.stop - HISTORY), window.stop)
+                n = last.stop - last.start
+                items[0, HISTORY - n :], times[0, HISTORY - n :] = index.payload[last], index.times[last]
+        else:
+            pos, valid = index.last(np.maximum(self.u_user, 0), self.u_end, HISTORY)
+            items = np.where(valid & self.u_known[:, None], index.payload[pos], -1)
+            times = np.where(valid & self.u_known[:, None], index.times[pos], 0)
         clicks = () if self.live is None else self.live.user.clicks
         if len(clicks):
             now = self.inputs.end[0] - 1
@@ -196,34 +205,27 @@ class FeatureContext:
         return counts.reshape(len(items), n_categories + 1)[:, :n_categories].astype(np.float32)
 
     @cached_property
-    def history_sims(self) -> np.ndarray:
-        """(rows x SIM_HISTORY) similarity of each row's item to the user's recent clicks (NaN pads)."""
+    def history_sim_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: best, mean and last similarity of the row's item to the user's recent
+        SIM_HISTORY clicks (NaN without history)."""
         recent = self.history[0][:, -SIM_HISTORY:]
         vectors = self.catalog.vectors
-        if len(recent) == 1:
-            sims = self.item_vectors @ vectors[np.maximum(recent[0], 0)].T
-            mask = np.broadcast_to(recent[0] < 0, sims.shape)
-        else:
-            per_row = recent[self.row_user]
-            sims = np.einsum("nd,nkd->nk", self.item_vectors, vectors[np.maximum(per_row, 0)])
-            mask = per_row < 0
-        return np.where(mask, np.nan, sims).astype(np.float32)
-
-    @cached_property
-    def history_sim_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: max, mean and last of `history_sims` (NaN without history)."""
-        sims = self.history_sims
-        if len(self.u_user) == 1:  # one user: the padding is the same columns in every row
-            valid = sims[:, ~np.isnan(sims[0])] if self.n else sims
-            if valid.shape[1] == 0:
+        if len(recent) == 1:  # one user: only the clicks there are, no padding
+            recent = recent[0][recent[0] >= 0]
+            if len(recent) == 0 or self.n == 0:
                 empty = np.full(self.n, np.nan, dtype=np.float32)
                 return empty, empty, empty
-            return valid.max(axis=1), valid.mean(axis=1, dtype=np.float32), valid[:, -1]
-        valid = ~np.isnan(sims)
+            # (clicks x rows): reductions over the few clicks run along whole rows.
+            sims = vectors[recent] @ self.item_vectors.T
+            return sims.max(axis=0), sims.mean(axis=0, dtype=np.float32), sims[-1]
+        per_row = recent[self.row_user]
+        sims = np.einsum("nd,nkd->nk", self.item_vectors, vectors[np.maximum(per_row, 0)])
+        valid = per_row >= 0
         count = valid.sum(axis=1)
         best = np.where(count > 0, np.where(valid, sims, -np.inf).max(axis=1), np.nan)
         mean = np.where(count > 0, np.where(valid, sims, 0.0).sum(axis=1) / np.maximum(count, 1), np.nan)
-        return best.astype(np.float32), mean.astype(np.float32), sims[:, -1]
+        last = np.where(valid[:, -1], sims[:, -1], np.nan)
+        return best.astype(np.float32), mean.astype(np.float32), last.astype(np.float32)
 
     @cached_property
     def cooc(self) -> np.ndarray:
@@ -320,30 +322,34 @@ class FeatureContext:
         )
 
 
+def _rank_pct_one_group(values: np.ndarray) -> np.ndarray:
+    """`rank_pct` for one group (a request's candidates): each row's place is where its run
+    of equal keys starts in sorted order. numpy sorts (branch-free SIMD; a compiled
+    quicksort costs 4x on unpredictable data); the loops around it are compiled."""
+    key = _rank_key(np.asarray(values))
+    return _first_of_run_share(key, np.argsort(key))
+
+
+@kernel
 def _rank_key(values: np.ndarray) -> np.ndarray:
     """Values as whole numbers of 10^-RANK_DECIMALS, best (largest) first, NaN last.
 
     Rounded: serving (one matrix product) and training (per-row sums) compute the same
     similarity with different rounding; ranks must not depend on the last bits."""
-    key = values.astype(np.float64) * -(10.0**RANK_DECIMALS)
-    np.rint(key, out=key)
-    key[np.isnan(key)] = np.inf
+    key = np.empty(len(values), dtype=np.float64)
+    for i in range(len(values)):
+        key[i] = np.inf if np.isnan(values[i]) else np.rint(values[i] * -(10.0**RANK_DECIMALS))
     return key
 
 
 @kernel
-def _rank_pct_one_group(values: np.ndarray) -> np.ndarray:
-    """`rank_pct` for one group (a request's candidates): each row's place is where its
-    run of equal keys starts in sorted order, the same keys as `_rank_key`."""
-    n = len(values)
-    key = np.empty(n, dtype=np.float64)
-    for i in range(n):
-        key[i] = np.inf if np.isnan(values[i]) else np.rint(values[i] * -(10.0**RANK_DECIMALS))
-    order = np.argsort(key)
-    pct = np.empty(n, dtype=np.float32)
+def _first_of_run_share(key: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """For each row, the place where its run of equal keys starts in `order`, over n - 1."""
+    n = len(key)
+    share = np.empty(n, dtype=np.float32)
     first = 0
     for place in range(n):
         if place and key[order[place]] != key[order[place - 1]]:
             first = place
-        pct[order[place]] = first / max(n - 1, 1)
-    return pct
+        share[order[place]] = first / max(n - 1, 1)
+    return share
