@@ -43,3 +43,20 @@ def test_pair_rows_match_pair_lookups() -> None:
             np.repeat(seeds[:, None], len(items), axis=1), np.broadcast_to(items, (len(seeds), len(items)))
         )
         np.testing.assert_array_equal(cooc.rows(seeds, items), expected)
+
+
+def test_neighbours_sum_each_seeds_row_by_item() -> None:
+    rng = np.random.default_rng(3)
+    n_items, clicks = 30, 2000
+    user = np.sort(rng.integers(0, 40, clicks))
+    cooc = Cooccurrence.from_clicks(
+        user, rng.integers(0, n_items, clicks), np.arange(clicks), n_items, clicks
+    )
+    everything = np.arange(n_items)
+    for _ in range(50):
+        seeds = rng.integers(-1, n_items, int(rng.integers(0, 8)))
+        # The rule plainly: every item's counts with each seed, added up; items never co-clicked left out.
+        summed = sum((cooc.lookup(np.full(n_items, s), everything) for s in seeds), np.zeros(n_items))
+        items, counts = cooc.neighbours(seeds)
+        assert items.tolist() == np.flatnonzero(summed).tolist()
+        assert counts.tolist() == summed[summed > 0].tolist()

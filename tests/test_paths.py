@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.ann.exact import top_k
 from engine.config import RetrievalConfig
 from engine.data import Catalog, Dataset, Interactions, StringColumn
 from engine.errors import InvalidRequestError
 from engine.features.store import Cooccurrence
 from engine.retrieval import quotas, trending
-from engine.retrieval.paths import covisit_path, popular_path
+from engine.retrieval.paths import _best_first_unique, _top, covisit_path, popular_path
 from engine.retrieval.types import PATHS, Query
 
 HOUR, DAY = 3600, 86_400
@@ -136,3 +137,33 @@ def test_quotas_share_the_set_and_give_the_rest_to_the_ann_or_popular_path() -> 
 def test_unknown_or_empty_path_lists_are_refused(paths) -> None:
     with pytest.raises(InvalidRequestError, match="path"):
         quotas.check_paths(paths)
+
+
+def test_a_paths_top_matches_exact_search_order_with_ties() -> None:
+    """The paths' one-row top-k chooses and orders as exact search's top_k, ties included."""
+    rng = np.random.default_rng(0)
+    for trial in range(500):
+        n, size = int(rng.integers(1, 200)), int(rng.integers(1, 250))
+        scores = rng.integers(0, 8, n) if trial % 2 else rng.random(n)
+        scores = scores.astype(np.float32)
+        expected = top_k(scores[None, :], min(size, n))[0][0]
+        assert _top(scores, size).tolist() == expected.tolist()
+    assert _top(np.zeros(0, np.float32), 5).tolist() == []
+
+
+def test_best_first_unique_keeps_each_ids_best_entry_best_first() -> None:
+    rng = np.random.default_rng(1)
+    for trial in range(300):
+        n = int(rng.integers(0, 120))
+        ids = rng.integers(-1, 40, n)
+        scores = (rng.integers(0, 5, n) if trial % 2 else rng.random(n)).astype(np.float32)
+        exclude = rng.integers(0, 40, int(rng.integers(0, 4)))
+        # The rule, one entry at a time: best score first, ties by the earlier entry.
+        expected: dict[int, float] = {}
+        for _, _, item, score in sorted(
+            (-s, p, int(i), float(s)) for p, (i, s) in enumerate(zip(ids, scores, strict=True))
+        ):
+            if item >= 0 and item not in exclude and item not in expected:
+                expected[item] = score
+        got_ids, got_scores = _best_first_unique(ids, scores, exclude)
+        assert got_ids.tolist() == list(expected) and got_scores.tolist() == list(expected.values())

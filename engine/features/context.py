@@ -120,28 +120,29 @@ class FeatureContext:
 
     def item_count(self, kind: str, window: int | None) -> np.ndarray:
         """Events of `kind` per row's item in [end - window, end), live events included."""
-        column = ITEM_COUNTS.index((kind, window))
-        return self.item_counts[:, column]
+        return self.item_columns[ITEM_COUNTS.index((kind, window))]
+
+    def attribute(self, name: str) -> np.ndarray:
+        """A static item column (ITEM_ATTRIBUTES) per row."""
+        return self.item_columns[len(ITEM_COUNTS) + ITEM_ATTRIBUTES.index(name)]
 
     @cached_property
-    def item_counts(self) -> np.ndarray:
-        """(rows x ITEM_COUNTS): one gather from the store's table when the rows share one
-        time (serving), per-row lookups otherwise (training)."""
-        end = self.inputs.end
+    def item_columns(self) -> np.ndarray:
+        """(ITEM_COUNTS + ITEM_ATTRIBUTES) x rows, one contiguous row per column (a feature
+        copies a whole row, not a strided column). Serving (the rows share one time) gathers
+        the candidates' rows of the store's table in one step; training looks each count up
+        at its row's own time."""
         if self.single_end:
-            counts = self.item_rows[:, : len(ITEM_COUNTS)]
+            table = self.store.item_table(int(self.inputs.end[0]))
+            columns = np.ascontiguousarray(table[self.item].T)
         else:
-            counts = np.stack(
-                [
-                    self.store.item_index(kind).count(self.item, 0 if window is None else end - window, end)
-                    for kind, window in ITEM_COUNTS
-                ],
-                axis=1,
-            )
-        if self.live is not None:  # live events happen now: inside every window
+            end, index = self.inputs.end, self.store.item_index
+            counts = [index(k).count(self.item, 0 if w is None else end - w, end) for k, w in ITEM_COUNTS]
+            columns = np.concatenate((np.stack(counts), self.store.item_attributes[self.item].T))
+        if self.live is not None and self.live.item_counts.any():  # live events: inside every window
             kinds = [EVENT_KINDS.index(kind) for kind, _ in ITEM_COUNTS]
-            counts = counts + self.live.item_counts[:, kinds]
-        return counts
+            columns[: len(ITEM_COUNTS)] += self.live.item_counts[:, kinds].T
+        return columns
 
     def rank_pct(self, values: np.ndarray) -> np.ndarray:
         """Share of the row's group that scores strictly better: 0 for the best, ties share
@@ -259,21 +260,6 @@ class FeatureContext:
     def item_vectors(self) -> np.ndarray:
         given = self.inputs.item_vectors
         return self.catalog.vectors[self.item] if given is None else given
-
-    @cached_property
-    def item_rows(self) -> np.ndarray:
-        """Serving: each row's item counts and attributes in one gather from the store."""
-        return self.store.item_table(int(self.inputs.end[0]))[self.item]
-
-    @cached_property
-    def item_attributes(self) -> np.ndarray:
-        """(rows x ITEM_ATTRIBUTES) static item columns, gathered once."""
-        if self.single_end:
-            return self.item_rows[:, len(ITEM_COUNTS) :]
-        return self.store.item_attributes[self.item]
-
-    def attribute(self, name: str) -> np.ndarray:
-        return self.item_attributes[:, ITEM_ATTRIBUTES.index(name)]
 
     @cached_property
     def item_category(self) -> np.ndarray:

@@ -101,23 +101,13 @@ class Cooccurrence:
         )
 
     def neighbours(self, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Items co-clicked with any of `seeds`, with their summed counts (unsorted)."""
+        """Items co-clicked with any of `seeds`, with their summed counts, by item id."""
         seeds = np.asarray(seeds, dtype=np.int64)
-        seeds = seeds[seeds >= 0]
         if len(self.keys) == 0 or len(seeds) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        bounds = np.searchsorted(self.keys, np.concatenate((seeds, seeds + 1)) * self.n_items)
-        parts = [slice(lo, hi) for lo, hi in zip(bounds[: len(seeds)], bounds[len(seeds) :], strict=True)]
-        neighbours = np.concatenate([self.keys[p] for p in parts]) % self.n_items
-        counts = np.concatenate([self.counts[p] for p in parts])
-        if len(neighbours) == 0:
-            return neighbours, counts.astype(np.float32)
-        # Each seed's row is sorted already: a stable sort merges those runs (timsort) far
-        # faster than np.unique's quicksort on a popular seed's long row.
-        order = np.argsort(neighbours, kind="stable")
-        neighbours = neighbours[order]
-        starts = np.flatnonzero(run_starts(neighbours))
-        return neighbours[starts], np.add.reduceat(counts[order], starts).astype(np.float32)
+        items, counts = _summed_rows(self.keys, self.counts, self.n_items, seeds)
+        order = np.argsort(items)
+        return items[order], counts[order]
 
     def rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(a) x len(b)) counts for every pair (a[j], b[i]): one user's recent clicks
@@ -148,6 +138,41 @@ def _pair_rows(
             if at < len(row) and row[at] == query:
                 out[j, i] = counts[lo + at]
     return out
+
+
+@kernel
+def _summed_rows(
+    keys: np.ndarray, counts: np.ndarray, n_items: int, seeds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The seeds' rows added up: each neighbour once, in the order first met (an
+    open-addressing table from item to its place)."""
+    bounds = np.searchsorted(keys, np.concatenate((seeds, seeds + 1)) * n_items)
+    total = 0
+    for j in range(len(seeds)):
+        if seeds[j] >= 0:
+            total += bounds[len(seeds) + j] - bounds[j]
+    slots = 1
+    while slots < 2 * total + 2:
+        slots *= 2
+    slot_item = np.full(slots, -1, dtype=np.int64)
+    slot_place = np.empty(slots, dtype=np.int64)
+    items = np.empty(total, dtype=np.int64)
+    sums = np.zeros(total, dtype=np.float32)
+    n = 0
+    for j in range(len(seeds)):
+        if seeds[j] < 0:
+            continue
+        for at in range(bounds[j], bounds[len(seeds) + j]):
+            item = keys[at] % n_items
+            slot = (item * 2654435761) & (slots - 1)
+            while slot_item[slot] != -1 and slot_item[slot] != item:
+                slot = (slot + 1) & (slots - 1)
+            if slot_item[slot] == -1:
+                slot_item[slot], slot_place[slot] = item, n
+                items[n] = item
+                n += 1
+            sums[slot_place[slot]] += counts[at]
+    return items[:n], sums[:n]
 
 
 def _strongest_per_item(
