@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from engine.features.context import _rank_key, _rank_pct_one_group
+from engine.features.context import _rank_key, _rank_pct_one_group, _summarise_history
 from engine.features.store import Cooccurrence
 
 
@@ -60,3 +61,24 @@ def test_neighbours_sum_each_seeds_row_by_item() -> None:
         items, counts = cooc.neighbours(seeds)
         assert items.tolist() == np.flatnonzero(summed).tolist()
         assert counts.tolist() == summed[summed > 0].tolist()
+
+
+def test_history_summary_counts_categories_last_clicks_and_mean_price() -> None:
+    rng = np.random.default_rng(4)
+    n_items, n_categories = 50, 6
+    category = rng.integers(0, n_categories, n_items).astype(np.int16)
+    log_price = rng.normal(size=n_items).astype(np.float32)
+    items = rng.integers(-1, n_items, (20, 12))
+    items[3] = -1  # a user without history
+    times = np.sort(rng.integers(1, 1000, (20, 12)), axis=1)
+    counts, last, mean_price = _summarise_history(items, times, category, log_price, n_categories)
+    for user in range(len(items)):
+        clicked = [(int(i), int(t)) for i, t in zip(items[user], times[user], strict=True) if i >= 0]
+        for c in range(n_categories):
+            in_c = [t for i, t in clicked if category[i] == c]
+            assert counts[user, c] == len(in_c) and last[user, c] == max(in_c, default=0)
+        prices = [float(log_price[i]) for i, _ in clicked]
+        if prices:
+            assert mean_price[user] == pytest.approx(sum(prices) / len(prices), rel=1e-6)
+        else:
+            assert np.isnan(mean_price[user])

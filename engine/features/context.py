@@ -93,10 +93,10 @@ class FeatureContext:
             if window not in USER_WINDOWS:
                 raise ValueError(f"user counts are computed for the windows {USER_WINDOWS}, not {window}")
             # All windows of one kind in one lookup: [start of each window..., end].
-            starts = [np.zeros_like(self.u_end) if w is None else self.u_end - w for w in USER_WINDOWS]
             if len(self.u_user) == 1:
-                counts = self._count_one_user(kind, starts)
+                counts = self._count_one_user(kind)
             else:
+                starts = [np.zeros_like(self.u_end) if w is None else self.u_end - w for w in USER_WINDOWS]
                 bounds = np.stack([*starts, self.u_end])
                 entities = np.broadcast_to(self.u_user, bounds.shape)
                 positions = np.searchsorted(self.store.user_index(kind).keys, event_key(entities, bounds))
@@ -105,11 +105,12 @@ class FeatureContext:
                 self._counts[("user", kind, w)] = window_counts
         return self._counts[key]
 
-    def _count_one_user(self, kind: str, starts: list[np.ndarray]) -> np.ndarray:
+    def _count_one_user(self, kind: str) -> np.ndarray:
         """(windows x 1) counts for a single user, live events included: plain integers, one
         search, no array plumbing."""
         user, end = int(self.u_user[0]), int(self.u_end[0])
-        bounds = [event_key_int(user, int(start[0])) for start in starts] + [event_key_int(user, end)]
+        starts = [0 if window is None else end - window for window in USER_WINDOWS]
+        bounds = [event_key_int(user, start) for start in starts] + [event_key_int(user, end)]
         positions = np.searchsorted(self.store.user_index(kind).keys, bounds)
         counts = (positions[-1] - positions[:-1]).astype(np.float32)
         if self.live is not None:  # live events happen now: inside every window
@@ -196,14 +197,26 @@ class FeatureContext:
         return items, times
 
     @cached_property
+    def history_summary(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per distinct user, over the recent history, in one compiled pass: click counts
+        per category (users x categories), the last click's time per category (0 = never),
+        and the mean log price of the clicked items (NaN when none)."""
+        items, times = self.history
+        return _summarise_history(
+            items, times, self.catalog.category, self.store.item_log_price, len(self.catalog.category_names)
+        )
+
+    @property
     def history_categories(self) -> np.ndarray:
-        """(distinct users x categories) click counts over the recent history."""
-        items, _ = self.history
-        n_categories = len(self.catalog.category_names)
-        cats = np.where(items >= 0, self.catalog.category[np.maximum(items, 0)], n_categories)
-        flat = (np.arange(len(items))[:, None] * (n_categories + 1) + cats).ravel()
-        counts = np.bincount(flat, minlength=len(items) * (n_categories + 1))
-        return counts.reshape(len(items), n_categories + 1)[:, :n_categories].astype(np.float32)
+        return self.history_summary[0]
+
+    @property
+    def category_last_click(self) -> np.ndarray:
+        return self.history_summary[1]
+
+    @property
+    def history_log_price(self) -> np.ndarray:
+        return self.history_summary[2]
 
     @cached_property
     def history_sim_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -237,17 +250,6 @@ class FeatureContext:
             return self.store.cooc.rows(recent[0], self.item)
         per_row = recent[self.row_user]
         return self.store.cooc.lookup(per_row, np.broadcast_to(self.item[:, None], per_row.shape)).T
-
-    @cached_property
-    def category_last_click(self) -> np.ndarray:
-        """(distinct users x categories) time of the last click in each category (0 = never)."""
-        items, times = self.history
-        n_categories = len(self.catalog.category_names)
-        last = np.zeros(len(items) * (n_categories + 1), dtype=np.int64)
-        cats = np.where(items >= 0, self.catalog.category[np.maximum(items, 0)], n_categories)
-        flat = (np.arange(len(items))[:, None] * (n_categories + 1) + cats).ravel()
-        np.maximum.at(last, flat, times.ravel())
-        return last.reshape(len(items), n_categories + 1)[:, :n_categories]
 
     @cached_property
     def clicked_before(self) -> np.ndarray:
@@ -292,14 +294,6 @@ class FeatureContext:
         return self.attribute("log_price")
 
     @cached_property
-    def history_log_price(self) -> np.ndarray:
-        """Per distinct user: mean log price of the recent history (NaN when empty)."""
-        items = self.history[0]
-        prices = np.where(items >= 0, self.store.item_log_price[np.maximum(items, 0)], np.nan)
-        counts = (items >= 0).sum(axis=1)
-        return np.where(counts > 0, np.nansum(prices, axis=1) / np.maximum(counts, 1), np.nan)
-
-    @cached_property
     def hour(self) -> np.ndarray:
         from_clock = ((self.inputs.end % DAY) / 3600.0).astype(np.float32)
         given = self.inputs.hour
@@ -339,3 +333,32 @@ def _first_of_run_share(key: np.ndarray, order: np.ndarray) -> np.ndarray:
             first = place
         share[order[place]] = first / max(n - 1, 1)
     return share
+
+
+@kernel
+def _summarise_history(
+    items: np.ndarray,
+    times: np.ndarray,
+    item_category: np.ndarray,
+    item_log_price: np.ndarray,
+    n_categories: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`FeatureContext.history_summary`: histories are rows of item ids, -1 where shorter."""
+    n_users, width = items.shape
+    counts = np.zeros((n_users, n_categories), dtype=np.float32)
+    last = np.zeros((n_users, n_categories), dtype=np.int64)
+    log_price = np.full(n_users, np.nan)
+    for user in range(n_users):
+        total, clicked = 0.0, 0
+        for j in range(width):
+            item = items[user, j]
+            if item < 0:
+                continue
+            category = item_category[item]
+            counts[user, category] += 1
+            last[user, category] = max(last[user, category], times[user, j])
+            total += item_log_price[item]
+            clicked += 1
+        if clicked:
+            log_price[user] = total / clicked
+    return counts, last, log_price

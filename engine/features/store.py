@@ -111,32 +111,38 @@ class Cooccurrence:
 
     def rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(a) x len(b)) counts for every pair (a[j], b[i]): one user's recent clicks
-        against a request's candidates. Each of the few `a` rows is searched in place, so a
-        popular item with a long row costs a binary search per candidate, not a scan."""
+        against a request's candidates. Each `a` row (at most `top` entries) is walked and
+        its items found among the sorted `b`: a few hundred searches, not len(a) x len(b)."""
         if len(self.keys) == 0:
             return np.zeros((len(a), len(b)), dtype=np.float32)
-        firsts = np.asarray(a, dtype=np.int64)
-        return _pair_rows(self.keys, self.counts, self.n_items, firsts, np.asarray(b, dtype=np.int64))
+        b = np.asarray(b, dtype=np.int64)
+        order = np.argsort(b)
+        return _pair_rows(
+            self.keys, self.counts, self.n_items, np.asarray(a, dtype=np.int64), b[order], order
+        )
 
 
 @kernel
 def _pair_rows(
-    keys: np.ndarray, counts: np.ndarray, n_items: int, firsts: np.ndarray, seconds: np.ndarray
+    keys: np.ndarray,
+    counts: np.ndarray,
+    n_items: int,
+    firsts: np.ndarray,
+    sorted_seconds: np.ndarray,
+    order: np.ndarray,
 ) -> np.ndarray:
-    out = np.zeros((len(firsts), len(seconds)), dtype=np.float32)
+    out = np.zeros((len(firsts), len(sorted_seconds)), dtype=np.float32)
     for j in range(len(firsts)):
         if firsts[j] < 0:
             continue
         lo = np.searchsorted(keys, firsts[j] * n_items)
         hi = np.searchsorted(keys, (firsts[j] + 1) * n_items)
-        if hi == lo:
-            continue
-        row = keys[lo:hi]
-        for i in range(len(seconds)):
-            query = firsts[j] * n_items + seconds[i]
-            at = np.searchsorted(row, query)
-            if at < len(row) and row[at] == query:
-                out[j, i] = counts[lo + at]
+        for at in range(lo, hi):
+            second = keys[at] - firsts[j] * n_items
+            place = np.searchsorted(sorted_seconds, second)
+            while place < len(sorted_seconds) and sorted_seconds[place] == second:
+                out[j, order[place]] = counts[at]
+                place += 1
     return out
 
 
