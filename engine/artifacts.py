@@ -166,6 +166,7 @@ def load_array(path: Path, *, dtype: str, ndim: int, mmap: bool = True) -> np.nd
     except (ValueError, OSError) as exc:
         raise ArtifactError(f"{path} cannot be read as a numpy array ({exc}); rebuild it") from None
     _check_column(path, path.stem, array, dtype, ndim)
+    array.flags.writeable = False  # read into memory or mapped, what was loaded is not edited
     # A plain ndarray view of the mapped file: np.memmap's Python-level __getitem__ would
     # make every fancy-indexed gather in the request path several times slower.
     return np.asarray(array)

@@ -16,8 +16,11 @@ from engine.requests import RecommendRequest
 
 @pytest.fixture(scope="module")
 def client(small_dir: Path, small_config: Path) -> TestClient:
-    """Its own engine: the API records events, which must not leak into other tests."""
-    return TestClient(create_app(Engine.open(small_dir, load_config(small_config))))
+    """Its own engine, warmed up as a server's is: the API records events, which must not
+    leak into other tests."""
+    engine = Engine.open(small_dir, load_config(small_config))
+    engine.warm_up()
+    return TestClient(create_app(engine))
 
 
 def test_recommend_health_metrics_and_openapi(client: TestClient) -> None:
