@@ -18,6 +18,7 @@ from engine.data import Catalog, Users
 from engine.events import EVENT_KINDS, LiveRows, event_key, event_key_int
 from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 from engine.limits import DAY
+from engine.retrieval.types import PATHS
 from engine.runs import contains, run_first_index, run_starts
 
 HISTORY = 50  # clicks used for category affinity and "clicked before"
@@ -76,6 +77,8 @@ class FeatureContext:
         self.u_user = inputs.user[first]
         self.u_end = inputs.end[first]
         self.u_known = (self.u_user >= 0) & (self.u_user < users.n_users)
+        #: one user at one time: a serving request, whose rows share its context (hour, category)
+        self.one_request = len(self.u_user) == 1
         self._counts: dict[tuple, np.ndarray] = {}
         if live is not None and len(self.u_user) != 1:
             raise ValueError("live events are read for one request (one user at one time), not a batch")
@@ -165,11 +168,18 @@ class FeatureContext:
 
     def path_rank(self, column: int) -> np.ndarray:
         """Rank in one retrieval path (NaN where the path did not find the row's item)."""
+        return self.path_ranks[column]
+
+    @cached_property
+    def path_ranks(self) -> np.ndarray:
+        """(PATHS x rows) rank in every retrieval path, NaN where it did not find the row's
+        item (all NaN when the paths are unknown); one contiguous row per path."""
         ranks = self.inputs.path_ranks
         if ranks is None:
-            return np.full(self.n, np.nan, dtype=np.float32)
-        found = ranks[:, column]
-        return np.where(found >= 0, found, np.nan).astype(np.float32)
+            return np.full((len(PATHS), self.n), np.nan, dtype=np.float32)
+        block = ranks.T.astype(np.float32)
+        block[block < 0] = np.nan
+        return block
 
     # ----------------------------------------------------------- shared values
     @cached_property
@@ -285,8 +295,9 @@ class FeatureContext:
 
     @cached_property
     def session_category(self) -> np.ndarray:
-        """Per row: the request's category, else the category of the user's last click."""
-        given = self.inputs.context_category
+        """Per row (once for a request): the request's category, else the category of the
+        user's last click."""
+        given = self.inputs.context_category[:1] if self.one_request else self.inputs.context_category
         return np.where(given >= 0, given, self.per_row(self.last_click_category))
 
     @cached_property
@@ -295,8 +306,11 @@ class FeatureContext:
 
     @cached_property
     def hour(self) -> np.ndarray:
-        from_clock = ((self.inputs.end % DAY) / 3600.0).astype(np.float32)
-        given = self.inputs.hour
+        """Per row, or once for a request (its rows share one time and one context)."""
+        end, given = self.inputs.end, self.inputs.hour
+        if self.one_request:
+            end, given = end[:1], None if given is None else given[:1]
+        from_clock = ((end % DAY) / 3600.0).astype(np.float32)
         return (
             from_clock if given is None else np.where(np.isnan(given), from_clock, given).astype(np.float32)
         )

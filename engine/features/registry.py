@@ -117,7 +117,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "ctx_weekend",
         "user",
         "1 on Saturday and Sunday",
-        lambda c: (((c.inputs.end // DAY) + 3) % 7 >= 5).astype(np.float32),
+        lambda c: c.per_row((((c.u_end // DAY) + 3) % 7 >= 5).astype(np.float32)),
     ),
     FeatureSpec(
         "ctx_has_category",
@@ -349,11 +349,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "x_paths_found",
         "cross",
         "how many retrieval paths found the item",
-        lambda c: (
-            np.zeros(c.n, np.float32)
-            if c.inputs.path_ranks is None
-            else (c.inputs.path_ranks >= 0).sum(axis=1)
-        ),
+        lambda c: (~np.isnan(c.path_ranks)).sum(axis=0, dtype=np.float32),
     ),
 )
 

@@ -97,8 +97,8 @@ def load(directory: Path, dataset: str, built_for: dict, n_items: int) -> Neighb
             f"the history neighbours in {directory} were built for another {what}; rebuild them "
             f"with `twostage build --data-dir {directory.parents[1]}`"
         )
-    ids = load_array(directory / IDS, dtype="int32", ndim=2)
-    scores = load_array(directory / SCORES, dtype="float32", ndim=2)
+    ids = load_array(directory / IDS, dtype="int32", ndim=2, mmap=False)
+    scores = load_array(directory / SCORES, dtype="float32", ndim=2, mmap=False)
     if ids.shape != scores.shape or len(ids) != n_items:
         raise ArtifactError(
             f"the history neighbours in {directory} have {len(ids)} rows for {n_items} items; "
