@@ -32,6 +32,7 @@ from engine.retrieval import paths, quotas, resolve, trending
 from engine.retrieval.merge import merge
 from engine.retrieval.recall import ann_recall
 from engine.rules import Ranked, apply_rules
+from engine.runs import best_first
 from engine.timing import StageTimer
 
 
@@ -246,7 +247,7 @@ class Engine:
             guard = self.model_guard if self.config.model.skip_over_budget else None
             scores, degraded = guarded_scores(reranker.predict, guard, matrix)
         with timer.stage("rules"):
-            order = np.argsort(-scores, kind="stable")
+            order = best_first(scores)
             ids = result.candidates.item_ids
             ranked = apply_rules(Ranked(ids[order], scores[order]), self.catalog, self.config.rules, k)
         response = build_response(

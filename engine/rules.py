@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.config import RulesConfig
 from engine.data import Catalog
-from engine.runs import contains, place_in_run, run_starts
+from engine.runs import best_first, contains, place_in_run, run_starts
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> R
     before = np.arange(len(ranked.item_ids))
     if config.promoted_mode == "boost":
         scores = ranked.scores + config.promoted_boost * is_promoted
-        order = np.argsort(-scores, kind="stable")
+        order = best_first(scores)
         ids, scores = ranked.item_ids[order], scores[order]
         moved = np.flatnonzero(is_promoted[order] & (before[order] > before))
         boost = config.promoted_boost

@@ -47,3 +47,36 @@ def _contains(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
         at = np.searchsorted(pool, values[i])
         found[i] = at < len(pool) and pool[at] == values[i]
     return found
+
+
+def best_first(scores: np.ndarray) -> np.ndarray:
+    """Positions of `scores` best first, ties in position order: a stable descending argsort.
+
+    For a model's scores: numpy's stable sort (timsort) is 3x slower on a request's 500 of
+    them than its default sort (vectorised, SIMD), which is not stable. So: the fast sort,
+    then each run of equal scores (a model's tie often, in runs of two or three) put back in
+    position order by one compiled pass. Counts, which tie in long runs, suit timsort better."""
+    return _ties_in_position_order(scores, np.argsort(-scores))
+
+
+@kernel
+def _ties_in_position_order(scores: np.ndarray, order: np.ndarray) -> np.ndarray:
+    order = order.copy()
+    start = 0
+    for end in range(1, len(order) + 1):
+        if end < len(order):
+            a, b = scores[order[start]], scores[order[end]]
+            if a == b or (np.isnan(a) and np.isnan(b)):  # NaN sorts last, unequal to itself
+                continue
+        if end - start > 16:  # a long run (counts tie often): one sort
+            order[start:end] = np.sort(order[start:end])
+            start = end
+            continue
+        for i in range(start + 1, end):  # insertion sort: most runs are two or three entries
+            position, j = order[i], i
+            while j > start and order[j - 1] > position:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = position
+        start = end
+    return order

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.retrieval.merge import merge
 from engine.retrieval.types import PathResult
-from engine.runs import contains
+from engine.runs import best_first, contains
 
 
 def path(name: str, ids: list[int], quota: int) -> PathResult:
@@ -99,3 +99,18 @@ def test_contains_agrees_with_isin() -> None:
         pool = rng.integers(0, 100, size=n_pool)
         values = rng.integers(-5, 105, size=300)
         assert (contains(values, pool) == np.isin(values, pool)).all()
+
+
+def test_best_first_is_a_stable_descending_argsort() -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(600):
+        n = int(rng.integers(0, 200))
+        scores = rng.random(n)
+        if trial % 3 == 0:
+            scores = np.round(scores, 1)  # ties
+        if trial % 5 == 0:
+            scores[rng.random(n) < 0.2] = np.nan
+        if trial % 7 == 0:
+            scores[rng.random(n) < 0.3] = -0.0  # equal to 0.0
+        scores = scores.astype(np.float32 if trial % 2 else np.float64)
+        assert best_first(scores).tolist() == np.argsort(-scores, kind="stable").tolist()
