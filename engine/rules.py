@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.compiled import kernel
 from engine.config import RulesConfig
 from engine.data import Catalog
-from engine.runs import best_first, contains, place_in_run, run_starts
+from engine.runs import best_first, contains
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,11 @@ def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> R
 def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:
     """At most `category_cap` items per category in the top k: the rest move below it."""
     categories = catalog.category[ranked.item_ids]
-    by_category = np.argsort(categories, kind="stable")
-    occurrence = np.empty(len(categories), dtype=np.int64)
-    occurrence[by_category] = place_in_run(run_starts(categories[by_category]))
+    order, occurrence, new_position = _capped_order(
+        categories, config.category_cap, len(catalog.category_names)
+    )
     over = occurrence >= config.category_cap
-    order = np.concatenate((np.flatnonzero(~over), np.flatnonzero(over)))
-    new_position = np.empty(len(order), dtype=np.int64)
-    new_position[order] = np.arange(len(order))
-    pushed = np.flatnonzero(over & (np.arange(len(order)) < k) & (new_position >= k))
+    pushed = np.flatnonzero(over[:k] & (new_position[:k] >= k))
     names, cap = catalog.category_names, config.category_cap
 
     def detail(i: int) -> str:
@@ -125,6 +123,34 @@ def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) 
 
     changes = RuleChanges("category_cap", "moved down", ranked.item_ids[pushed], detail)
     return ranked.changed(ranked.item_ids[order], ranked.scores[order], changes)
+
+
+@kernel
+def _capped_order(
+    categories: np.ndarray, cap: int, n_categories: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each item's occurrence in its category (0 = the category's first), the new order
+    (items within the cap in list order, then the rest in list order) and each item's new
+    position, in one pass with a counter per category."""
+    n = len(categories)
+    seen = np.zeros(n_categories, dtype=np.int64)
+    occurrence = np.empty(n, dtype=np.int64)
+    within = 0
+    for i in range(n):
+        occurrence[i] = seen[categories[i]]
+        seen[categories[i]] += 1
+        within += occurrence[i] < cap
+    order = np.empty(n, dtype=np.int64)
+    new_position = np.empty(n, dtype=np.int64)
+    kept, moved = 0, within
+    for i in range(n):
+        if occurrence[i] < cap:
+            order[kept], new_position[i] = i, kept
+            kept += 1
+        else:
+            order[moved], new_position[i] = i, moved
+            moved += 1
+    return order, occurrence, new_position
 
 
 RULES = {"out_of_stock": out_of_stock, "promoted": promoted, "category_cap": category_cap}

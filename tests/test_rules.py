@@ -58,3 +58,23 @@ def test_promoted_items_are_boosted_or_pinned(engine: Engine) -> None:
     )
     assert pinned.item_ids[1] == promoted and pinned.effects[0].action == "pinned"
     assert sorted(pinned.item_ids.tolist()) == sorted(items.tolist())
+
+
+def test_category_cap_matches_the_rule_written_plainly(engine: Engine) -> None:
+    catalog = engine.catalog
+    rng = np.random.default_rng(6)
+    for _ in range(30):
+        items = rng.choice(catalog.n_items, size=int(rng.integers(1, 80)), replace=False)
+        cap, k = int(rng.integers(1, 4)), int(rng.integers(1, 20))
+        config = RulesConfig(order=("category_cap",), category_cap=cap)
+        out = apply_rules(_ranked(engine, items), catalog, config, k=k)
+        seen: dict[int, int] = {}
+        within, beyond = [], []
+        for item in items.tolist():
+            category = int(catalog.category[item])
+            (within if seen.get(category, 0) < cap else beyond).append(item)
+            seen[category] = seen.get(category, 0) + 1
+        expected = within + beyond
+        assert out.item_ids.tolist() == expected
+        pushed = {item for p, item in enumerate(items.tolist()) if p < k and expected.index(item) >= k}
+        assert {e.item_id for e in out.effects} == pushed
