@@ -60,17 +60,17 @@ def _merge(
     path_scores = np.full((capacity, n_paths), np.nan, dtype=np.float32)
     path_ranks = np.full((capacity, n_paths), -1, dtype=np.int32)
     next_rank = np.zeros(n_paths, dtype=np.int64)
+    next_key = np.where(lengths > 0, 0.0, np.inf)  # each path's next entry's rank / quota
     n_kept, n_unseen, n_excluded = 0, 0, 0
     for _ in range(n_entries):
         # The entry with the smallest rank / quota; ties go to the earlier path.
-        path, best = -1, np.inf
-        for p in range(n_paths):
-            if next_rank[p] < lengths[p]:
-                key = next_rank[p] / quotas[p]
-                if key < best:
-                    path, best = p, key
+        path = 0
+        for p in range(1, n_paths):
+            if next_key[p] < next_key[path]:
+                path = p
         rank = next_rank[path]
         next_rank[path] += 1
+        next_key[path] = next_rank[path] / quotas[path] if next_rank[path] < lengths[path] else np.inf
         entry = starts[path] + rank
         item = ids[entry]
         slot = (item * 2654435761) & (slots - 1)
