@@ -20,7 +20,7 @@ from engine.data import Dataset
 from engine.embeddings import open_dataset
 from engine.events import LiveRows, LiveUser, check_event
 from engine.explain import Explanation, explain, ranked_below
-from engine.features import EventStore, FeatureContext, assemble, feature_specs
+from engine.features import EventStore, FeatureContext, FeatureRows, feature_specs
 from engine.layout import Layout, default_data_dir
 from engine.limits import DAY, check_k, check_size, check_user_id
 from engine.live_store import LiveStore, open_store
@@ -241,11 +241,11 @@ class Engine:
             inputs = request_inputs(request, result, self.now, len(self.catalog.category_names))
             rows = LiveRows(live, self.live.item_counts(result.candidates.item_ids))
             context = FeatureContext(inputs, self.catalog, self.users, self.store, rows)
-            matrix = assemble(context, self.features)
+            features = FeatureRows(context, self.features, reranker.read_columns)
         result = self._noting_live_problem(result)
         with timer.stage("model"):
             guard = self.model_guard if self.config.model.skip_over_budget else None
-            scores, degraded = guarded_scores(reranker.predict, guard, matrix)
+            scores, degraded = guarded_scores(reranker.predict, guard, features.model_input)
         with timer.stage("rules"):
             order = best_first(scores)
             ids = result.candidates.item_ids
@@ -254,7 +254,7 @@ class Engine:
             request,
             result,
             scores,
-            matrix,
+            features,
             self.feature_names,
             ranked,
             self.catalog,

@@ -44,7 +44,9 @@ def funnel(response: RecommendResponse) -> tuple[FunnelStep, ...]:
     ms = response.timings_ms
     scored = "scored by the model" if response.model_scored else "; ".join(response.degraded)
     steps.append(
-        FunnelStep("features", counts.kept, f"{response.features.shape[1]} features each", ms.get("features"))
+        FunnelStep(
+            "features", counts.kept, f"{len(response.feature_names)} features each", ms.get("features")
+        )
     )
     steps.append(FunnelStep("model", counts.kept, scored, ms.get("model")))
     dropped = {e.item_id for e in response.effects if e.action == "dropped"}

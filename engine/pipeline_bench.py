@@ -124,7 +124,7 @@ def pipeline_bench(
     return PipelineBench(
         backend=first.candidates.backend,
         n_candidates=len(first.candidates.candidates),
-        n_features=first.features.shape[1],
+        n_features=len(first.feature_names),
         trees=engine.reranker.trees,
         requests=n_requests,
         requests_per_second=n_requests / (elapsed / 1e9),
@@ -155,8 +155,9 @@ def _bare_pass(engine: Engine, requests: list[RecommendRequest], recall_sample: 
             index.library_search(query, result.ann_k, {**index.search_params, **result.search_params})
             ann_bare.append(time.perf_counter_ns() - started)
             ann_stage.append(result.timings_ns["ann"])
+        matrix = response.feature_rows.model_input  # what the model stage scored
         started = time.perf_counter_ns()
-        model.predict(response.features, thread_count=1)
+        model.predict(matrix, thread_count=1)
         model_bare.append(time.perf_counter_ns() - started)
         model_stage.append(response.timings_ms["model"] * 1e6)
         if i < recall_sample:

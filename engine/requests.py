@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.features.registry import FeatureRows
 from engine.retrieval.types import CandidateSet
 from engine.rules import RuleChanges, RuleEffect, effects_of
 
@@ -122,13 +123,18 @@ class RecommendResponse:
     items: tuple[RankedItem, ...]
     candidates: CandidateResult
     scores: np.ndarray
-    features: np.ndarray
+    feature_rows: FeatureRows  # `features`, its unread columns filled in on first read
     feature_names: tuple[str, ...]  # the columns of `features`: the data set's feature set
     rule_changes: tuple[RuleChanges, ...]  # worded on demand by `effects`
     timings_ms: dict[str, float]
     verdicts: tuple[StageVerdict, ...]
     degraded: tuple[str, ...]
     notes: tuple[str, ...]
+
+    @cached_property
+    def features(self) -> np.ndarray:
+        """(candidates x features), aligned with `candidates.candidates`."""
+        return self.feature_rows.matrix
 
     @cached_property
     def effects(self) -> tuple[RuleEffect, ...]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from engine.config import BudgetConfig
 from engine.data import Catalog
-from engine.features import FeatureInputs
+from engine.features import FeatureInputs, FeatureRows
 from engine.limits import check_context
 from engine.requests import CandidateResult, RankedItem, RecommendRequest, RecommendResponse, StageVerdict
 from engine.rules import Ranked, effects_of
@@ -42,7 +42,7 @@ def build_response(
     request: RecommendRequest,
     result: CandidateResult,
     scores: np.ndarray,
-    features: np.ndarray,
+    features: FeatureRows,
     feature_names: tuple[str, ...],
     ranked: Ranked,
     catalog: Catalog,
@@ -97,7 +97,7 @@ def build_response(
         items=tuple(items),
         candidates=result,
         scores=scores,
-        features=features,
+        feature_rows=features,
         feature_names=feature_names,
         rule_changes=ranked.changes,
         timings_ms=ms,

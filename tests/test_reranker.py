@@ -210,3 +210,23 @@ def test_truncated_or_missing_model_file_is_refused(small_dir: Path, tmp_path: P
     shutil.rmtree(copy / "model")
     with pytest.raises(ArtifactError, match=r"no re-ranker in .*twostage build"):
         Engine.open(copy).recommend(RecommendRequest(1))
+
+
+def test_a_request_computes_the_columns_its_model_reads_and_the_rest_when_read(engine: Engine) -> None:
+    read = engine.reranker.read_columns
+    assert 0 < len(read) < len(engine.features), "a few trees split on part of the features"
+    response = engine.recommend(RecommendRequest(8, k=5))
+    scored = response.feature_rows.model_input.copy()
+    unread = [j for j in range(len(engine.features)) if j not in read]
+    assert np.isnan(scored[:, unread]).all() and not np.isnan(scored[:, list(read)]).all()
+    # The model never reads the other columns: any values there give the same scores.
+    noise = scored.copy()
+    noise[:, unread] = np.random.default_rng(0).normal(size=(len(noise), len(unread)))
+    assert np.array_equal(engine.reranker.predict(noise), engine.reranker.predict(scored))
+    # Read in full, the matrix is what one pass over every feature computes.
+    result = response.candidates
+    request = RecommendRequest(8, k=5)
+    inputs = request_inputs(request, result, engine.now, len(engine.catalog.category_names))
+    context = FeatureContext(inputs, engine.catalog, engine.users, engine.store)
+    np.testing.assert_array_equal(response.features, assemble(context, engine.features))
+    np.testing.assert_array_equal(response.features[:, list(read)], scored[:, list(read)])

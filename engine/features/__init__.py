@@ -5,7 +5,14 @@ candidates) and for training (millions of logged impressions) with the same code
 """
 
 from engine.features.context import FeatureContext, FeatureInputs
-from engine.features.registry import FEATURES, FeatureSpec, assemble, feature_names, feature_specs
+from engine.features.registry import (
+    FEATURES,
+    FeatureRows,
+    FeatureSpec,
+    assemble,
+    feature_names,
+    feature_specs,
+)
 from engine.features.store import EventStore
 
 __all__ = [
@@ -13,6 +20,7 @@ __all__ = [
     "EventStore",
     "FeatureContext",
     "FeatureInputs",
+    "FeatureRows",
     "FeatureSpec",
     "assemble",
     "feature_names",

@@ -5,8 +5,9 @@ explanations and the app read names and descriptions from this list.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -365,13 +366,52 @@ def feature_names(available: frozenset[str] | None = None) -> list[str]:
     return [spec.name for spec in feature_specs(available)]
 
 
-def assemble(context: FeatureContext, specs: tuple[FeatureSpec, ...] = FEATURES) -> np.ndarray:
-    """The (rows x features) float32 matrix, one vectorised call per feature.
+def assemble(
+    context: FeatureContext, specs: tuple[FeatureSpec, ...] = FEATURES, columns: Sequence[int] | None = None
+) -> np.ndarray:
+    """The (rows x features) float32 matrix, one vectorised call per feature; only `columns`
+    (the rest NaN) when given."""
+    return _by_feature(context, specs, range(len(specs)) if columns is None else columns).T
 
-    Filled feature by feature into contiguous rows of its transpose, so each write is one
-    sequential block rather than a column strided across the whole matrix."""
-    by_feature = np.empty((len(specs), context.n), dtype=np.float32)
+
+def _by_feature(
+    context: FeatureContext, specs: tuple[FeatureSpec, ...], columns: Iterable[int]
+) -> np.ndarray:
+    """(features x rows): each feature fills one contiguous row (a sequential write, not a
+    column strided across the matrix); the matrix is its transpose."""
+    by_feature = np.full((len(specs), context.n), np.nan, dtype=np.float32)
+    _fill(by_feature, context, specs, columns)
+    return by_feature
+
+
+def _fill(
+    by_feature: np.ndarray, context: FeatureContext, specs: tuple[FeatureSpec, ...], columns: Iterable[int]
+) -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
-        for j, spec in enumerate(specs):
-            by_feature[j] = spec.compute(context)
-    return by_feature.T
+        for j in columns:
+            by_feature[j] = specs[j].compute(context)
+
+
+class FeatureRows:
+    """One request's (rows x features) matrix, computed in two steps. The request computes
+    the columns its model reads (a model of a few dozen trees splits on part of them: 30 of
+    74 at a million items); the rest, which explanations and the app show but the model
+    never reads, are filled in from the same context on the first read of `matrix`: they
+    are what the request would have computed, and a client that shows no features never
+    pays for them. `model_input` is what the model scored (unread columns NaN)."""
+
+    def __init__(self, context: FeatureContext, specs: tuple[FeatureSpec, ...], read: Sequence[int]):
+        self._context, self._specs, self._read = context, specs, read
+        self._by_feature = _by_feature(context, specs, read)
+        self.model_input = self._by_feature.T  # CatBoost marks the view it reads read-only
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        read = set(self._read)
+        _fill(
+            self._by_feature,
+            self._context,
+            self._specs,
+            [j for j in range(len(self._specs)) if j not in read],
+        )
+        return self._by_feature.T

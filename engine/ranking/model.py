@@ -24,6 +24,8 @@ class Reranker:
         self.model = model
         self.feature_names = feature_names
         self.manifest = manifest or {}
+        #: the feature columns the model's trees split on; it never reads the others
+        self.read_columns = _split_columns(model, len(feature_names))
 
     @property
     def trees(self) -> int:
@@ -75,3 +77,13 @@ class Reranker:
         except CatBoostError as exc:
             raise ArtifactError(f"CatBoost cannot read {directory / MODEL_FILE}: {exc}") from None
         return cls(model, trained, manifest)
+
+
+def _split_columns(model: CatBoost, n_features: int) -> tuple[int, ...]:
+    """Columns with at least one split border: an oblivious tree compares a feature with its
+    borders and nothing else, so a column without borders cannot change a prediction."""
+    try:
+        borders = model.get_borders()
+    except CatBoostError:  # a model without float features' borders: assume it reads all
+        return tuple(range(n_features))
+    return tuple(sorted(int(column) for column, values in borders.items() if len(values)))
