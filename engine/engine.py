@@ -249,7 +249,9 @@ class Engine:
         with timer.stage("rules"):
             order = best_first(scores)
             ids = result.candidates.item_ids
-            ranked = apply_rules(Ranked(ids[order], scores[order]), self.catalog, self.config.rules, k)
+            ranked = apply_rules(
+                Ranked(ids[order], scores[order], rows=order), self.catalog, self.config.rules, k
+            )
         response = build_response(
             request,
             result,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import compress
 
 import numpy as np
 
@@ -56,10 +57,7 @@ def build_response(
     by_item: dict[int, list[str]] = {}
     for effect in effects_of(ranked.changes, among=ranked.item_ids[:k]):
         by_item.setdefault(effect.item_id, []).append(f"{effect.rule}: {effect.action} ({effect.detail})")
-    # Each final item's row in the stage-1 order, found by one sorted search (no loop over candidates).
-    top = ranked.item_ids[:k]
-    by_id = np.argsort(cands.item_ids)
-    rows = by_id[np.searchsorted(cands.item_ids[by_id], top)]
+    top, rows = ranked.item_ids[:k], ranked.rows[:k]  # each final item's row in the candidate set
     found = (cands.path_ranks[rows] >= 0).tolist()
     items = [
         RankedItem(
@@ -70,7 +68,7 @@ def build_response(
             rank_before=row + 1,
             rank_after=position + 1,
             rank_change=row - position,
-            found_by=tuple(name for name, hit in zip(cands.path_names, paths, strict=True) if hit),
+            found_by=tuple(compress(cands.path_names, paths)),
             rules=tuple(by_item.get(item, ())),
         )
         for position, (item, row, category, score, paths) in enumerate(

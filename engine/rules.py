@@ -44,18 +44,26 @@ class RuleChanges:
 
 @dataclass(frozen=True)
 class Ranked:
-    """Items best first, their final scores, and what the rules have changed so far."""
+    """Items best first, their final scores, what the rules have changed so far, and each
+    item's row in the list the rules started from (the candidate set), when known."""
 
     item_ids: np.ndarray
     scores: np.ndarray
     changes: tuple[RuleChanges, ...] = ()
+    rows: np.ndarray | None = None
 
     @property
     def effects(self) -> tuple[RuleEffect, ...]:
         return effects_of(self.changes)
 
-    def changed(self, ids: np.ndarray, scores: np.ndarray, changes: RuleChanges) -> Ranked:
-        return Ranked(ids, scores, (*self.changes, changes) if len(changes.item_ids) else self.changes)
+    def reordered(self, order: np.ndarray, changes: RuleChanges, scores: np.ndarray | None = None) -> Ranked:
+        """The items taken in `order` (positions or a mask), with new `scores` if given."""
+        return Ranked(
+            self.item_ids[order],
+            (self.scores if scores is None else scores)[order],
+            (*self.changes, changes) if len(changes.item_ids) else self.changes,
+            None if self.rows is None else self.rows[order],
+        )
 
 
 def effects_of(changes: tuple[RuleChanges, ...], among: np.ndarray | None = None) -> tuple[RuleEffect, ...]:
@@ -73,7 +81,7 @@ def out_of_stock(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) 
     """Drop items with no inventory."""
     empty = catalog.inventory[ranked.item_ids] <= 0
     changes = RuleChanges("out_of_stock", "dropped", ranked.item_ids[empty], lambda i: "no units in stock")
-    return ranked.changed(ranked.item_ids[~empty], ranked.scores[~empty], changes)
+    return ranked.reordered(~empty, changes)
 
 
 def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:
@@ -85,16 +93,15 @@ def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> R
     if config.promoted_mode == "boost":
         scores = ranked.scores + config.promoted_boost * is_promoted
         order = best_first(scores)
-        ids, scores = ranked.item_ids[order], scores[order]
-        moved = np.flatnonzero(is_promoted[order] & (before[order] > before))
+        moved = np.flatnonzero(is_promoted[order] & (order > before))
         boost = config.promoted_boost
         changes = RuleChanges(
             "promoted",
             "moved up",
-            ids[moved],
+            ranked.item_ids[order[moved]],
             lambda i: f"score +{boost:g}: {order[moved[i]] + 1} -> {moved[i] + 1}",
         )
-        return ranked.changed(ids, scores, changes)
+        return ranked.reordered(order, changes, scores)
     best = int(np.flatnonzero(is_promoted)[0])
     target = min(config.promoted_pin_position, len(ranked.item_ids)) - 1
     if best <= target:
@@ -103,7 +110,7 @@ def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> R
     changes = RuleChanges(
         "promoted", "pinned", ranked.item_ids[[best]], lambda i: f"pinned at {target + 1} (was {best + 1})"
     )
-    return ranked.changed(ranked.item_ids[order], ranked.scores[order], changes)
+    return ranked.reordered(order, changes)
 
 
 def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:
@@ -122,7 +129,7 @@ def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) 
         return f"item {occurrence[p] + 1} of {names[categories[p]]} (cap {cap}): {where}"
 
     changes = RuleChanges("category_cap", "moved down", ranked.item_ids[pushed], detail)
-    return ranked.changed(ranked.item_ids[order], ranked.scores[order], changes)
+    return ranked.reordered(order, changes)
 
 
 @kernel

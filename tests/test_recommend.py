@@ -21,6 +21,10 @@ def test_response_has_items_ranks_provenance_and_timings(engine: Engine) -> None
     assert len(items) == 10 and len(response.candidates.candidates) == 200
     assert [i.rank_after for i in items] == list(range(1, 11))
     assert all(i.rank_change == i.rank_before - i.rank_after and i.found_by for i in items)
+    candidates = response.candidates.candidates
+    for item in items:  # rank_before is the item's row in the candidate set, found_by its paths
+        row = item.rank_before - 1
+        assert candidates.item_ids[row] == item.item_id and list(item.found_by) == candidates.found_by(row)
     assert all(engine.catalog.inventory[i.item_id] > 0 for i in items), "out-of-stock items are dropped"
     assert response.scores.shape == (200,) and response.features.shape[0] == 200
     assert set(response.timings_ms) == {"retrieval", "features", "model", "rules", "total"}

@@ -67,7 +67,9 @@ def test_category_cap_matches_the_rule_written_plainly(engine: Engine) -> None:
         items = rng.choice(catalog.n_items, size=int(rng.integers(1, 80)), replace=False)
         cap, k = int(rng.integers(1, 4)), int(rng.integers(1, 20))
         config = RulesConfig(order=("category_cap",), category_cap=cap)
-        out = apply_rules(_ranked(engine, items), catalog, config, k=k)
+        start = Ranked(items, np.linspace(1.0, 0.0, len(items)), rows=np.arange(len(items)))
+        out = apply_rules(start, catalog, config, k=k)
+        assert items[out.rows].tolist() == out.item_ids.tolist(), "rows follow their items"
         seen: dict[int, int] = {}
         within, beyond = [], []
         for item in items.tolist():
