@@ -234,7 +234,7 @@ class Engine:
         k = check_k(request.k)
         reranker = self.reranker
         # Recall needs an exact search: measured after the response, outside its timings.
-        result, live = self._candidates(replace(request.stage1(), measure_recall=False))
+        result, live = self._candidates(request.stage1(measure_recall=False))
         timer = StageTimer()
         timer.add("retrieval", result.timings_ns["retrieval"])
         with timer.stage("features"):

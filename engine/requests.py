@@ -74,14 +74,14 @@ class RecommendRequest:
     context: Context = field(default_factory=Context)
     measure_recall: bool = False
 
-    def stage1(self) -> CandidateRequest:
+    def stage1(self, measure_recall: bool | None = None) -> CandidateRequest:
         return CandidateRequest(
             user_id=self.user_id,
             query=self.query,
             n_candidates=self.n_candidates,
             backend=self.backend,
             search_params=self.search_params,
-            measure_recall=self.measure_recall,
+            measure_recall=self.measure_recall if measure_recall is None else measure_recall,
         )
 
 

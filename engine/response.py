@@ -36,6 +36,7 @@ def request_inputs(
         hour=np.full(n, np.nan if context.hour is None else context.hour, dtype=np.float32),
         path_ranks=cands.path_ranks,
         item_vectors=cands.vectors,
+        one_request=True,
     )
 
 

@@ -48,6 +48,8 @@ class FeatureInputs:
     hour: np.ndarray | None = None
     path_ranks: np.ndarray | None = None
     item_vectors: np.ndarray | None = None
+    #: the rows are one request's (one user, one time, one group): nothing to check or group
+    one_request: bool = False
 
 
 class FeatureContext:
@@ -67,9 +69,12 @@ class FeatureContext:
         if live is not None and len(live.item_counts) != self.n:
             raise ValueError(f"live counts for {len(live.item_counts)} rows, features for {self.n}")
         self.item = inputs.item
-        self.single_end = bool(self.n) and bool((inputs.end == inputs.end[0]).all())
-        self.single_group = bool(self.n) and bool((inputs.group == inputs.group[0]).all())
-        if self.single_end and bool((inputs.user == inputs.user[0]).all()):  # one request
+        if inputs.one_request and self.n:
+            self.single_end = self.single_group = True
+        else:
+            self.single_end = bool(self.n) and bool((inputs.end == inputs.end[0]).all())
+            self.single_group = bool(self.n) and bool((inputs.group == inputs.group[0]).all())
+        if self.single_end and (inputs.one_request or bool((inputs.user == inputs.user[0]).all())):
             first, self.row_user = np.zeros(1, dtype=np.int64), np.zeros(self.n, dtype=np.int64)
         else:
             keys = event_key(inputs.user, inputs.end)
