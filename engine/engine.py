@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.ann import AnnIndex
 from engine.artifact_cache import ArtifactCache
+from engine.compiled import gather_rows
 from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
@@ -199,7 +200,7 @@ class Engine:
             seen = self.seen(user_id, query.history) if cfg.exclude_seen else None
             merged = merge([ann, recent, covisit, popular, trend, promoted], n, exclude=seen)
             if query.vector is not None:
-                vectors = self.catalog.vectors[merged.item_ids]
+                vectors = gather_rows(self.catalog.vectors, merged.item_ids)
                 merged = replace(merged, similarity=vectors @ query.vector, vectors=vectors)
         timer.add("retrieval", sum(timer.ns.values()))
         ann_k = min(n, index.count)

@@ -142,8 +142,7 @@ class FeatureContext:
         the candidates' rows of the store's table in one step; training looks each count up
         at its row's own time."""
         if self.single_end:
-            table = self.store.item_table(int(self.inputs.end[0]))
-            columns = np.ascontiguousarray(table[self.item].T)
+            columns = _gather_transposed(self.store.item_table(int(self.inputs.end[0])), self.item)
         else:
             end, index = self.inputs.end, self.store.item_index
             counts = [index(k).count(self.item, 0 if w is None else end - w, end) for k, w in ITEM_COUNTS]
@@ -381,3 +380,14 @@ def _summarise_history(
         if clicked:
             log_price[user] = total / clicked
     return counts, last, log_price
+
+
+@kernel
+def _gather_transposed(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """table[rows].T as one contiguous array, in one pass (see engine.compiled.gather_rows)."""
+    out = np.empty((table.shape[1], len(rows)), dtype=table.dtype)
+    for i in range(len(rows)):
+        row = rows[i]
+        for j in range(table.shape[1]):
+            out[j, i] = table[row, j]
+    return out
