@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from engine.compiled import kernel
+from engine.compiled import gather_rows, kernel
 from engine.data import Catalog, Users
 from engine.events import EVENT_KINDS, LiveRows, event_key, event_key_int
 from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
@@ -174,16 +174,23 @@ class FeatureContext:
         """Rank in one retrieval path (NaN where the path did not find the row's item)."""
         return self.path_ranks[column]
 
-    @cached_property
+    @property
     def path_ranks(self) -> np.ndarray:
         """(PATHS x rows) rank in every retrieval path, NaN where it did not find the row's
         item (all NaN when the paths are unknown); one contiguous row per path."""
+        return self._path_ranks_and_counts[0]
+
+    @property
+    def paths_found(self) -> np.ndarray:
+        """Per row: how many retrieval paths found the item."""
+        return self._path_ranks_and_counts[1]
+
+    @cached_property
+    def _path_ranks_and_counts(self) -> tuple[np.ndarray, np.ndarray]:
         ranks = self.inputs.path_ranks
         if ranks is None:
-            return np.full((len(PATHS), self.n), np.nan, dtype=np.float32)
-        block = ranks.T.astype(np.float32)
-        block[block < 0] = np.nan
-        return block
+            return np.full((len(PATHS), self.n), np.nan, dtype=np.float32), np.zeros(self.n, dtype=np.float32)
+        return _ranks_by_path(ranks)
 
     # ----------------------------------------------------------- shared values
     @cached_property
@@ -244,7 +251,7 @@ class FeatureContext:
                 empty = np.full(self.n, np.nan, dtype=np.float32)
                 return empty, empty, empty
             # (clicks x rows): reductions over the few clicks run along whole rows.
-            sims = vectors[recent] @ self.item_vectors.T
+            sims = gather_rows(vectors, recent) @ self.item_vectors.T
             return sims.max(axis=0), sims.mean(axis=0, dtype=np.float32), sims[-1]
         per_row = recent[self.row_user]
         sims = np.einsum("nd,nkd->nk", self.item_vectors, vectors[np.maximum(per_row, 0)])
@@ -391,3 +398,20 @@ def _gather_transposed(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
         for j in range(table.shape[1]):
             out[j, i] = table[row, j]
     return out
+
+
+@kernel
+def _ranks_by_path(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows x paths) ranks, -1 where not found -> (paths x rows) with NaN there, and how
+    many paths found each row."""
+    rows, paths = ranks.shape
+    block = np.empty((paths, rows), dtype=np.float32)
+    found = np.zeros(rows, dtype=np.float32)
+    for i in range(rows):
+        for p in range(paths):
+            if ranks[i, p] >= 0:
+                block[p, i] = ranks[i, p]
+                found[i] += 1
+            else:
+                block[p, i] = np.nan
+    return block, found

@@ -350,7 +350,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "x_paths_found",
         "cross",
         "how many retrieval paths found the item",
-        lambda c: (~np.isnan(c.path_ranks)).sum(axis=0, dtype=np.float32),
+        lambda c: c.paths_found,
     ),
 )
 
