@@ -67,7 +67,12 @@ class Ranked:
 
 
 def effects_of(changes: tuple[RuleChanges, ...], among: np.ndarray | None = None) -> tuple[RuleEffect, ...]:
-    """Every rule's effects in the order the rules ran (only those on `among` when given)."""
+    """Every rule's effects in the order the rules ran (only those on `among` when given:
+    one membership test over every rule's items, which mostly finds none)."""
+    if among is not None and changes:
+        hit = contains(np.concatenate([change.item_ids for change in changes]), among)
+        if not hit.any():
+            return ()
     return tuple(effect for change in changes for effect in change.effects(among))
 
 
