@@ -7,6 +7,7 @@ import pytest
 
 from engine.features.context import _rank_key, _rank_pct_one_group, _summarise_history
 from engine.features.store import Cooccurrence
+from engine.retrieval.resolve import _strongest_categories
 
 
 def test_one_group_ranks_match_the_sorted_search_rule() -> None:
@@ -82,3 +83,25 @@ def test_history_summary_counts_categories_last_clicks_and_mean_price() -> None:
             assert mean_price[user] == pytest.approx(sum(prices) / len(prices), rel=1e-6)
         else:
             assert np.isnan(mean_price[user])
+
+
+def test_strongest_categories_weigh_clicks_by_age() -> None:
+    rng = np.random.default_rng(7)
+    day, now = 86_400, 10_000_000
+    for trial in range(200):
+        n_categories = int(rng.integers(1, 12))
+        category = rng.integers(0, n_categories, 100).astype(np.int16)
+        items = rng.integers(0, 100, int(rng.integers(1, 30)))
+        ages = rng.integers(0, 90, len(items)) if trial % 2 else np.full(len(items), 3)  # equal ages tie
+        times = now - ages * day
+        n = int(rng.integers(1, 5))
+        top, shares = _strongest_categories(items, times, category, now, n_categories, 30.0, n)
+        # The rule plainly: each click weighs 2^(-age / 30 days); heaviest first, ties by id.
+        weight = [0.0] * n_categories
+        for item, age in zip(items.tolist(), ages.tolist(), strict=True):
+            weight[int(category[item])] += 2.0 ** (-age / 30.0)
+        expected = sorted((c for c in range(n_categories) if weight[c] > 0), key=lambda c: (-weight[c], c))[
+            :n
+        ]
+        assert top.tolist() == expected
+        np.testing.assert_allclose(shares, [weight[c] / sum(weight) for c in expected], rtol=1e-6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.ann.base import as_float32_matrix
+from engine.compiled import kernel
 from engine.data import Catalog, Users
 from engine.limits import DAY, check_user_id
 from engine.requests import CandidateRequest
@@ -43,12 +44,41 @@ def _top_categories(
     """The user's strongest categories by recency-weighted history, and their shares."""
     if len(items) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    age_days = (now - times) / DAY
-    weights = np.exp2(-np.maximum(age_days, 0) / TOP_CATEGORY_HALF_LIFE_DAYS)
-    per_category = np.bincount(catalog.category[items], weights=weights)
-    top = np.argsort(-per_category, kind="stable")[:n]
-    top = top[per_category[top] > 0]
-    return top.astype(np.int64), (per_category[top] / per_category.sum()).astype(np.float32)
+    return _strongest_categories(
+        items, times, catalog.category, now, len(catalog.category_names), TOP_CATEGORY_HALF_LIFE_DAYS, n
+    )
+
+
+@kernel
+def _strongest_categories(
+    items: np.ndarray,
+    times: np.ndarray,
+    item_category: np.ndarray,
+    now: int,
+    n_categories: int,
+    half_life_days: float,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each click weighs 2^(-age / half-life); the `n` heaviest categories (ties: the lower
+    id), those with any weight, and each one's share of the total."""
+    weight = np.zeros(n_categories)
+    for i in range(len(items)):
+        age_days = max((now - times[i]) / DAY, 0.0)
+        weight[item_category[items[i]]] += np.exp2(-age_days / half_life_days)
+    top = np.empty(min(n, n_categories), dtype=np.int64)
+    taken = np.zeros(n_categories, dtype=np.bool_)
+    found = 0
+    for _ in range(len(top)):
+        best = -1
+        for c in range(n_categories):
+            if not taken[c] and weight[c] > 0 and (best < 0 or weight[c] > weight[best]):
+                best = c
+        if best < 0:
+            break
+        taken[best] = True
+        top[found] = best
+        found += 1
+    return top[:found], (weight[top[:found]] / weight.sum()).astype(np.float32)
 
 
 def notes(request: CandidateRequest, query: Query, n: int, got: int) -> tuple[str, ...]:
