@@ -13,7 +13,7 @@ from engine.data import Catalog, Dataset, Interactions, StringColumn
 from engine.errors import InvalidRequestError
 from engine.features.store import Cooccurrence
 from engine.retrieval import quotas, trending
-from engine.retrieval.paths import _best_first_unique, _top, covisit_path, popular_path
+from engine.retrieval.paths import _best_first_unique, _raised_top, _top, covisit_path, popular_path
 from engine.retrieval.types import PATHS, Query
 
 HOUR, DAY = 3600, 86_400
@@ -167,3 +167,22 @@ def test_best_first_unique_keeps_each_ids_best_entry_best_first() -> None:
                 expected[item] = score
         got_ids, got_scores = _best_first_unique(ids, scores, exclude)
         assert got_ids.tolist() == list(expected) and got_scores.tolist() == list(expected.values())
+
+
+def test_popular_raised_top_is_a_stable_sort_of_the_raised_scores() -> None:
+    rng = np.random.default_rng(2)
+    for trial in range(400):
+        n_categories = int(rng.integers(1, 8))
+        category = rng.integers(0, n_categories, 300).astype(np.int16)
+        ids = rng.choice(300, int(rng.integers(1, 150)), replace=False)
+        scores = (rng.integers(1, 20, len(ids)) if trial % 2 else rng.random(len(ids))).astype(np.float32)
+        scores = np.sort(scores)[::-1].copy()  # the global list is best first
+        top = rng.choice(n_categories, int(rng.integers(0, min(4, n_categories) + 1)), replace=False)
+        weights = rng.random(len(top)).astype(np.float32)
+        size = int(rng.integers(1, 200))
+        share = np.zeros(n_categories, np.float32)
+        share[top] = weights
+        raised = scores * (1.0 + share[category[ids]])
+        expected = np.argsort(-raised, kind="stable")[:size]
+        order, got = _raised_top(ids, scores, category, top.astype(np.int64), weights, size)
+        assert order.tolist() == expected.tolist() and got.tolist() == raised[expected].tolist()

@@ -88,11 +88,54 @@ def popular_path(query: Query, popular: Trending, catalog: Catalog, size: int, q
         return PathResult("popular", popular.global_items[:size], popular.global_scores[:size], quota)
     # Enough of the global list that a doubled count cannot come from beyond it.
     ids = popular.global_items[: POPULAR_LOOKAHEAD * size]
-    share = np.zeros(len(catalog.category_names), dtype=np.float32)
-    share[query.top_categories] = query.category_weights
-    scores = popular.global_scores[: len(ids)] * (1.0 + share[catalog.category[ids]])
-    order = _top(scores, size)
-    return PathResult("popular", ids[order], scores[order], quota)
+    scores = popular.global_scores[: len(ids)]
+    weights = query.category_weights.astype(np.float32)
+    order, raised = _raised_top(ids, scores, catalog.category, query.top_categories, weights, size)
+    return PathResult("popular", ids[order], raised, quota)
+
+
+@kernel
+def _raised_top(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    item_category: np.ndarray,
+    categories: np.ndarray,
+    weights: np.ndarray,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the `size` best raised scores (score x (1 + weight of the item's
+    category)), best first, ties by position, and those scores. The list is sorted by score
+    and one category's items are raised alike, so the items of each user category and the
+    rest are each still in order: a merge of those few runs, no sort."""
+    n, k = len(ids), len(categories)
+    run = np.empty(n, dtype=np.int64)  # the user category's index, or k for the rest
+    raised = np.empty(n, dtype=np.float32)
+    starts = np.zeros(k + 2, dtype=np.int64)
+    for i in range(n):
+        run[i] = k
+        for j in range(k):
+            if categories[j] == item_category[ids[i]]:
+                run[i] = j
+        raised[i] = scores[i] * (np.float32(1.0) + (weights[run[i]] if run[i] < k else np.float32(0.0)))
+        starts[run[i] + 1] += 1
+    starts = np.cumsum(starts)  # run r's members are members[starts[r]:starts[r + 1]]
+    members = np.empty(n, dtype=np.int64)
+    fill = starts[:-1].copy()
+    for i in range(n):
+        members[fill[run[i]]] = i
+        fill[run[i]] += 1
+    head = starts[:-1].copy()
+    best = np.empty(min(size, n), dtype=np.int64)
+    for place in range(len(best)):
+        chosen, from_run = -1, -1
+        for r in range(k + 1):
+            if head[r] < starts[r + 1]:
+                i = members[head[r]]
+                if chosen < 0 or raised[i] > raised[chosen] or (raised[i] == raised[chosen] and i < chosen):
+                    chosen, from_run = i, r
+        best[place] = chosen
+        head[from_run] += 1
+    return best, raised[best]
 
 
 def trending_path(query: Query, trending: Trending, size: int) -> PathResult:
