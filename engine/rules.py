@@ -96,10 +96,12 @@ def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> R
         return ranked
     before = np.arange(len(ranked.item_ids))
     if config.promoted_mode == "boost":
-        scores = ranked.scores + config.promoted_boost * is_promoted
-        order = best_first(scores)
-        moved = np.flatnonzero(is_promoted[order] & (order > before))
         boost = config.promoted_boost
+        scores = ranked.scores + boost * is_promoted
+        order = _boosted_order(ranked.scores, is_promoted, scores)
+        if order is None:
+            order = best_first(scores)
+        moved = np.flatnonzero(is_promoted[order] & (order > before))
         changes = RuleChanges(
             "promoted",
             "moved up",
@@ -116,6 +118,42 @@ def promoted(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> R
         "promoted", "pinned", ranked.item_ids[[best]], lambda i: f"pinned at {target + 1} (was {best + 1})"
     )
     return ranked.reordered(order, changes)
+
+
+def _boosted_order(scores: np.ndarray, is_promoted: np.ndarray, boosted: np.ndarray) -> np.ndarray | None:
+    """`best_first(boosted)` when the list is in score order (as the engine hands it over):
+    promoted items all rise by the same boost, so they and the rest are two runs still in
+    order, merged in one compiled pass. None when it is not in order (another rule ran first)."""
+    order = _merge_two_runs(scores, is_promoted, boosted)
+    return order if len(order) == len(scores) else None
+
+
+@kernel
+def _merge_two_runs(scores: np.ndarray, in_first: np.ndarray, merged_by: np.ndarray) -> np.ndarray:
+    """Positions best first by `merged_by`, ties by position, merging the run of positions
+    `in_first` and the rest; empty when `scores` is not in descending order (or holds NaN)."""
+    n = len(scores)
+    for i in range(1, n):
+        if not scores[i] <= scores[i - 1]:
+            return np.empty(0, dtype=np.int64)
+    first = np.flatnonzero(in_first)
+    rest = np.flatnonzero(~in_first)
+    order = np.empty(n, dtype=np.int64)
+    a = b = 0
+    for place in range(n):
+        if b == len(rest) or (
+            a < len(first)
+            and (
+                merged_by[first[a]] > merged_by[rest[b]]
+                or (merged_by[first[a]] == merged_by[rest[b]] and first[a] < rest[b])
+            )
+        ):
+            order[place] = first[a]
+            a += 1
+        else:
+            order[place] = rest[b]
+            b += 1
+    return order
 
 
 def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:

@@ -80,3 +80,22 @@ def test_category_cap_matches_the_rule_written_plainly(engine: Engine) -> None:
         assert out.item_ids.tolist() == expected
         pushed = {item for p, item in enumerate(items.tolist()) if p < k and expected.index(item) >= k}
         assert {e.item_id for e in out.effects} == pushed
+
+
+def test_promoted_boost_orders_as_a_stable_sort_of_the_boosted_scores(engine: Engine) -> None:
+    catalog = engine.catalog
+    rng = np.random.default_rng(8)
+    promoted = np.flatnonzero(catalog.promoted)
+    for trial in range(40):
+        items = np.r_[rng.choice(promoted, 4, replace=False), rng.choice(catalog.n_items, 60, replace=False)]
+        items = np.unique(items)
+        scores = np.round(rng.random(len(items)), 1)  # ties
+        if trial % 2:  # in score order, as the engine hands it over (the merge); else any order
+            scores = np.sort(scores)[::-1].copy()
+        out = apply_rules(
+            Ranked(items, scores), catalog, RulesConfig(order=("promoted",), promoted_boost=0.3), k=10
+        )
+        boosted = scores + 0.3 * catalog.promoted[items]
+        expected = np.argsort(-boosted, kind="stable")
+        assert out.item_ids.tolist() == items[expected].tolist()
+        assert out.scores.tolist() == boosted[expected].tolist()
