@@ -398,7 +398,8 @@ class FeatureRows:
     74 at a million items); the rest, which explanations and the app show but the model
     never reads, are filled in from the same context on the first read of `matrix`: they
     are what the request would have computed, and a client that shows no features never
-    pays for them. `model_input` is what the model scored (unread columns NaN)."""
+    pays for them. `model_input` is what the model scored: its unread columns are NaN until
+    `matrix` fills them in (the same memory)."""
 
     def __init__(self, context: FeatureContext, specs: tuple[FeatureSpec, ...], read: Sequence[int]):
         self._context, self._specs, self._read = context, specs, read
