@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.features.registry import FeatureRows
+from engine.features.matrix import FeatureRows
 from engine.retrieval.types import CandidateSet
 from engine.rules import RuleChanges, RuleEffect, effects_of
 

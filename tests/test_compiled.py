@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.features.context import _rank_key, _rank_pct_one_group, _summarise_history
+from engine.features.loops import rank_key, rank_pct_one_group, summarise_history
 from engine.features.store import Cooccurrence
 from engine.retrieval.resolve import _strongest_categories
 
@@ -18,14 +18,14 @@ def test_one_group_ranks_match_the_sorted_search_rule() -> None:
         if trial % 3 == 0:
             values = np.round(values, 1)  # many ties
         values[rng.random(n) < 0.1] = np.nan
-        key = _rank_key(values)
+        key = rank_key(values)
         # Rows strictly better = where the row's key first appears among the sorted keys.
         expected = (np.searchsorted(np.sort(key), key) / max(n - 1, 1)).astype(np.float32)
-        np.testing.assert_array_equal(_rank_pct_one_group(values), expected)
+        np.testing.assert_array_equal(rank_pct_one_group(values), expected)
 
 
 def test_one_group_ranks_share_ties_and_put_missing_last() -> None:
-    pct = _rank_pct_one_group(np.array([0.5, np.nan, 0.9, 0.5, 0.1], dtype=np.float32))
+    pct = rank_pct_one_group(np.array([0.5, np.nan, 0.9, 0.5, 0.1], dtype=np.float32))
     assert pct.tolist() == [0.25, 1.0, 0.0, 0.25, 0.75]
 
 
@@ -72,7 +72,7 @@ def test_history_summary_counts_categories_last_clicks_and_mean_price() -> None:
     items = rng.integers(-1, n_items, (20, 12))
     items[3] = -1  # a user without history
     times = np.sort(rng.integers(1, 1000, (20, 12)), axis=1)
-    counts, last, mean_price = _summarise_history(items, times, category, log_price, n_categories)
+    counts, last, mean_price = summarise_history(items, times, category, log_price, n_categories)
     for user in range(len(items)):
         clicked = [(int(i), int(t)) for i, t in zip(items[user], times[user], strict=True) if i >= 0]
         for c in range(n_categories):

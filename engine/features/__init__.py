@@ -1,18 +1,12 @@
 """Stage 2 features: one registry of named features over one vectorised context.
 
-`assemble(context)` builds the (rows x features) float32 matrix for serving (one request's
-candidates) and for training (millions of logged impressions) with the same code.
+`assemble(context)` builds the (rows x features) float32 matrix for training (millions of
+logged impressions) and `FeatureRows` a request's (its candidates), with the same code.
 """
 
 from engine.features.context import FeatureContext, FeatureInputs
-from engine.features.registry import (
-    FEATURES,
-    FeatureRows,
-    FeatureSpec,
-    assemble,
-    feature_names,
-    feature_specs,
-)
+from engine.features.matrix import FeatureRows, assemble
+from engine.features.registry import FEATURES, FeatureSpec, feature_names, feature_specs
 from engine.features.store import EventStore
 
 __all__ = [

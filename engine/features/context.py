@@ -13,9 +13,16 @@ from functools import cached_property
 
 import numpy as np
 
-from engine.compiled import gather_rows, kernel
+from engine.compiled import gather_rows
 from engine.data import Catalog, Users
 from engine.events import EVENT_KINDS, LiveRows, event_key, event_key_int
+from engine.features.loops import (
+    gather_transposed,
+    rank_key,
+    rank_pct_one_group,
+    ranks_by_path,
+    summarise_history,
+)
 from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 from engine.limits import DAY
 from engine.retrieval.types import PATHS
@@ -25,7 +32,6 @@ HISTORY = 50  # clicks used for category affinity and "clicked before"
 SIM_HISTORY = 10  # most recent clicks used for similarity and co-occurrence
 SESSION = 30 * 60
 USER_WINDOWS = (None, SESSION, DAY, 7 * DAY, 30 * DAY)
-RANK_DECIMALS = 5
 CLICK, PURCHASE, IMPRESSION = (EVENT_KINDS.index(k) for k in ("click", "purchase", "impression"))
 
 
@@ -142,7 +148,7 @@ class FeatureContext:
         the candidates' rows of the store's table in one step; training looks each count up
         at its row's own time."""
         if self.single_end:
-            columns = _gather_transposed(self.store.item_table(int(self.inputs.end[0])), self.item)
+            columns = gather_transposed(self.store.item_table(int(self.inputs.end[0])), self.item)
         else:
             end, index = self.inputs.end, self.store.item_index
             counts = [index(k).count(self.item, 0 if w is None else end - w, end) for k, w in ITEM_COUNTS]
@@ -156,8 +162,8 @@ class FeatureContext:
         """Share of the row's group that scores strictly better: 0 for the best, ties share
         the best rank of their run (so any sort order gives the same answer); NaN ranks last."""
         if self.single_group:
-            return _rank_pct_one_group(values)
-        key = _rank_key(np.asarray(values).ravel())
+            return rank_pct_one_group(values)
+        key = rank_key(np.asarray(values).ravel())
         n = len(key)
         pct = np.empty(n, dtype=np.float32)
         group = self.inputs.group
@@ -190,7 +196,7 @@ class FeatureContext:
         ranks = self.inputs.path_ranks
         if ranks is None:
             return np.full((len(PATHS), self.n), np.nan, dtype=np.float32), np.zeros(self.n, dtype=np.float32)
-        return _ranks_by_path(ranks)
+        return ranks_by_path(ranks)
 
     # ----------------------------------------------------------- shared values
     @cached_property
@@ -223,7 +229,7 @@ class FeatureContext:
         per category (users x categories), the last click's time per category (0 = never),
         and the mean log price of the clicked items (NaN when none)."""
         items, times = self.history
-        return _summarise_history(
+        return summarise_history(
             items, times, self.catalog.category, self.store.item_log_price, len(self.catalog.category_names)
         )
 
@@ -325,93 +331,3 @@ class FeatureContext:
         return (
             from_clock if given is None else np.where(np.isnan(given), from_clock, given).astype(np.float32)
         )
-
-
-def _rank_pct_one_group(values: np.ndarray) -> np.ndarray:
-    """`rank_pct` for one group (a request's candidates): each row's place is where its run
-    of equal keys starts in sorted order. numpy sorts (branch-free SIMD; a compiled
-    quicksort costs 4x on unpredictable data); the loops around it are compiled."""
-    key = _rank_key(np.asarray(values))
-    return _first_of_run_share(key, np.argsort(key))
-
-
-@kernel
-def _rank_key(values: np.ndarray) -> np.ndarray:
-    """Values as whole numbers of 10^-RANK_DECIMALS, best (largest) first, NaN last.
-
-    Rounded: serving (one matrix product) and training (per-row sums) compute the same
-    similarity with different rounding; ranks must not depend on the last bits."""
-    key = np.empty(len(values), dtype=np.float64)
-    for i in range(len(values)):
-        key[i] = np.inf if np.isnan(values[i]) else np.rint(values[i] * -(10.0**RANK_DECIMALS))
-    return key
-
-
-@kernel
-def _first_of_run_share(key: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """For each row, the place where its run of equal keys starts in `order`, over n - 1."""
-    n = len(key)
-    share = np.empty(n, dtype=np.float32)
-    first = 0
-    for place in range(n):
-        if place and key[order[place]] != key[order[place - 1]]:
-            first = place
-        share[order[place]] = first / max(n - 1, 1)
-    return share
-
-
-@kernel
-def _summarise_history(
-    items: np.ndarray,
-    times: np.ndarray,
-    item_category: np.ndarray,
-    item_log_price: np.ndarray,
-    n_categories: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`FeatureContext.history_summary`: histories are rows of item ids, -1 where shorter."""
-    n_users, width = items.shape
-    counts = np.zeros((n_users, n_categories), dtype=np.float32)
-    last = np.zeros((n_users, n_categories), dtype=np.int64)
-    log_price = np.full(n_users, np.nan)
-    for user in range(n_users):
-        total, clicked = 0.0, 0
-        for j in range(width):
-            item = items[user, j]
-            if item < 0:
-                continue
-            category = item_category[item]
-            counts[user, category] += 1
-            last[user, category] = max(last[user, category], times[user, j])
-            total += item_log_price[item]
-            clicked += 1
-        if clicked:
-            log_price[user] = total / clicked
-    return counts, last, log_price
-
-
-@kernel
-def _gather_transposed(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """table[rows].T as one contiguous array, in one pass (see engine.compiled.gather_rows)."""
-    out = np.empty((table.shape[1], len(rows)), dtype=table.dtype)
-    for i in range(len(rows)):
-        row = rows[i]
-        for j in range(table.shape[1]):
-            out[j, i] = table[row, j]
-    return out
-
-
-@kernel
-def _ranks_by_path(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows x paths) ranks, -1 where not found -> (paths x rows) with NaN there, and how
-    many paths found each row."""
-    rows, paths = ranks.shape
-    block = np.empty((paths, rows), dtype=np.float32)
-    found = np.zeros(rows, dtype=np.float32)
-    for i in range(rows):
-        for p in range(paths):
-            if ranks[i, p] >= 0:
-                block[p, i] = ranks[i, p]
-                found[i] += 1
-            else:
-                block[p, i] = np.nan
-    return block, found
