@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -72,7 +74,7 @@ def test_history_summary_counts_categories_last_clicks_and_mean_price() -> None:
     items = rng.integers(-1, n_items, (20, 12))
     items[3] = -1  # a user without history
     times = np.sort(rng.integers(1, 1000, (20, 12)), axis=1)
-    counts, last, mean_price = summarise_history(items, times, category, log_price, n_categories)
+    counts, last, mean_price, entropy = summarise_history(items, times, category, log_price, n_categories)
     for user in range(len(items)):
         clicked = [(int(i), int(t)) for i, t in zip(items[user], times[user], strict=True) if i >= 0]
         for c in range(n_categories):
@@ -81,8 +83,10 @@ def test_history_summary_counts_categories_last_clicks_and_mean_price() -> None:
         prices = [float(log_price[i]) for i, _ in clicked]
         if prices:
             assert mean_price[user] == pytest.approx(sum(prices) / len(prices), rel=1e-6)
+            shares = [counts[user, c] / len(clicked) for c in range(n_categories) if counts[user, c]]
+            assert entropy[user] == pytest.approx(-sum(p * math.log2(p) for p in shares), rel=1e-6)
         else:
-            assert np.isnan(mean_price[user])
+            assert np.isnan(mean_price[user]) and np.isnan(entropy[user])
 
 
 def test_strongest_categories_weigh_clicks_by_age() -> None:

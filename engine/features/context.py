@@ -224,10 +224,11 @@ class FeatureContext:
         return items, times
 
     @cached_property
-    def history_summary(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def history_summary(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per distinct user, over the recent history, in one compiled pass: click counts
         per category (users x categories), the last click's time per category (0 = never),
-        and the mean log price of the clicked items (NaN when none)."""
+        the mean log price of the clicked items and the clicks' spread over categories in
+        bits (both NaN when none)."""
         items, times = self.history
         return summarise_history(
             items, times, self.catalog.category, self.store.item_log_price, len(self.catalog.category_names)
@@ -244,6 +245,11 @@ class FeatureContext:
     @property
     def history_log_price(self) -> np.ndarray:
         return self.history_summary[2]
+
+    @property
+    def category_entropy(self) -> np.ndarray:
+        """Per distinct user: the spread of the recent history over categories, in bits."""
+        return self.history_summary[3]
 
     @cached_property
     def history_sim_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

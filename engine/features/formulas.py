@@ -1,4 +1,4 @@
-"""The few formulas several features share: smoothed rates, ages in days, category spread
+"""The few formulas several features share: smoothed rates, ages in days, category share
 and affinity, price match. Each reads a FeatureContext and returns one value per row (or per
 distinct user)."""
 
@@ -17,13 +17,6 @@ def ratio(num: np.ndarray, den: np.ndarray, prior: float, weight: float) -> np.n
 
 def days_since(c: FeatureContext, times: np.ndarray) -> np.ndarray:
     return np.where(times > 0, (c.u_end - times) / DAY, np.nan).astype(np.float32)
-
-
-def entropy(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum(axis=1, keepdims=True)
-    p = counts / np.maximum(total, 1)
-    logs = np.log2(np.where(p > 0, p, 1.0))
-    return np.where(total[:, 0] > 0, -(p * logs).sum(axis=1), np.nan).astype(np.float32)
 
 
 def category_share(c: FeatureContext) -> np.ndarray:

@@ -51,12 +51,14 @@ def summarise_history(
     item_category: np.ndarray,
     item_log_price: np.ndarray,
     n_categories: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`FeatureContext.history_summary`: histories are rows of item ids, -1 where shorter."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`FeatureContext.history_summary`: histories are rows of item ids, -1 where shorter.
+    The entropy is of the clicks' spread over categories, in bits (NaN without clicks)."""
     n_users, width = items.shape
     counts = np.zeros((n_users, n_categories), dtype=np.float32)
     last = np.zeros((n_users, n_categories), dtype=np.int64)
     log_price = np.full(n_users, np.nan)
+    entropy = np.full(n_users, np.nan, dtype=np.float32)
     for user in range(n_users):
         total, clicked = 0.0, 0
         for j in range(width):
@@ -70,7 +72,13 @@ def summarise_history(
             clicked += 1
         if clicked:
             log_price[user] = total / clicked
-    return counts, last, log_price
+            bits = 0.0
+            for category in range(n_categories):
+                if counts[user, category] > 0:
+                    share = counts[user, category] / clicked
+                    bits -= share * np.log2(share)
+            entropy[user] = bits
+    return counts, last, log_price, entropy
 
 
 @kernel

@@ -93,7 +93,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     _user(
         "u_category_entropy",
         "spread of the recent history over categories (bits)",
-        lambda c: formulas.entropy(c.history_categories),
+        lambda c: c.category_entropy,
     ),
     _user(
         "u_history_log_price",
