@@ -13,7 +13,14 @@ from engine.data import Catalog, Dataset, Interactions, StringColumn
 from engine.errors import InvalidRequestError
 from engine.features.store import Cooccurrence
 from engine.retrieval import quotas, trending
-from engine.retrieval.paths import _best_first_unique, _raised_top, _top, covisit_path, popular_path
+from engine.retrieval.paths import (
+    _best_first_unique,
+    _raised_top,
+    _top,
+    covisit_path,
+    popular_path,
+    trending_path,
+)
 from engine.retrieval.types import PATHS, Query
 
 HOUR, DAY = 3600, 86_400
@@ -104,6 +111,17 @@ def test_popular_path_raises_the_users_categories() -> None:
     warm = popular_path(query([5], top=[2], weights=[1.0]), lists, catalog, size=6, quota=3)
     assert warm.item_ids.tolist() == [0, 1, 4, 2, 3, 5]
     assert warm.scores.tolist() == [10.0, 8.0, 8.0, 6.0, 5.0, 2.0]
+
+
+def test_trending_path_weighs_each_top_category_and_keeps_its_order() -> None:
+    catalog = tiny_catalog([0, 0, 1, 1, 2, 2])
+    lists = trending.ranked_lists(np.array([10, 8, 6, 5, 4, 1]), catalog)
+    # Category 1 (items 2, 3: 6, 5) weighs 1.0, category 2 (items 4, 5: 4, 1) weighs 2.0.
+    found = trending_path(query([5], top=[1, 2], weights=[1.0, 2.0]), lists, size=3)
+    assert found.item_ids.tolist() == [4, 2, 3] and found.scores.tolist() == [8.0, 6.0, 5.0]
+    # Weighing category 2 by 1.5, item 4 ties item 2 at 6: the earlier category's item first.
+    tied = trending_path(query([5], top=[1, 2], weights=[1.0, 1.5]), lists, size=4)
+    assert tied.item_ids.tolist() == [2, 4, 3, 5]
 
 
 def test_popular_counts_only_likes_before_now_and_inside_the_window(tmp_path: Path) -> None:

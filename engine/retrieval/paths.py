@@ -151,13 +151,14 @@ def trending_path(query: Query, trending: Trending, size: int) -> PathResult:
 
 def _in_categories(query: Query, lists: Trending, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The best `size` items of the user's top categories, each category's scores weighted
-    by how much the user cares about it."""
+    by how much the user cares about it. An item has one category, so the lists share no
+    item: a stable sort of their weighted scores is all."""
     parts = [lists.in_category(int(c)) for c in query.top_categories]
     ids = np.concatenate([p[0][:size] for p in parts])
     weights = np.repeat(query.category_weights, [min(size, len(p[0])) for p in parts])
     scores = np.concatenate([p[1][:size] for p in parts]) * weights
-    ids, scores = _best_first_unique(ids, scores)
-    return ids[:size], scores[:size]
+    best = np.argsort(-scores, kind="stable")[:size]
+    return ids[best], scores[best]
 
 
 @dataclass(frozen=True)
