@@ -1,9 +1,10 @@
 """Business rules, applied after scoring to the whole scored list, in the configured order.
 
 Each rule takes the list (best first) and returns the new list plus what it did, so every
-dropped or moved item can say which rule did it. All rules are vectorised over the list,
-their effects included: a request drops or moves dozens of items and a client reads the
-reasons of a few (the top K) or none, so each rule records arrays and words them on demand.
+dropped or moved item can say which rule did it. No rule loops over the list in Python (numpy
+calls, or one compiled pass where that is plainer), their effects included: a request drops or
+moves dozens of items and a client reads the reasons of a few (the top K) or none, so each
+rule records arrays and words them on demand.
 """
 
 from __future__ import annotations
