@@ -6,19 +6,32 @@ million items the engine's own work was ~100 such calls, 2-3x the ANN search and
 together). Where a stage reads more plainly as one loop over its entries, numba compiles
 that loop: one call, no temporaries, the GIL released so requests run side by side.
 
-Machine code is cached next to the module (`__pycache__`): only the first run after an
-install or a change pays the compile (~2 s per kernel), later processes load it (~0.2 s);
-a warmed-up engine (`Engine.warm_up`) has done either before its first measured request.
+Machine code is cached next to the module (`__pycache__`, else numba's user cache directory,
+or $NUMBA_CACHE_DIR): only the first run after an install or a change pays the compile (about
+8 s for all of them), later processes load it (~0.3 s); a warmed-up engine (`Engine.warm_up`)
+has done either before its first measured request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
 
-#: compile a request-path loop: cached on disk, GIL released, numpy's rules for division
-#: and errors (no Python exception machinery inside the loop)
-kernel = njit(cache=True, nogil=True, error_model="numpy")
+_OPTIONS: dict[str, Any] = {"nogil": True, "error_model": "numpy"}
+
+
+def kernel(function: Callable[..., Any]) -> Any:
+    """Compile a request-path loop: the GIL released, numpy's rules for division and errors
+    (no Python exception machinery inside the loop), the machine code cached on disk. Where
+    no cache directory is writable (a read-only install without a home), numba refuses to
+    cache: the loop is then compiled once per process instead of failing the import."""
+    try:
+        return njit(cache=True, **_OPTIONS)(function)
+    except RuntimeError:
+        return njit(cache=False, **_OPTIONS)(function)
 
 
 @kernel

@@ -109,3 +109,17 @@ def test_strongest_categories_weigh_clicks_by_age() -> None:
         ]
         assert top.tolist() == expected
         np.testing.assert_allclose(shares, [weight[c] / sum(weight) for c in expected], rtol=1e-6)
+
+
+def test_a_kernel_compiles_where_no_cache_directory_is_writable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba refuses `cache=True` when it can write nowhere; the loop still compiles."""
+    import numba.core.caching
+
+    from engine.compiled import kernel
+
+    monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
+
+    def add_one(values: np.ndarray) -> np.ndarray:
+        return values + 1
+
+    assert kernel(add_one)(np.arange(3)).tolist() == [1, 2, 3]
