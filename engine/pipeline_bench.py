@@ -158,21 +158,21 @@ def _bare_pass(engine: Engine, requests: list[RecommendRequest], recall_sample: 
     for i, request in enumerate(requests):
         response = engine.recommend(request)
         result = response.candidates
-        query = None
+        search = None  # the ANN stage's call: index, query row, k, search settings
         if result.query_vector is not None:
             index = engine.index(result.backend)
-            query = np.ascontiguousarray(result.query_vector[None, :], dtype=np.float32)
-            query = (index, query, result.ann_k, {**index.search_params, **result.search_params})
+            vector = np.ascontiguousarray(result.query_vector[None, :], dtype=np.float32)
+            search = (index, vector, result.ann_k, {**index.search_params, **result.search_params})
             ann_stage.append(result.timings_ns["ann"])
-        inputs.append((query, response.feature_rows.model_input))  # what the model stage scored
+        inputs.append((search, response.feature_rows.model_input))  # what the model stage scored
         model_stage.append(response.timings_ms["model"] * 1e6)
         if i < recall_sample:
             recalls.append(engine.ann_recall(result.query_vector, result.ann_ids, result.ann_k))
     ann_bare, model_bare = [], []
     model = engine.reranker.model
-    for query, matrix in inputs:
-        if query is not None:
-            index, vector, k, params = query
+    for search, matrix in inputs:
+        if search is not None:
+            index, vector, k, params = search
             started = time.perf_counter_ns()
             index.library_search(vector, k, params)
             ann_bare.append(time.perf_counter_ns() - started)
