@@ -9,6 +9,7 @@ with `--workers` (processes, each with its own engine), not threads.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -188,4 +189,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         report = summary(metrics, engine.config.budget.model_dump(), metrics.recall(sampler))
         return PlainTextResponse(prometheus_text(report), media_type="text/plain; version=0.0.4")
 
+    # What is alive now lives as long as the server (the libraries, the compiled loops, the
+    # artifacts: ~190,000 objects). Frozen, a full collection during a request walks only the
+    # requests' own objects: 0.1 ms instead of 76 ms at 100,000 items (numba doubled it).
+    gc.collect()
+    gc.freeze()
     return app
