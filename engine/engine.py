@@ -19,7 +19,7 @@ from engine.compiled import gather_rows
 from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
-from engine.events import LiveRows, LiveUser, check_event
+from engine.events import EARLIEST, LiveRows, LiveUser, check_event
 from engine.explain import Explanation, explain, ranked_below
 from engine.features import EventStore, FeatureContext, FeatureRows, feature_specs
 from engine.layout import Layout, default_data_dir
@@ -116,7 +116,7 @@ class Engine:
         """The user's clicks up to now, oldest first, with those recorded live (`live`, read
         from the store when not given) at the end."""
         clicks = self.store.clicks_by_user
-        window = clicks.between(user_id, 0, self.now + 1)
+        window = clicks.between(user_id, EARLIEST, self.now + 1)
         items, times = clicks.payload[window], clicks.times[window]
         live = self.live.user_state(user_id) if live is None else live
         if len(live.clicks):
@@ -135,7 +135,7 @@ class Engine:
         if not self.dataset.consumption_log or not self.users.knows(user_id):
             return history
         index = self.store.impressions_by_user
-        return np.concatenate((index.payload[index.between(user_id, 0, self.now + 1)], history))
+        return np.concatenate((index.payload[index.between(user_id, EARLIEST, self.now + 1)], history))
 
     def _noting_live_problem(self, result: CandidateResult) -> CandidateResult:
         """`result`, noting that the live events could not be read (once the request's last

@@ -15,11 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import InvalidRequestError
+from engine.errors import DataFormatError, InvalidRequestError
 from engine.limits import check_item_id, check_user_id
 
-_TIME_BITS = 34  # ~544 years of seconds after the origin
-_ORIGIN = 946_684_800  # 2000-01-01T00:00:00Z: every time the engine sees is later
+_TIME_BITS = 34  # 2**34 seconds: about 544 years
+_ORIGIN = -(1 << (_TIME_BITS - 1))  # Unix seconds: the key's zero, centred on 1970
+#: the "no event" time (a user's last click in a category, a history slot not filled): below
+#: every event, so a comparison with it needs no other flag
+NEVER = _ORIGIN
+#: the span of Unix seconds an event may carry (years 1697 to 2242); the importer refuses
+#: times outside it, naming the row, instead of letting a key clip them onto one moment
+EARLIEST = _ORIGIN + 1
+LATEST = _ORIGIN + (1 << _TIME_BITS) - 1
 
 EVENT_KINDS = ("impression", "click", "purchase")
 
@@ -28,6 +35,7 @@ class EventIndex:
     """Events of one kind keyed by entity (a user or an item), with a payload per event."""
 
     def __init__(self, entity: np.ndarray, time: np.ndarray, payload: np.ndarray | None = None):
+        check_times(time)
         order = np.lexsort((time, entity))
         self.keys = event_key(entity[order], time[order])
         self.times = np.ascontiguousarray(time[order])
@@ -46,7 +54,7 @@ class EventIndex:
         """Positions of each entity's last `n` events before `before` (rows x n, oldest first),
         and a mask of which slots hold an event."""
         hi = np.searchsorted(self.keys, event_key(entity, before))
-        lo = np.searchsorted(self.keys, event_key(entity, _ORIGIN))
+        lo = np.searchsorted(self.keys, event_key(entity, EARLIEST))
         positions = hi[:, None] - n + np.arange(n)[None, :]
         valid = positions >= lo[:, None]
         return np.where(valid, positions, 0), valid
@@ -57,7 +65,19 @@ class EventIndex:
         return slice(int(lo), int(hi))
 
 
+def check_times(time: np.ndarray) -> None:
+    """Refuse event times a key cannot hold: clipped, they would all fall on one moment."""
+    if len(time) and (int(time.min()) < EARLIEST or int(time.max()) > LATEST):
+        bad = int(time.min()) if int(time.min()) < EARLIEST else int(time.max())
+        raise DataFormatError(
+            f"event time {bad} is outside the Unix seconds {EARLIEST}..{LATEST} (years 1697-2242); "
+            "times in milliseconds or microseconds must be converted (`twostage import --time-unit`)"
+        )
+
+
 def event_key(entity: np.ndarray | int, time: np.ndarray | int) -> np.ndarray:
+    """One sortable int64 per (entity, time). A bound outside the span clips onto its edge,
+    which is where it belongs (no event lies beyond); stored events are checked instead."""
     t = np.clip(np.asarray(time, dtype=np.int64) - _ORIGIN, 0, (1 << _TIME_BITS) - 1)
     return (np.asarray(entity, dtype=np.int64) << _TIME_BITS) + t
 

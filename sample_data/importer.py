@@ -22,6 +22,7 @@ from engine.data import Catalog, Interactions, StringColumn, Users, save_dataset
 from engine.errors import ArtifactError, DataFormatError
 from engine.progress import Progress, no_progress
 from sample_data.tables import check_unique, read_csv, read_table
+from sample_data.timestamps import convert_numbers, parse_times
 
 ITEM_OPTIONAL = {
     "price": "float",
@@ -57,16 +58,19 @@ class Table:
     files: tuple[str, int, str, str] = ("interactions.csv", 2, "items.csv", "users.csv")
 
 
-def read_generic(folder: Path) -> Table:
+def read_generic(folder: Path, time_unit: str | None = None) -> Table:
     items_path, items, first = read_table(
         folder / "items", {"item_id": "str", "title": "str", "category": "str"}, ITEM_OPTIONAL
     )
     check_unique(items_path, "item_id", items["item_id"], first)
     inter_path, inter, inter_first = read_table(
         folder / "interactions",
-        {"user_id": "str", "item_id": "str", "timestamp": "int"},
+        {"user_id": "str", "item_id": "str", "timestamp": "str"},
         {"rating": "float", "label": "int"},
     )
+    times = parse_times(inter["timestamp"], time_unit, inter_path, "timestamp", inter_first)
+    if "created_at" in items:
+        items["created_at"] = convert_numbers(items["created_at"], time_unit, items_path, "created_at", first)
     user_keys, user_attributes = _users(folder, inter["user_id"])
     # Implicit feedback: a row without a label or rating (no column, or an empty cell) is positive.
     label = np.ones(len(inter["user_id"]), dtype=np.int64)
@@ -100,7 +104,7 @@ def read_generic(folder: Path) -> Table:
         user_attributes=user_attributes,
         inter_user=inter["user_id"],
         inter_item=inter["item_id"],
-        inter_time=inter["timestamp"],
+        inter_time=times,
         label=label,
         embeddings=embeddings,
         source={"format": "generic", "path": str(folder)},
@@ -123,7 +127,7 @@ def _users(folder: Path, interaction_users: np.ndarray) -> tuple[np.ndarray, dic
     return users["user_id"], {k: users[k] for k in ("segment", "price_sensitivity") if k in users}
 
 
-def read_movielens(folder: Path) -> Table:
+def read_movielens(folder: Path, time_unit: str | None = None) -> Table:
     """ratings.csv and movies.csv (tags.csv is not needed): genres become categories, the year
     in the title the release time, and ratings of 4 or more positives (5: strongly)."""
     movies_path, ratings_path = folder / "movies.csv", folder / "ratings.csv"
@@ -132,6 +136,7 @@ def read_movielens(folder: Path) -> Table:
     ratings = read_csv(
         ratings_path, {"userId": "str", "movieId": "str", "rating": "float", "timestamp": "int"}
     )
+    ratings["timestamp"] = parse_times(ratings["timestamp"], time_unit, ratings_path, "timestamp", 2)
     years = [re.search(r"\((\d{4})\)\s*$", title) for title in movies["title"]]
     first = int(ratings["timestamp"].min()) if len(ratings["timestamp"]) else 0
     created = np.array(
@@ -165,6 +170,7 @@ def import_dataset(
     *,
     dim: int = 32,
     force: bool = False,
+    time_unit: str | None = None,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Read, check, convert and write; returns the new data set's manifest."""
@@ -175,7 +181,7 @@ def import_dataset(
     if destination.exists() and not force:
         raise DataFormatError(f"{destination} already holds a data set; pass --force to replace it")
     progress("read files", 0, 1)
-    table = READERS[format_name](source)
+    table = READERS[format_name](source, time_unit)
     progress("read files", 1, 1)
     catalog, users, interactions, attributes = convert(table, dim, progress)
     temporary = destination.with_name(f".{destination.name}.importing")

@@ -95,7 +95,7 @@ def _break(folder: Path, file: str, old: str, new: str) -> None:
             "interactions.csv",
             ",1600000000,",
             ",yesterday,",
-            "column 'timestamp': 'yesterday' is not a whole number",
+            "column 'timestamp', row 2: 'yesterday' is neither Unix time nor an ISO 8601",
         ),
         ("users.csv", "u3,a", "u2,a", "users.csv, row 5, column 'user_id': duplicate id 'u2'"),
         (

@@ -18,6 +18,7 @@ from engine.cli.common import (
     stdout,
 )
 from sample_data.importer import READERS, import_dataset
+from sample_data.timestamps import UNITS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", type=Path, help="the folder with the CSV files")
     p.add_argument("--format", choices=list(READERS), default="generic", help="file layout (default generic)")
     p.add_argument("--dim", type=int, default=32, help="embedding dimension when the data brings none")
+    p.add_argument(
+        "--time-unit",
+        choices=list(UNITS),
+        help="the unit of numeric timestamps (default: seconds; values that look like ms or us are refused)",
+    )
     p.add_argument("--force", action="store_true", help="replace a data set already in --data-dir")
     p.add_argument("--no-build", action="store_true", help="only convert; run `twostage build` later")
     p.set_defaults(run=run)
@@ -36,7 +42,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with progress_bars() as progress:
         manifest = import_dataset(
-            args.path, args.format, layout.dataset, dim=args.dim, force=args.force, progress=progress
+            args.path,
+            args.format,
+            layout.dataset,
+            dim=args.dim,
+            force=args.force,
+            time_unit=args.time_unit,
+            progress=progress,
         )
         report = None
         if not args.no_build:

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.compiled import gather_rows
 from engine.data import Catalog, Users
-from engine.events import EVENT_KINDS, LiveRows, event_key, event_key_int
+from engine.events import EARLIEST, EVENT_KINDS, NEVER, LiveRows, event_key, event_key_int
 from engine.features.loops import (
     gather_transposed,
     rank_key,
@@ -202,20 +202,20 @@ class FeatureContext:
     @cached_property
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         """Each distinct user's last HISTORY clicks before `end` (items, times), oldest first,
-        -1 / 0 where the history is shorter; live clicks come last."""
+        -1 / NEVER where the history is shorter; live clicks come last."""
         index = self.store.clicks_by_user
         if len(self.u_user) == 1:  # one request: one slice of the index, no array plumbing
             items = np.full((1, HISTORY), -1, dtype=index.payload.dtype)
-            times = np.zeros((1, HISTORY), dtype=index.times.dtype)
+            times = np.full((1, HISTORY), NEVER, dtype=index.times.dtype)
             if self.u_known[0]:
-                window = index.between(int(self.u_user[0]), 0, int(self.u_end[0]))
+                window = index.between(int(self.u_user[0]), EARLIEST, int(self.u_end[0]))
                 last = slice(max(window.start, window.stop - HISTORY), window.stop)
                 n = last.stop - last.start
                 items[0, HISTORY - n :], times[0, HISTORY - n :] = index.payload[last], index.times[last]
         else:
             pos, valid = index.last(np.maximum(self.u_user, 0), self.u_end, HISTORY)
             items = np.where(valid & self.u_known[:, None], index.payload[pos], -1)
-            times = np.where(valid & self.u_known[:, None], index.times[pos], 0)
+            times = np.where(valid & self.u_known[:, None], index.times[pos], NEVER)
         clicks = () if self.live is None else self.live.user.clicks
         if len(clicks):
             now = self.inputs.end[0] - 1
@@ -226,7 +226,7 @@ class FeatureContext:
     @cached_property
     def history_summary(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per distinct user, over the recent history, in one compiled pass: click counts
-        per category (users x categories), the last click's time per category (0 = never),
+        per category (users x categories), the last click's time per category (NEVER without one),
         the mean log price of the clicked items and the clicks' spread over categories in
         bits (both NaN when none)."""
         items, times = self.history

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.events import NEVER
 from engine.features.context import FeatureContext
 from engine.limits import DAY
 
@@ -16,7 +17,7 @@ def ratio(num: np.ndarray, den: np.ndarray, prior: float, weight: float) -> np.n
 
 
 def days_since(c: FeatureContext, times: np.ndarray) -> np.ndarray:
-    return np.where(times > 0, (c.u_end - times) / DAY, np.nan).astype(np.float32)
+    return np.where(times > NEVER, (c.u_end - times) / DAY, np.nan).astype(np.float32)
 
 
 def category_share(c: FeatureContext) -> np.ndarray:
@@ -35,4 +36,4 @@ def price_match(c: FeatureContext) -> np.ndarray:
 
 def days_since_category(c: FeatureContext) -> np.ndarray:
     last_time = c.category_last_click[c.row_user, c.item_category]
-    return np.where(last_time > 0, (c.inputs.end - last_time) / DAY, np.nan).astype(np.float32)
+    return np.where(last_time > NEVER, (c.inputs.end - last_time) / DAY, np.nan).astype(np.float32)

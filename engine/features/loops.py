@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.compiled import kernel
+from engine.events import NEVER
 
 RANK_DECIMALS = 5  # rank features compare values rounded to this many decimals
 
@@ -56,7 +57,7 @@ def summarise_history(
     The entropy is of the clicks' spread over categories, in bits (NaN without clicks)."""
     n_users, width = items.shape
     counts = np.zeros((n_users, n_categories), dtype=np.float32)
-    last = np.zeros((n_users, n_categories), dtype=np.int64)
+    last = np.full((n_users, n_categories), NEVER, dtype=np.int64)
     log_price = np.full(n_users, np.nan)
     entropy = np.full(n_users, np.nan, dtype=np.float32)
     for user in range(n_users):
