@@ -185,6 +185,23 @@ class EvaluationConfig(Section):
     seed: int = 0
 
 
+class EmbeddingsConfig(Section):
+    """How stage 1 learns vectors from the log when the data brings none (engine.factorise):
+    the `implicit` library's ALS ("als") or BPR ("bpr", where `alpha` is its learning rate),
+    with factors, regularisation and alpha chosen from these lists on the data's own
+    validation holdout. A list of one value fixes it."""
+
+    method: Literal["als", "bpr"] = "als"
+    factors: tuple[Positive, ...] = Field((32, 64, 128), strict=False, min_length=1)
+    regularization: tuple[Annotated[float, Field(ge=0.0)], ...] = Field(
+        (1.0, 10.0, 100.0), strict=False, min_length=1
+    )
+    alpha: tuple[Annotated[float, Field(gt=0.0)], ...] = Field((1.0, 10.0), strict=False, min_length=1)
+    iterations: Positive = 15
+    #: at most this many users' held-out positives judge each setting (a seeded sample)
+    validation_users: Positive = 1000
+
+
 class RulesConfig(Section):
     """Business rules applied after scoring, in `order`; each can be left out of the list."""
 
@@ -238,6 +255,7 @@ class EngineConfig(Section):
     rules: RulesConfig = Field(default_factory=RulesConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     build: dict[str, dict[str, int | float | str]] = Field(default_factory=dict)
     search: dict[str, dict[str, int]] = Field(default_factory=dict)
     history_search: dict[str, dict[str, int]] = Field(default_factory=dict)

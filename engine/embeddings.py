@@ -2,9 +2,9 @@
 
 A data set says in its manifest where its vectors come from (`source.embeddings`):
 
-* `learned`: implicit-feedback matrix factorisation (Hu, Koren and Volinsky 2008) of the
-  positive interactions before the cut-off, solved by alternating conjugate-gradient steps
-  (as the `implicit` library does), vectorised over all users or items at once;
+* `learned`: implicit-feedback matrix factorisation (Hu, Koren and Volinsky 2008; or BPR) of
+  the positive interactions before the cut-off, by the `implicit` library, with settings
+  chosen on the data's own holdout (engine.factorise);
 * `given`: the data set brought item embeddings; a user's vector is the mean of the items
   they liked before the cut-off;
 * `generator` (or absent): the data set's own vectors, used as they are.
@@ -21,12 +21,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
 from engine.artifacts import load_array, read_manifest, save_array, write_manifest
 from engine.config import EngineConfig
 from engine.data import Dataset, load_dataset
 from engine.errors import ArtifactError
+from engine.factorise import FitSettings, choose, fit_factors, interaction_matrix
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.splits import Splits
@@ -34,10 +34,6 @@ from engine.splits import Splits
 EMBEDDINGS_KIND = "twostage.embeddings"
 SERVING = "serving"
 METHODS = ("learned", "given", "generator")
-ITERATIONS = 10
-CG_STEPS = 3
-REGULARISATION = 0.1
-ALPHA = 10.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +42,7 @@ class Embeddings:
     item_vectors: np.ndarray
     before: int
     method: str
+    settings: FitSettings | None = None  # what the library was given (learned vectors only)
 
 
 def method_of(dataset: Dataset) -> str:
@@ -60,10 +57,6 @@ def roles(config: EngineConfig) -> tuple[str, ...]:
     return (SERVING, *(f"train-{j + 1}" for j in range(config.model.train_windows)))
 
 
-def embedding_dim(dataset: Dataset) -> int:
-    return int(dataset.manifest.get("source", {}).get("embedding_dim", dataset.catalog.dim))
-
-
 def cutoff(dataset: Dataset, config: EngineConfig, role: str) -> int:
     """The moment a role's embeddings are fitted before."""
     splits = Splits.of(dataset, config)
@@ -72,8 +65,17 @@ def cutoff(dataset: Dataset, config: EngineConfig, role: str) -> int:
     return splits.windows[int(role.removeprefix("train-")) - 1][0]
 
 
-def fit(dataset: Dataset, before: int, *, seed: int = 0, progress: Progress = no_progress) -> Embeddings:
-    """Vectors from the positive interactions strictly before `before`."""
+def fit(
+    dataset: Dataset,
+    before: int,
+    *,
+    settings: FitSettings | None = None,
+    config: EngineConfig | None = None,
+    seed: int = 0,
+    progress: Progress = no_progress,
+) -> Embeddings:
+    """Vectors from the positive interactions strictly before `before`; learned ones with
+    `settings`, else with the settings chosen on the holdout before `before`."""
     method = method_of(dataset)
     if method == "generator":
         return Embeddings(dataset.users.vectors, dataset.catalog.vectors, before, method)
@@ -84,102 +86,36 @@ def fit(dataset: Dataset, before: int, *, seed: int = 0, progress: Progress = no
         items = dataset.catalog.vectors
         users = mean_of_positives(log.user[learn], log.item[learn], items, n_users)
         return Embeddings(users, items, before, method)
-    users, items = implicit_als(
+    if settings is None:
+        settings, _ = choose_settings(dataset, before, config or EngineConfig(), seed=seed, progress=progress)
+    progress("learn embeddings", 0, 1)
+    matrix = interaction_matrix(log.user[learn], log.item[learn], n_users, n_items)
+    users, items = fit_factors(matrix, settings, seed)
+    progress("learn embeddings", 1, 1)
+    return Embeddings(users, items, before, method, settings)
+
+
+def choose_settings(
+    dataset: Dataset, before: int, config: EngineConfig, *, seed: int = 0, progress: Progress = no_progress
+) -> tuple[FitSettings, dict]:
+    """The grid point of `config.embeddings` that ranks best on the holdout before `before`;
+    a fixed dimension (`import --dim`) leaves only that factor count to try."""
+    grid = config.embeddings
+    fixed = dataset.manifest.get("source", {}).get("embedding_dim")
+    if fixed:
+        grid = grid.replace(factors=(int(fixed),))
+    log = dataset.interactions
+    learn = log.clicked & (log.time < before)
+    return choose(
         log.user[learn],
         log.item[learn],
-        n_users,
-        n_items,
-        dim=embedding_dim(dataset),
+        log.time[learn],
+        dataset.users.n_users,
+        dataset.catalog.n_items,
+        grid,
         seed=seed,
         progress=progress,
     )
-    return Embeddings(users, items, before, method)
-
-
-def implicit_als(
-    users: np.ndarray,
-    items: np.ndarray,
-    n_users: int,
-    n_items: int,
-    *,
-    dim: int = 32,
-    iterations: int = ITERATIONS,
-    seed: int = 0,
-    progress: Progress = no_progress,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(user vectors, item vectors), L2-normalised float32; confidence 1 + ALPHA * count.
-    Rows with no interaction stay all zero: nothing is known of them, and stage 1 treats a
-    user without a vector as a cold start."""
-    rng = np.random.default_rng(seed)
-    pairs, counts = np.unique(users.astype(np.int64) * n_items + items, return_counts=True)
-    pair_users, pair_items = pairs // n_items, pairs % n_items
-    confidence = 1.0 + ALPHA * counts
-    by_user = _Rows.of(pair_users, pair_items, confidence, n_users, n_items)
-    by_item = _Rows.of(pair_items, pair_users, confidence, n_items, n_users)
-    user_vectors = rng.normal(0, 0.01, (n_users, dim))
-    item_vectors = rng.normal(0, 0.01, (n_items, dim))
-    for step in range(iterations):
-        user_vectors = by_user.solve(item_vectors, user_vectors)
-        item_vectors = by_item.solve(user_vectors, item_vectors)
-        progress("learn embeddings", step + 1, iterations)
-    return _normalise(user_vectors), _normalise(item_vectors)
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """One side of the interaction matrix in CSR order: row of each entry, column, confidence."""
-
-    row: np.ndarray
-    col: np.ndarray
-    confidence: np.ndarray
-    indptr: np.ndarray
-    n_cols: int
-    empty: np.ndarray  # boolean per row
-
-    @classmethod
-    def of(
-        cls, rows: np.ndarray, cols: np.ndarray, confidence: np.ndarray, n_rows: int, n_cols: int
-    ) -> _Rows:
-        order = np.argsort(rows, kind="stable")
-        rows, cols, confidence = rows[order], cols[order], confidence[order]
-        counts = np.bincount(rows, minlength=n_rows)
-        indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return cls(rows, cols, confidence, indptr, n_cols, counts == 0)
-
-    def _weighted_sum(self, weights: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-        """Per row: the sum over its entries of weight x the entry's column vector (one sparse product)."""
-        matrix = csr_matrix((weights, self.col, self.indptr), shape=(len(self.indptr) - 1, self.n_cols))
-        return np.asarray(matrix @ fixed)
-
-    def solve(self, fixed: np.ndarray, current: np.ndarray) -> np.ndarray:
-        """A few conjugate-gradient steps on every row's normal equations at once:
-        (YtY + reg I + Yr^T (Cr - I) Yr) x = Yr^T Cr 1, warm-started from `current`."""
-        dim = current.shape[1]
-        gram = fixed.T @ fixed + REGULARISATION * np.eye(dim)
-        factors = fixed[self.col]
-        extra = self.confidence - 1.0
-
-        def apply(x: np.ndarray) -> np.ndarray:
-            projected = np.einsum("nd,nd->n", factors, x[self.row]) * extra
-            return x @ gram + self._weighted_sum(projected, fixed)
-
-        target = self._weighted_sum(self.confidence, fixed)
-        x = current.copy()
-        x[self.empty] = 0.0
-        residual = target - apply(x)
-        direction = residual.copy()
-        old = np.einsum("nd,nd->n", residual, residual)
-        for _ in range(CG_STEPS):
-            moved = apply(direction)
-            step = old / np.maximum(np.einsum("nd,nd->n", direction, moved), 1e-20)
-            x += step[:, None] * direction
-            residual -= step[:, None] * moved
-            new = np.einsum("nd,nd->n", residual, residual)
-            direction = residual + (new / np.maximum(old, 1e-20))[:, None] * direction
-            old = new
-        x[self.empty] = 0.0
-        return x
 
 
 def mean_of_positives(user: np.ndarray, item: np.ndarray, vectors: np.ndarray, n_users: int) -> np.ndarray:
@@ -196,7 +132,17 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ artifacts
-def save(embeddings: Embeddings, directory: Path, fingerprint: str) -> None:
+def grid_of(dataset: Dataset, config: EngineConfig) -> dict | None:
+    """What learned vectors are chosen from (None for other sources): refitted when it changes."""
+    if method_of(dataset) != "learned":
+        return None
+    fixed = dataset.manifest.get("source", {}).get("embedding_dim")
+    return {**config.embeddings.model_dump(mode="json"), "fixed_dim": fixed}
+
+
+def save(
+    embeddings: Embeddings, directory: Path, fingerprint: str, grid: dict | None, choice: dict | None = None
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     save_array(directory / "user_vectors.npy", embeddings.user_vectors)
     save_array(directory / "item_vectors.npy", embeddings.item_vectors)
@@ -209,26 +155,36 @@ def save(embeddings: Embeddings, directory: Path, fingerprint: str) -> None:
         before=int(embeddings.before),
         method=embeddings.method,
         dim=int(embeddings.item_vectors.shape[1]),
-        iterations=ITERATIONS,
+        grid=grid,
+        settings=None if embeddings.settings is None else embeddings.settings.as_dict(),
+        choice=choice,
     )
 
 
-def load(directory: Path, dataset: Dataset, before: int) -> tuple[Embeddings, str]:
-    """The saved embeddings and their fingerprint; refuses other data or another cut-off."""
+def load(directory: Path, dataset: Dataset, before: int, config: EngineConfig) -> tuple[Embeddings, str]:
+    """The saved embeddings and their fingerprint; refuses other data, another cut-off or
+    another grid of settings."""
     manifest = read_manifest(directory, EMBEDDINGS_KIND)
-    wanted = {"dataset": dataset.fingerprint, "before": before, "method": method_of(dataset)}
-    if method_of(dataset) == "learned":
-        wanted.update(dim=embedding_dim(dataset), iterations=ITERATIONS)
+    wanted = {
+        "dataset": dataset.fingerprint,
+        "before": before,
+        "method": method_of(dataset),
+        "grid": grid_of(dataset, config),
+    }
     if any(manifest.get(key) != value for key, value in wanted.items()):
         raise ArtifactError(
-            f"{directory} was fitted for other data or another test window; rebuild with "
-            f"`twostage build --data-dir {directory.parent.parent}`"
+            f"{directory} was fitted for other data, another test window or other embedding "
+            f"settings; rebuild with `twostage build --data-dir {directory.parent.parent}`"
         )
     users = load_array(directory / "user_vectors.npy", dtype="float32", ndim=2)
     items = load_array(directory / "item_vectors.npy", dtype="float32", ndim=2)
     if users.shape != (dataset.users.n_users, items.shape[1]) or len(items) != dataset.catalog.n_items:
         raise ArtifactError(f"{directory}: the vectors do not match the data set's users and items")
-    return Embeddings(users, items, before, str(manifest["method"])), str(manifest["fingerprint"])
+    settings = manifest.get("settings")
+    embeddings = Embeddings(
+        users, items, before, str(manifest["method"]), FitSettings(**settings) if settings else None
+    )
+    return embeddings, str(manifest["fingerprint"])
 
 
 def with_embeddings(dataset: Dataset, embeddings: Embeddings, fingerprint: str) -> Dataset:
@@ -249,17 +205,29 @@ def with_embeddings(dataset: Dataset, embeddings: Embeddings, fingerprint: str) 
 def ensure(
     layout: Layout, dataset: Dataset, config: EngineConfig, role: str, progress: Progress = no_progress
 ) -> bool:
-    """Fit and save a role's embeddings unless they exist for this data and cut-off; True if fitted."""
+    """Fit and save a role's embeddings unless they exist for this data, cut-off and grid;
+    True if fitted. Learned vectors of every role use the settings chosen once, on the
+    holdout before the serving cut-off (the serving role is ensured first)."""
     if method_of(dataset) == "generator":
         return False
     before = cutoff(dataset, config, role)
     directory = layout.embeddings(role)
     try:
-        load(directory, dataset, before)
+        load(directory, dataset, before, config)
         return False
     except ArtifactError:
         pass
-    save(fit(dataset, before, seed=config.model.seed, progress=progress), directory, dataset.fingerprint)
+    settings, choice = None, None
+    if method_of(dataset) == "learned":
+        if role == SERVING:
+            settings, choice = choose_settings(
+                dataset, before, config, seed=config.model.seed, progress=progress
+            )
+        else:
+            serving, _ = load(layout.embeddings(SERVING), dataset, cutoff(dataset, config, SERVING), config)
+            settings = serving.settings
+    fitted = fit(dataset, before, settings=settings, seed=config.model.seed, progress=progress)
+    save(fitted, directory, dataset.fingerprint, grid_of(dataset, config), choice)
     return True
 
 
@@ -268,5 +236,5 @@ def open_dataset(layout: Layout, config: EngineConfig, role: str = SERVING) -> D
     dataset = load_dataset(layout.dataset)
     if method_of(dataset) == "generator":
         return dataset
-    embeddings, fingerprint = load(layout.embeddings(role), dataset, cutoff(dataset, config, role))
+    embeddings, fingerprint = load(layout.embeddings(role), dataset, cutoff(dataset, config, role), config)
     return with_embeddings(dataset, embeddings, fingerprint)

@@ -168,7 +168,7 @@ def import_dataset(
     format_name: str,
     destination: Path,
     *,
-    dim: int = 32,
+    dim: int | None = None,
     force: bool = False,
     time_unit: str | None = None,
     progress: Progress = no_progress,
@@ -176,6 +176,8 @@ def import_dataset(
     """Read, check, convert and write; returns the new data set's manifest."""
     if format_name not in READERS:
         raise DataFormatError(f"unknown format '{format_name}'; use one of: {', '.join(READERS)}")
+    if dim is not None and dim < 1:
+        raise DataFormatError(f"--dim must be a positive number of dimensions, got {dim}")
     if not source.is_dir():
         raise DataFormatError(f"{source} is not a folder; pass the folder that holds the CSV files")
     if destination.exists() and not force:
@@ -195,7 +197,7 @@ def import_dataset(
             now=int(interactions.time.max()) + 1,
             source={
                 **table.source,
-                "embedding_dim": catalog.dim,
+                "embedding_dim": dim if table.embeddings is None else catalog.dim,
                 "embeddings": "learned" if table.embeddings is None else "given",
                 "log": "consumptions",
             },
@@ -210,7 +212,7 @@ def import_dataset(
 
 
 def convert(
-    table: Table, dim: int, progress: Progress
+    table: Table, dim: int | None, progress: Progress
 ) -> tuple[Catalog, Users, Interactions, tuple[str, ...]]:
     n_items, n_users = len(table.item_keys), len(table.user_keys)
     if n_items == 0 or len(table.inter_user) == 0:
@@ -226,8 +228,8 @@ def convert(
     # Vectors are fitted by `twostage build`, once per cut-off (engine.embeddings), so that no
     # window's interactions reach the embeddings that judge or train it. Until then the data
     # set holds the given item embeddings, or zeros of the requested size.
-    if table.embeddings is None:
-        item_vectors = np.zeros((n_items, dim), dtype=np.float32)
+    if table.embeddings is None:  # a placeholder: the build chooses the size unless `dim` fixes it
+        item_vectors = np.zeros((n_items, dim or 32), dtype=np.float32)
     else:
         item_vectors = table.embeddings / np.maximum(
             np.linalg.norm(table.embeddings, axis=1, keepdims=True), 1e-9

@@ -64,7 +64,6 @@ HIDDEN_QUALITY = 0.8
 HIDDEN_DIM = 4
 HIDDEN_SCHEMA = {"quality": ("float32", 1), "trait": ("float32", 2), "taste": ("float32", 2)}
 EMBEDDINGS = ("learned", "generator")
-LEARNED_DIM = 32  # learned embeddings: enough for a sparse click log, and quick to fit
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,6 @@ def write(directory: Path, params: SyntheticParams, progress: Progress = no_prog
             "generator": "sample_data.synthetic",
             "params": asdict(params),
             "embeddings": params.embeddings,
-            "embedding_dim": min(params.dim, LEARNED_DIM),
         },
         extra={HIDDEN_FILE: {name: getattr(hidden, name) for name in HIDDEN_SCHEMA}},
     )

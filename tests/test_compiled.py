@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from engine.events import NEVER
 from engine.features.loops import rank_key, rank_pct_one_group, summarise_history
 from engine.features.store import Cooccurrence
 from engine.retrieval.resolve import _strongest_categories
@@ -73,13 +74,13 @@ def test_history_summary_counts_categories_last_clicks_and_mean_price() -> None:
     log_price = rng.normal(size=n_items).astype(np.float32)
     items = rng.integers(-1, n_items, (20, 12))
     items[3] = -1  # a user without history
-    times = np.sort(rng.integers(1, 1000, (20, 12)), axis=1)
+    times = np.sort(rng.integers(-1000, 1000, (20, 12)), axis=1)  # times before 1970 too
     counts, last, mean_price, entropy = summarise_history(items, times, category, log_price, n_categories)
     for user in range(len(items)):
         clicked = [(int(i), int(t)) for i, t in zip(items[user], times[user], strict=True) if i >= 0]
         for c in range(n_categories):
             in_c = [t for i, t in clicked if category[i] == c]
-            assert counts[user, c] == len(in_c) and last[user, c] == max(in_c, default=0)
+            assert counts[user, c] == len(in_c) and last[user, c] == max(in_c, default=NEVER)
         prices = [float(log_price[i]) for i, _ in clicked]
         if prices:
             assert mean_price[user] == pytest.approx(sum(prices) / len(prices), rel=1e-6)

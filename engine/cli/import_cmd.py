@@ -26,7 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.add_argument("path", type=Path, help="the folder with the CSV files")
     p.add_argument("--format", choices=list(READERS), default="generic", help="file layout (default generic)")
-    p.add_argument("--dim", type=int, default=32, help="embedding dimension when the data brings none")
+    p.add_argument(
+        "--dim",
+        type=int,
+        help="fix the learned embeddings' dimension (default: the build chooses it from "
+        "embeddings.factors on the data's own validation holdout)",
+    )
     p.add_argument(
         "--time-unit",
         choices=list(UNITS),
@@ -52,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
         )
         report = None
         if not args.no_build:
-            report = build(
-                layout, None, available(), config=config_of(args), force=args.force, progress=progress
-            )
+            # not `force`: that would generate the synthetic data set over the import; the
+            # new data's fingerprint makes every artifact built on the old data stale anyway
+            report = build(layout, None, available(), config=config_of(args), progress=progress)
     summary = {
         "data_dir": str(layout.root),
         "items": manifest["n_items"],

@@ -254,9 +254,9 @@ class FeatureContext:
     @cached_property
     def history_sim_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row: best, mean and last similarity of the row's item to the user's recent
-        SIM_HISTORY clicks (NaN without history)."""
+        SIM_HISTORY clicks (cosines; NaN without history)."""
         recent = self.history[0][:, -SIM_HISTORY:]
-        vectors = self.catalog.vectors
+        vectors, inverse_norm = self.catalog.vectors, self.store.item_inverse_norm
         if len(recent) == 1:  # one user: only the clicks there are, no padding
             recent = recent[0][recent[0] >= 0]
             if len(recent) == 0 or self.n == 0:
@@ -264,9 +264,11 @@ class FeatureContext:
                 return empty, empty, empty
             # (clicks x rows): reductions over the few clicks run along whole rows.
             sims = gather_rows(vectors, recent) @ self.item_vectors.T
+            sims *= inverse_norm[recent][:, None] * self.item_inverse_norm[None, :]
             return sims.max(axis=0), sims.mean(axis=0, dtype=np.float32), sims[-1]
         per_row = recent[self.row_user]
         sims = np.einsum("nd,nkd->nk", self.item_vectors, vectors[np.maximum(per_row, 0)])
+        sims *= inverse_norm[np.maximum(per_row, 0)] * self.item_inverse_norm[:, None]
         valid = per_row >= 0
         count = valid.sum(axis=1)
         best = np.where(count > 0, np.where(valid, sims, -np.inf).max(axis=1), np.nan)
@@ -297,6 +299,10 @@ class FeatureContext:
         return self.catalog.vectors[self.item] if given is None else given
 
     @cached_property
+    def item_inverse_norm(self) -> np.ndarray:
+        return self.store.item_inverse_norm[self.item]
+
+    @cached_property
     def item_category(self) -> np.ndarray:
         return self.attribute("category").astype(np.int64)
 
@@ -308,6 +314,7 @@ class FeatureContext:
             sims = self.item_vectors @ self.users.vectors[user[0]]
         else:
             sims = np.einsum("nd,nd->n", self.item_vectors, self.users.vectors[user])
+        sims *= self.item_inverse_norm  # users are unit rows: a cosine
         return np.where(known, sims, np.nan).astype(np.float32)
 
     @cached_property

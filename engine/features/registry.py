@@ -217,9 +217,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         requires=("promoted",),
     ),
     # ----------------------------------------------------------------- cross
-    FeatureSpec(
-        "x_sim_user", "cross", "similarity of item and user embeddings (ANN path score)", lambda c: c.user_sim
-    ),
+    FeatureSpec("x_sim_user", "cross", "cosine of item and user embeddings", lambda c: c.user_sim),
     FeatureSpec(
         "x_sim_query", "cross", "similarity to the request's query vector", lambda c: c.inputs.query_sim
     ),

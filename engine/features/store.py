@@ -232,6 +232,10 @@ class EventStore:
             dtype=np.float32,
         )
         self.item_log_price = log_price.astype(np.float32)
+        # Similarity features are cosines: learned item vectors keep their length (how broadly
+        # an item is liked, engine.factorise), which counts and popularity features say already
+        norms = np.linalg.norm(catalog.vectors, axis=1)
+        self.item_inverse_norm = (1.0 / np.where(norms > 1e-12, norms, 1.0)).astype(np.float32)
         self.item_attributes = np.stack(
             [
                 np.log(catalog.popularity),
