@@ -9,7 +9,8 @@ interaction before the window) and cold users, each with a 95 % bootstrap interv
 users. The lift of the two-stage list is against the strongest baseline, with a paired
 bootstrap interval. Candidate recall, the share of each user's positives that reach the
 candidate set, bounds what stage 2 can do: it is reported per path alone and merged, for
-every candidate-set size.
+every candidate-set size. How personal each list is (distinct items, the overlap of two
+users' lists, which paths filled the slots) comes with it (engine.personalisation).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from engine.data import load_dataset
 from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.layout import Layout
+from engine.personalisation import overlap, path_shares
 from engine.progress import Progress, no_progress
 from engine.ranking.metrics import graded_ndcg, list_metrics
 from engine.requests import CandidateRequest, RecommendRequest
@@ -136,6 +138,7 @@ def evaluate(
     scores = {name: np.zeros((len(held.users), len(METRICS))) for name in names}
     shown: dict[str, list[np.ndarray]] = {name: [] for name in names}
     reach = {name: np.zeros((len(held.users), len(sizes))) for name in ("merged", *PATHS)}
+    found: dict[str, list[np.ndarray]] = {STAGE1: [], TWO_STAGE: []}  # top-K slots x paths
     judge = ClickModel(engine, layout, k) if is_synthetic(engine) else None
     clicks = {name: np.zeros((len(held.users), len(CLICK_METRICS))) for name in names}
     engine.warm_up()
@@ -156,8 +159,13 @@ def evaluate(
                 else engine.candidates(CandidateRequest(user, n_candidates=size))
             ).candidates.item_ids
             reach["merged"][row, column] = np.isin(relevant, merged).mean()
-        lists[STAGE1] = response.candidates.candidates.item_ids[:k]
+        candidates = response.candidates.candidates
+        lists[STAGE1] = candidates.item_ids[:k]
         lists[TWO_STAGE] = np.array([item.item_id for item in response.items], dtype=np.int64)
+        columns = [candidates.path_names.index(path) for path in PATHS]
+        found[STAGE1].append(candidates.path_ranks[:k, columns] >= 0)
+        by = [[path in item.found_by for path in PATHS] for item in response.items]
+        found[TWO_STAGE].append(np.array(by, dtype=bool).reshape(-1, len(PATHS)))
         if judge is not None:
             judge.prepare(user)
         for name, ranked in lists.items():
@@ -183,6 +191,7 @@ def evaluate(
     n_items = engine.catalog.n_items
     for segment, mask in segments.items():
         report["segments"][segment] = _segment(scores, METRICS, shown, mask, n_items, cfg.bootstrap, rng)
+        report["segments"][segment]["personalisation"] = _personalisation(shown, found, mask)
         if report["segments"][segment]["users"]:
             means = {name: values[mask].mean(axis=0).tolist() for name, values in reach.items()}
             report["segments"][segment]["candidate_recall"] = means
@@ -190,6 +199,20 @@ def evaluate(
         everyone = segments["all"]
         report["click_model"] = _segment(clicks, CLICK_METRICS, shown, everyone, n_items, cfg.bootstrap, rng)
     return report
+
+
+def _personalisation(
+    shown: dict[str, list[np.ndarray]], found: dict[str, list[np.ndarray]], mask: np.ndarray
+) -> dict[str, Any]:
+    """Per list, over the segment's users: distinct items and pairwise overlap of their top K;
+    for the lists made of candidates, the share of slots each path found (and found alone)."""
+    rows = np.flatnonzero(mask).tolist()
+    out: dict[str, Any] = {}
+    for name, lists in shown.items():
+        out[name] = overlap([lists[i] for i in rows])
+        if name in found:
+            out[name]["paths"] = path_shares([found[name][i] for i in rows], PATHS)
+    return out
 
 
 def _without(order: np.ndarray, seen: np.ndarray, k: int) -> np.ndarray:

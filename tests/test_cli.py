@@ -277,11 +277,23 @@ def test_eval_judges_every_list_end_to_end(capsys, small_dir: Path, small_config
     assert len(recall["merged"]) == len(report["sizes"]) == 7
     for path in PATHS:  # a path alone at a larger size keeps its smaller list as a prefix
         assert all(a <= b for a, b in zip(recall[path], recall[path][1:], strict=False)), path
+    personal = everyone["personalisation"]
+    assert set(personal) == set(everyone["lists"])
+    for name, entry in personal.items():
+        shown = everyone["users"] * report["k"]
+        assert 0 < entry["distinct_items"] <= shown or name == "promoted", name
+        assert 0 <= entry["mean_pairwise_jaccard"] <= 1 or name == "promoted", name
+    two = personal["two-stage"]["paths"]
+    assert set(two) == {*PATHS, "ann_or_history"}
+    assert max(two[path]["found"] for path in PATHS) > 0 and all(
+        0 <= two[path]["alone"] <= two[path]["found"] <= 1 for path in PATHS
+    )
+    assert two["ann_or_history"] >= max(two["ann"]["found"], two["history"]["found"])
     # On synthetic data the generator's click model judges too: re-ranking beats stage 1.
     click = report["click_model"]["lists"]
     assert click["two-stage"]["ndcg"]["mean"] > click["stage-1"]["ndcg"]["mean"]
     code, out, _ = run(capsys, *args)
-    assert code == 0 and "candidate recall" in out and "click model" in out
+    assert code == 0 and "candidate recall" in out and "click model" in out and "how personal" in out
 
 
 def test_sweep_json_and_png(capsys, small_dir: Path, small_config: Path, tmp_path: Path) -> None:
@@ -293,6 +305,8 @@ def test_sweep_json_and_png(capsys, small_dir: Path, small_config: Path, tmp_pat
         "12",
         "--png",
         str(png),
+        "--judge",
+        "click-model",
         *small(small_dir, small_config),
         "--json",
     )
@@ -303,6 +317,10 @@ def test_sweep_json_and_png(capsys, small_dir: Path, small_config: Path, tmp_pat
     assert all(0 <= r["ndcg"] <= 1 and r["p99_ms"] >= r["p50_ms"] > 0 for r in sweep["rows"])
     assert all(r["ndcg"] > r["stage1_ndcg"] for r in sweep["rows"]), "re-ranking beats the stage-1 order"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = run(capsys, "sweep", "--users", "5", *small(small_dir, small_config), "--json")
+    held_out = json.loads(out)
+    assert code == 0 and held_out["ground_truth"] == "positive interactions in the test window"
+    assert held_out["second_metric"] == "recall", "eval's judge unless told otherwise"
     code, _, err = run(capsys, "sweep", "--png", str(tmp_path / "x.jpg"), "--data-dir", str(small_dir))
     assert code == 1 and "ending in .png" in err
 

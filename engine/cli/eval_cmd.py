@@ -11,7 +11,12 @@ from rich.table import Table
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.evaluation import CLICK_METRICS, METRICS, POPULARITY, STAGE1, TWO_STAGE, evaluate
 
-LABELS = {POPULARITY: "popularity", STAGE1: "stage 1 (merged)", TWO_STAGE: "two stages"}
+LABELS = {
+    POPULARITY: "popularity",
+    "ann": "embeddings alone (ANN path)",
+    STAGE1: "stage 1 (merged)",
+    TWO_STAGE: "two stages",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         )
         stdout.print(_segment_table(title, report["click_model"], CLICK_METRICS, report["k"]))
     stdout.print(_recall_table(report))
+    stdout.print(_personalisation_table(report))
     stdout.print(
         "popularity: most positive interactions before the window, minus what the user has seen; "
         "a path alone: that path asked for the whole candidate set; stage 1: the merged candidate "
@@ -88,6 +94,40 @@ def _segment_table(title: str, data: dict[str, Any], metrics: tuple[str, ...], k
         style = "bold" if name == TWO_STAGE else ""
         table.add_row(
             _label(name), *(_cell(entry[m]) for m in metrics), f"{entry['coverage']:.2%}", style=style
+        )
+    return table
+
+
+def _personalisation_table(report: dict[str, Any]) -> Table:
+    data = report["segments"]["all"]["personalisation"]
+    table = Table(
+        "list",
+        "distinct items",
+        "pairwise overlap",
+        "slots from ANN or history",
+        "found by each path (alone)",
+        title=f"how personal (all users): distinct items over the users' top {report['k']}, mean "
+        "Jaccard overlap of two users' lists, and which paths filled the slots",
+        title_justify="left",
+    )
+    for name, entry in data.items():
+        paths = entry.get("paths")
+        by_path = (
+            ", ".join(
+                f"{path} {share['found']:.0%} ({share['alone']:.0%})"
+                for path, share in paths.items()
+                if isinstance(share, dict) and share["found"] > 0
+            )
+            if paths
+            else ""
+        )
+        table.add_row(
+            _label(name),
+            f"{entry['distinct_items']:,}",
+            f"{entry['mean_pairwise_jaccard']:.3f}",
+            f"{paths['ann_or_history']:.0%}" if paths else "",
+            by_path,
+            style="bold" if name == TWO_STAGE else "",
         )
     return table
 

@@ -13,7 +13,7 @@ from engine.cli.build_cmd import backend_list
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.cli.png import check_png_path, panels, save_png
 from engine.render.plot import line_plot
-from engine.sweep import RecallSweep, Sweep, candidate_sweep, recall_sweep
+from engine.sweep import JUDGES, RecallSweep, Sweep, candidate_sweep, recall_sweep
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--users", type=int, default=None, help="users from the test window (300; recall: 200)")
     p.add_argument("--k", type=int, default=10, help="list length judged (default 10)")
     p.add_argument("--png", type=Path, default=None, help="also draw the curves to this PNG file")
+    p.add_argument(
+        "--judge",
+        choices=JUDGES,
+        default="held-out",
+        help="held-out: the users' positives in the test window, as `eval` judges (default); "
+        "click-model: the synthetic generator's click probabilities (synthetic truth: it flatters)",
+    )
     p.set_defaults(run=run)
 
 
@@ -39,7 +46,12 @@ def run(args: argparse.Namespace) -> int:
         return _recall(args)
     with progress_bars() as progress:
         sweep = candidate_sweep(
-            layout_of(args).root, config_of(args), n_users=args.users or 300, k=args.k, progress=progress
+            layout_of(args).root,
+            config_of(args),
+            n_users=args.users or 300,
+            k=args.k,
+            judge_name=args.judge,
+            progress=progress,
         )
     if args.png is not None:
         write_png(sweep, args.png)
@@ -128,6 +140,7 @@ def _recall(args: argparse.Namespace) -> int:
             config,
             backends=backends,
             size=args.candidates,
+            judge_name=args.judge,
             n_users=args.users or 200,
             k=args.k,
             progress=progress,
