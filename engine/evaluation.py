@@ -3,7 +3,8 @@
 The engine is opened as of the test window's start (embeddings, counters, co-visits and
 popularity fitted on what came before it). For each test user (a positive interaction in the
 window) it builds the top K by popularity, by each retrieval path alone, by the merged
-stage-1 order, and by both stages, and judges them against the user's positives in the window
+stage-1 order, by both stages (the model's order) and as served (after the business rules,
+whose cost is reported apart), and judges them against the user's positives in the window
 (binary relevance): NDCG@K, recall@K, MRR@K and catalog coverage, for all, warm (any
 interaction before the window) and cold users, each with a 95 % bootstrap interval over
 users. The lift of the two-stage list is against the strongest baseline, with a paired
@@ -37,6 +38,7 @@ SIZES = (10, 20, 50, 100, 200, 500, 1000)
 METRICS = ("ndcg", "recall", "mrr")
 CLICK_METRICS = ("ndcg", "expected_clicks")  # the synthetic generator's click model as judge
 TWO_STAGE = "two-stage"
+SERVED = "served"  # the two-stage list after the business rules: what the API answers
 STAGE1 = "stage-1"
 POPULARITY = "popularity"
 SEGMENTS = ("all", "warm", "cold")
@@ -85,8 +87,9 @@ class ClickModel:
     def __init__(self, engine: Engine, layout: Layout, k: int):
         from sample_data.synthetic import Hidden, category_medians
 
-        self.truth = load_dataset(layout.dataset)
         self.hidden = Hidden.load(layout.dataset)
+        stored = load_dataset(layout.dataset)
+        self.truth_catalog, self.truth_users = self.hidden.truth(stored.catalog, stored.users)
         self.engine, self.k = engine, k
         self.users = np.arange(engine.users.n_users)
         self.medians = category_medians(engine.catalog)
@@ -95,9 +98,11 @@ class ClickModel:
     def _probability(self, user: int, items: np.ndarray) -> np.ndarray:
         from sample_data.synthetic import click_logit, sigmoid
 
-        truth, users = self.truth, np.full(len(items), user)
+        users = np.full(len(items), user)
         return sigmoid(
-            click_logit(truth.catalog, truth.users, self.hidden, users, items, self.engine.now, self.medians)
+            click_logit(
+                self.truth_catalog, self.truth_users, self.hidden, users, items, self.engine.now, self.medians
+            )
         )
 
     def prepare(self, user: int) -> None:
@@ -134,11 +139,11 @@ def evaluate(
     sizes = tuple(s for s in SIZES if s <= engine.catalog.n_items)
     popular = popularity_order(engine)
     k = cfg.k
-    names = (POPULARITY, *PATHS, STAGE1, TWO_STAGE)
+    names = (POPULARITY, *PATHS, STAGE1, TWO_STAGE, SERVED)
     scores = {name: np.zeros((len(held.users), len(METRICS))) for name in names}
     shown: dict[str, list[np.ndarray]] = {name: [] for name in names}
     reach = {name: np.zeros((len(held.users), len(sizes))) for name in ("merged", *PATHS)}
-    found: dict[str, list[np.ndarray]] = {STAGE1: [], TWO_STAGE: []}  # top-K slots x paths
+    found: dict[str, list[np.ndarray]] = {STAGE1: [], TWO_STAGE: [], SERVED: []}  # top-K slots x paths
     judge = ClickModel(engine, layout, k) if is_synthetic(engine) else None
     clicks = {name: np.zeros((len(held.users), len(CLICK_METRICS))) for name in names}
     engine.warm_up()
@@ -160,12 +165,15 @@ def evaluate(
             ).candidates.item_ids
             reach["merged"][row, column] = np.isin(relevant, merged).mean()
         candidates = response.candidates.candidates
-        lists[STAGE1] = candidates.item_ids[:k]
-        lists[TWO_STAGE] = np.array([item.item_id for item in response.items], dtype=np.int64)
         columns = [candidates.path_names.index(path) for path in PATHS]
+        model_order = np.argsort(-response.scores, kind="stable")[:k]  # before the rules
+        lists[STAGE1] = candidates.item_ids[:k]
+        lists[TWO_STAGE] = candidates.item_ids[model_order]
+        lists[SERVED] = np.array([item.item_id for item in response.items], dtype=np.int64)
         found[STAGE1].append(candidates.path_ranks[:k, columns] >= 0)
+        found[TWO_STAGE].append(candidates.path_ranks[model_order][:, columns] >= 0)
         by = [[path in item.found_by for path in PATHS] for item in response.items]
-        found[TWO_STAGE].append(np.array(by, dtype=bool).reshape(-1, len(PATHS)))
+        found[SERVED].append(np.array(by, dtype=bool).reshape(-1, len(PATHS)))
         if judge is not None:
             judge.prepare(user)
         for name, ranked in lists.items():
@@ -242,11 +250,13 @@ def _segment(
         items = [shown[name][i] for i in np.flatnonzero(mask)]
         entry["coverage"] = len(np.unique(np.concatenate(items))) / n_items if items else 0.0
         out["lists"][name] = entry
-    baselines = [name for name in scores if name != TWO_STAGE]
+    baselines = [name for name in scores if name not in (TWO_STAGE, SERVED)]
     strongest = max(baselines, key=lambda name: out["lists"][name][metrics[0]]["mean"])
     two, base = scores[TWO_STAGE][mask][:, 0], scores[strongest][mask][:, 0]
     resampled = two[picks].mean(axis=1) / np.maximum(base[picks].mean(axis=1), 1e-12) - 1.0
     out["strongest_baseline"] = strongest
+    served = scores[SERVED][mask][:, 0].mean()
+    out["rules_cost"] = float(served / two.mean() - 1.0) if two.mean() > 0 else float("nan")
     out["lift"] = {
         "mean": float(two.mean() / base.mean() - 1.0) if base.mean() > 0 else float("nan"),
         "low": float(np.percentile(resampled, 2.5)),

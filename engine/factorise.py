@@ -128,7 +128,7 @@ class Holdout:
     def ndcg(self, user_vectors: np.ndarray, item_vectors: np.ndarray, batch: int = 256) -> float:
         """Mean NDCG@VALIDATION_K of the dot product over the whole catalog, the user's
         training positives left out (as the engine leaves out what a user has seen)."""
-        k = VALIDATION_K
+        k = min(VALIDATION_K, item_vectors.shape[0])  # a catalog smaller than the list
         discount = 1.0 / np.log2(np.arange(2, k + 2))
         total = 0.0
         for start in range(0, len(self.users), batch):
@@ -136,7 +136,7 @@ class Holdout:
             scores = user_vectors[rows] @ item_vectors.T
             seen = self.train[rows]
             scores[np.repeat(np.arange(len(rows)), np.diff(seen.indptr)), seen.indices] = -np.inf
-            top = np.argpartition(-scores, k, axis=1)[:, :k]
+            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1), 1)
             relevant = self.relevant[rows]
             for i in range(len(rows)):

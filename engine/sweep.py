@@ -36,7 +36,8 @@ JUDGES = ("held-out", "click-model")
 
 @dataclass(frozen=True)
 class SweepRow:
-    """`second` is expected clicks@k (click model) or recall@k (held-out clicks)."""
+    """`ndcg` and `second` (expected clicks@k under the click model, or recall@k of the
+    held-out clicks) judge the model's order; `served_ndcg` the list after the business rules."""
 
     size: int
     ndcg: float
@@ -45,6 +46,7 @@ class SweepRow:
     stage1_second: float
     p50_ms: float
     p99_ms: float
+    served_ndcg: float
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,12 @@ class RecallRow:
     backend: str
     params: dict[str, int]
     ann_recall: float  # the ANN path's recall@size against exact search, mean over users
-    ndcg: float
+    ndcg: float  # of the model's order; `served_ndcg` after the business rules
     second: float
     stage1_ndcg: float
     ann_p50_ms: float
     p50_ms: float
+    served_ndcg: float
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,9 @@ def candidate_sweep(
         )
         p50, p99 = np.percentile(measured.total_ms, [50, 99])
         final, first = measured.final, measured.first
-        rows.append(SweepRow(size, final[0], final[1], first[0], first[1], float(p50), float(p99)))
+        rows.append(
+            SweepRow(size, final[0], final[1], first[0], first[1], float(p50), float(p99), measured.served)
+        )
         progress("candidate sizes", step + 1, len(sizes))
     return Sweep(k, len(users), TOLERANCE, judge.name, judge.second, tuple(rows))
 
@@ -165,6 +170,7 @@ def recall_sweep(
                 stage1_ndcg=measured.first[0],
                 ann_p50_ms=float(np.percentile(measured.ann_ms, 50)),
                 p50_ms=float(np.percentile(measured.total_ms, 50)),
+                served_ndcg=measured.served,
             )
         )
         progress("search settings", step + 1, len(settings))
@@ -173,8 +179,9 @@ def recall_sweep(
 
 @dataclass(frozen=True)
 class _Measured:
-    final: tuple[float, float]  # NDCG@k and the judge's second metric of the final lists
+    final: tuple[float, float]  # NDCG@k and the judge's second metric of the model's order
     first: tuple[float, float]  # ... of stage 1's top k
+    served: float  # NDCG@k of the lists after the business rules
     total_ms: list[float]
     ann_ms: list[float]
     recall: list[float]  # the ANN path's recall, where the request measured it
@@ -213,17 +220,27 @@ def _measure(
     users: np.ndarray,
     request: Callable[[int], RecommendRequest],
 ) -> _Measured:
-    final, first, total, ann, recall = [], [], [], [], []
+    final, first, served, total, ann, recall = [], [], [], [], [], []
     for user in np.sort(users).tolist():
         response = engine.recommend(request(user))
-        final.append(judge.quality(user, [item.item_id for item in response.items]))
-        first.append(judge.quality(user, response.candidates.candidates.item_ids[: judge.k].tolist()))
+        ids = response.candidates.candidates.item_ids
+        model_order = ids[np.argsort(-response.scores, kind="stable")[: judge.k]]
+        final.append(judge.quality(user, model_order.tolist()))
+        served.append(judge.quality(user, [item.item_id for item in response.items])[0])
+        first.append(judge.quality(user, ids[: judge.k].tolist()))
         total.append(response.timings_ms["total"])
         ann.append(response.candidates.timings_ns.get("ann", 0) / 1e6)
         if response.candidates.recall is not None:
             recall.append(response.candidates.recall)
     mean, mean1 = np.mean(final, axis=0), np.mean(first, axis=0)
-    return _Measured((float(mean[0]), float(mean[1])), (float(mean1[0]), float(mean1[1])), total, ann, recall)
+    return _Measured(
+        (float(mean[0]), float(mean[1])),
+        (float(mean1[0]), float(mean1[1])),
+        float(np.mean(served)),
+        total,
+        ann,
+        recall,
+    )
 
 
 class _HeldOut:

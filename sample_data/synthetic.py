@@ -39,7 +39,7 @@ parameters give the same bytes):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +56,31 @@ NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed so the bytes do not depend on
 TOPIC_SPREAD = 1.0
 ITEM_NOISE = 1.0
 USER_NOISE = 0.5
-TOPICS_PER_USER = 4
+TOPICS_PER_USER = 2
 CLICK_BIAS = -4.2
+POPULARITY_WEIGHT = 0.2
+#: where an impression comes from: the user's taste (one of the POOL items of each of the
+#: user's topics nearest the user: what a recommender that knows the user would show), any
+#: item of one of those topics, a sibling topic of the same category, popularity, or the
+#: whole catalog
+TASTE, TOPIC, SIBLING, POPULAR, UNIFORM = range(5)
+SOURCE_SHARES = (0.65, 0.1, 0.1, 0.03, 0.12)
+POOL = 50
+POOL_SKEW = 3.0  # the pool's rank is POOL * u ** POOL_SKEW: the nearest items are shown most
 CHUNK = 100_000
 HIDDEN_FILE = "hidden.npz"
 HIDDEN_QUALITY = 0.8
 HIDDEN_DIM = 4
-HIDDEN_SCHEMA = {"quality": ("float32", 1), "trait": ("float32", 2), "taste": ("float32", 2)}
-EMBEDDINGS = ("learned", "generator")
+HIDDEN_SCHEMA = {
+    "quality": ("float32", 1),
+    "trait": ("float32", 2),
+    "taste": ("float32", 2),
+    "item_vectors": ("float32", 2),  # the true vectors, for the click-model judge
+    "user_vectors": ("float32", 2),
+}
+EMBEDDINGS = ("content", "learned", "generator")
+#: content vectors are the true ones plus this much isotropic noise (as ITEM_NOISE), renormalised
+CONTENT_NOISE = 0.3
 
 
 @dataclass(frozen=True)
@@ -75,10 +92,10 @@ class SyntheticParams:
     n_users: int = 20_000
     n_categories: int = 30
     items_per_topic: int = 1_000
-    impressions_per_user: int = 40
+    impressions_per_user: int = 60
     log_days: int = 90
     seed: int = 7
-    embeddings: str = "learned"
+    embeddings: str = "content"
 
     def __post_init__(self) -> None:
         if self.embeddings not in EMBEDDINGS:
@@ -107,15 +124,24 @@ class Hidden:
     quality: np.ndarray
     trait: np.ndarray
     taste: np.ndarray
+    item_vectors: np.ndarray
+    user_vectors: np.ndarray
 
     @classmethod
-    def draw(cls, seed: int, n_users: int, n_items: int) -> Hidden:
+    def draw(cls, seed: int, catalog: Catalog, users: Users) -> Hidden:
         rng = np.random.default_rng([seed, 1])
+        n_items, n_users = catalog.n_items, users.n_users
         return cls(
             quality=(rng.standard_normal(n_items) * HIDDEN_QUALITY).astype(np.float32),
             trait=rng.standard_normal((n_items, HIDDEN_DIM)).astype(np.float32),
             taste=(rng.standard_normal((n_users, HIDDEN_DIM)) / 2).astype(np.float32),
+            item_vectors=catalog.vectors,
+            user_vectors=users.vectors,
         )
+
+    def truth(self, catalog: Catalog, users: Users) -> tuple[Catalog, Users]:
+        """The catalog and users with the generator's own vectors, as the click model reads them."""
+        return replace(catalog, vectors=self.item_vectors), replace(users, vectors=self.user_vectors)
 
     @classmethod
     def load(cls, directory: Path) -> Hidden:
@@ -140,9 +166,17 @@ def generate(
     )
     catalog, item_topic = _items(rng, params, topic_centres, topic_category, progress)
     users, user_topics = _users(rng, params, topic_centres, topic_category)
-    hidden = Hidden.draw(params.seed, params.n_users, params.n_items)
+    hidden = Hidden.draw(params.seed, catalog, users)
     interactions = _impressions(rng, params, catalog, users, hidden, item_topic, user_topics, progress)
-    return catalog, _with_history(users, interactions), interactions, hidden
+    users = _with_history(users, interactions)
+    if params.embeddings == "content":  # stage 1 gets a noisy view of the items, none of the users
+        noise = np.random.default_rng([params.seed, 2]).standard_normal(
+            (catalog.n_items, d), dtype=np.float32
+        )
+        content = _normalise(catalog.vectors + CONTENT_NOISE * noise / np.float32(np.sqrt(d)))
+        catalog = replace(catalog, vectors=content)
+        users = replace(users, vectors=np.zeros_like(users.vectors))
+    return catalog, users, interactions, hidden
 
 
 def write(directory: Path, params: SyntheticParams, progress: Progress = no_progress) -> dict[str, Any]:
@@ -158,7 +192,9 @@ def write(directory: Path, params: SyntheticParams, progress: Progress = no_prog
         source={
             "generator": "sample_data.synthetic",
             "params": asdict(params),
-            "embeddings": params.embeddings,
+            # content vectors are item embeddings the data brings: a user's is the mean of
+            # what they liked (engine.embeddings' "given")
+            "embeddings": "given" if params.embeddings == "content" else params.embeddings,
         },
         extra={HIDDEN_FILE: {name: getattr(hidden, name) for name in HIDDEN_SCHEMA}},
     )
@@ -271,19 +307,25 @@ def _impressions(
     by_topic = np.argsort(item_topic, kind="stable")
     topic_start = np.searchsorted(item_topic[by_topic], np.arange(item_topic.max() + 2))
     topic_size = np.diff(topic_start)
-    source = rng.choice(4, size=total, p=[0.5, 0.2, 0.15, 0.15])
+    source = rng.choice(len(SOURCE_SHARES), size=total, p=SOURCE_SHARES)
     own = user_topics[user, rng.integers(0, TOPICS_PER_USER, size=total)]
     # Another topic of the same category: topics of category k are k, k + c, k + 2c, ...
     topics_in_category = np.bincount(np.arange(len(topic_size)) % c, minlength=c)
     own_category = own % c
     sibling = own_category + c * (rng.random(total) * topics_in_category[own_category]).astype(np.int64)
-    topic = np.where(source == 0, own, sibling)
+    topic = np.where(source == SIBLING, sibling, own)
     within = (rng.random(total) * topic_size[topic]).astype(np.int64)
     item = by_topic[np.minimum(topic_start[topic] + within, n_items - 1)]
+    taste = source == TASTE
+    pools = _taste_pools(catalog, users, user_topics, by_topic, topic_start)
+    # one favourite topic, then an item of its pool, the nearest ones most often
+    slot = rng.integers(0, TOPICS_PER_USER, size=int(taste.sum()))
+    rank = (POOL * rng.random(len(slot)) ** POOL_SKEW).astype(np.int64)
+    item[taste] = pools[user[taste], slot * POOL + rank]
     cumulative_popularity = np.cumsum(catalog.popularity, dtype=np.float64)
     popular = np.searchsorted(cumulative_popularity, rng.random(total) * cumulative_popularity[-1])
-    item = np.where(source == 2, np.minimum(popular, n_items - 1), item)
-    item = np.where(source == 3, rng.integers(0, n_items, size=total), item)
+    item = np.where(source == POPULAR, np.minimum(popular, n_items - 1), item)
+    item = np.where(source == UNIFORM, rng.integers(0, n_items, size=total), item)
     progress("generate impressions", total // 2, total)
 
     medians = category_medians(catalog)
@@ -301,6 +343,32 @@ def _impressions(
         clicked=clicked[order],
         purchased=purchased[order],
     )
+
+
+def _taste_pools(
+    catalog: Catalog, users: Users, user_topics: np.ndarray, by_topic: np.ndarray, topic_start: np.ndarray
+) -> np.ndarray:
+    """Per user, the POOL items of each favourite topic nearest the user's true vector, nearest
+    first (users x TOPICS_PER_USER * POOL), one topic at a time: its members against its fans."""
+    pools = np.empty((users.n_users, TOPICS_PER_USER * POOL), dtype=np.int64)
+    fan_user, fan_slot = np.nonzero(user_topics >= 0)
+    fan_topic = user_topics[fan_user, fan_slot]
+    order = np.argsort(fan_topic, kind="stable")
+    bounds = np.searchsorted(fan_topic[order], np.arange(len(topic_start)))
+    for topic in np.unique(fan_topic).tolist():
+        fans = order[bounds[topic] : bounds[topic + 1]]
+        members = by_topic[topic_start[topic] : topic_start[topic + 1]]
+        sims = users.vectors[fan_user[fans]] @ catalog.vectors[members].T
+        if len(members) > POOL:
+            nearest = np.argpartition(-sims, POOL - 1, axis=1)[:, :POOL]
+            closest_first = np.argsort(-np.take_along_axis(sims, nearest, axis=1), axis=1)
+            nearest = np.take_along_axis(nearest, closest_first, axis=1)
+        else:  # a small topic: all of it, repeated to fill the pool
+            nearest = np.resize(np.arange(len(members)), (len(fans), POOL))
+        for slot in range(TOPICS_PER_USER):
+            mine = fan_slot[fans] == slot
+            pools[fan_user[fans][mine], slot * POOL : (slot + 1) * POOL] = members[nearest[mine]]
+    return pools
 
 
 def click_logit(
@@ -332,7 +400,7 @@ def click_logit(
         + 5.0 * sim
         + 3.0 * affinity
         + 1.5 * freshness
-        + 0.35 * np.log(catalog.popularity[item])
+        + POPULARITY_WEIGHT * np.log(catalog.popularity[item])
         + 0.8 * match
         - 2.5 * ~in_stock
         + hidden.logit(user, item)

@@ -113,7 +113,7 @@ def test_truncated_data_set_file_is_refused(small_dir: Path, tmp_path: Path) -> 
 
 def test_missing_truncated_or_mismatched_embeddings_are_refused(small_dir: Path, tmp_path: Path) -> None:
 
-    from engine.config import EmbeddingsConfig, EngineConfig, EvaluationConfig
+    from engine.config import EngineConfig, EvaluationConfig
     from engine.engine import Engine
 
     copy = tmp_path / "data"
@@ -122,9 +122,6 @@ def test_missing_truncated_or_mismatched_embeddings_are_refused(small_dir: Path,
     refused = "fitted for other data, another test window or other embedding settings; rebuild"
     with pytest.raises(ArtifactError, match=refused):
         Engine.open(copy, other_window)
-    other_grid = EngineConfig().replace(embeddings=EmbeddingsConfig(factors=(8,)))
-    with pytest.raises(ArtifactError, match=refused):
-        Engine.open(copy, other_grid)
     vectors = copy / "embeddings" / "serving" / "user_vectors.npy"
     vectors.write_bytes(vectors.read_bytes()[:100])
     with pytest.raises(ArtifactError, match="truncated or replaced"):

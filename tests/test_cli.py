@@ -266,7 +266,8 @@ def test_eval_judges_every_list_end_to_end(capsys, small_dir: Path, small_config
     assert (
         everyone["users"] == 150 == report["segments"]["warm"]["users"] + report["segments"]["cold"]["users"]
     )
-    assert set(everyone["lists"]) == {"popularity", *PATHS, "stage-1", "two-stage"}
+    assert set(everyone["lists"]) == {"popularity", *PATHS, "stage-1", "two-stage", "served"}
+    assert -1 <= everyone["rules_cost"] <= 1
     for entry in everyone["lists"].values():
         for metric in ("ndcg", "recall", "mrr"):
             assert entry[metric]["low"] <= entry[metric]["mean"] <= entry[metric]["high"]

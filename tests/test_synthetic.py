@@ -4,12 +4,12 @@ depends on signals no embedding holds."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engine.config import EngineConfig
 from engine.data import load_dataset
 from engine.engine import Engine
 from engine.errors import DataFormatError
@@ -34,24 +34,31 @@ def test_manifest_records_generator_parameters(small_dir: Path) -> None:
     dataset = load_dataset(small_dir / "dataset")
     assert dataset.manifest["source"]["params"]["n_items"] == SMALL.n_items
     assert dataset.manifest["source"]["params"]["seed"] == SMALL.seed
-    assert dataset.manifest["source"]["embeddings"] == "learned"
+    assert dataset.manifest["source"]["embeddings"] == "given", "content vectors, a user's the mean of likes"
     assert dataset.manifest["format_version"] == 1
     assert dataset.catalog.n_items == SMALL.n_items and dataset.catalog.dim == SMALL.dim
     assert "hidden.npz" in dataset.manifest["files"]
 
 
 def test_hidden_terms_do_not_change_the_vectors_and_stage_1_does_not_get_them(small_dir: Path) -> None:
-    """The hidden terms come from their own stream; stage 1 searches learned vectors."""
+    """The hidden terms and the content noise come from their own streams; stage 1 searches
+    content vectors (a noisy view of the true ones) and users made of what they liked."""
     catalog, _, _, hidden = synthetic.generate(SMALL)
     stored = load_dataset(small_dir / "dataset")
     np.testing.assert_array_equal(stored.catalog.vectors, catalog.vectors)
     loaded = synthetic.Hidden.load(small_dir / "dataset")
     np.testing.assert_array_equal(loaded.quality, hidden.quality)
+    np.testing.assert_array_equal(loaded.item_vectors, hidden.item_vectors)
+    truth = synthetic.generate(replace(SMALL, embeddings="generator"))[0]
+    np.testing.assert_array_equal(truth.vectors, hidden.item_vectors)  # the same truth either way
+    agreement = np.einsum("ij,ij->i", catalog.vectors, hidden.item_vectors)
+    assert 0.8 < agreement.mean() < 0.99, "a noisy view of the truth, not the truth"
+    assert not stored.users.vectors.any(), "the data set holds no user vector to copy"
     served = Engine.open(small_dir)
-    assert served.catalog.dim in EngineConfig().embeddings.factors, "the build chose the dimension"
-    assert served.catalog.vectors.shape != catalog.vectors.shape or not np.allclose(
-        served.catalog.vectors, catalog.vectors
-    )
+    known = served.users.vectors.any(axis=1)
+    assert known.mean() > 0.9
+    taste = np.einsum("ij,ij->i", served.users.vectors[known], hidden.user_vectors[known])
+    assert taste.mean() > 0.3, "a user's mean of likes points toward their true taste"
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +110,7 @@ def _ctr_gap(log, signal: np.ndarray, control: np.ndarray | None = None) -> floa
 
 def test_clicks_depend_on_signals_that_no_vector_holds(data) -> None:
     catalog, users, log, hidden = data
+    catalog, users = hidden.truth(catalog, users)
     similarity = np.einsum("ij,ij->i", users.vectors[log.user], catalog.vectors[log.item])
     assert _ctr_gap(log, similarity) > 0.02
     # At equal embedding similarity, each non-vector signal still moves the click rate.

@@ -9,13 +9,14 @@ from typing import Any
 from rich.table import Table
 
 from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
-from engine.evaluation import CLICK_METRICS, METRICS, POPULARITY, STAGE1, TWO_STAGE, evaluate
+from engine.evaluation import CLICK_METRICS, METRICS, POPULARITY, SERVED, STAGE1, TWO_STAGE, evaluate
 
 LABELS = {
     POPULARITY: "popularity",
     "ann": "embeddings alone (ANN path)",
     STAGE1: "stage 1 (merged)",
     TWO_STAGE: "two stages",
+    SERVED: "served (after the rules)",
 }
 
 
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     stdout.print(
         "popularity: most positive interactions before the window, minus what the user has seen; "
         "a path alone: that path asked for the whole candidate set; stage 1: the merged candidate "
-        "order; two stages: re-ranked by the model, after the business rules"
+        "order; two stages: re-ranked by the model; served: that order after the business rules "
+        "(what the API answers; their cost is in each table's title)"
     )
     return 0
 
@@ -86,7 +88,8 @@ def _segment_table(title: str, data: dict[str, Any], metrics: tuple[str, ...], k
         title=(
             f"{title}: mean [95 % bootstrap interval]; two stages vs the strongest baseline "
             f"({_label(data['strongest_baseline'])}): "
-            f"{lift['mean']:+.1%} [{lift['low']:+.1%}, {lift['high']:+.1%}]"
+            f"{lift['mean']:+.1%} [{lift['low']:+.1%}, {lift['high']:+.1%}]; the business rules "
+            f"change it by {data['rules_cost']:+.1%}"
         ),
         title_justify="left",
     )
