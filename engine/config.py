@@ -158,8 +158,9 @@ class ModelConfig(Section):
     train_candidates: Annotated[int, Field(ge=1, le=MAX_CANDIDATES)] = 300
     #: training windows before the test window, each as long as it (engine.splits)
     train_windows: Annotated[int, Field(ge=1, le=8)] = 3
-    #: models trained with successive seeds and averaged into one (steadier on small logs)
-    ensemble: Annotated[int, Field(ge=1, le=10)] = 1
+    #: models trained with successive seeds and averaged into one (steadier on small logs);
+    #: 0 lets the build choose: three when it has fewer than a thousand training lists, else one
+    ensemble: Annotated[int, Field(ge=0, le=10)] = 0
     #: when whole lists overflow max_train_rows: take enough lists for this many negatives
     #: each, then sample negatives evenly to fit (0: whole lists only); on sparse logs more
     #: short lists teach more than fewer whole ones

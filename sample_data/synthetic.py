@@ -13,14 +13,19 @@ parameters give the same bytes):
   age ~ exponential (mean 200 days) so some items are fresh; inventory zero for ~8 %,
   geometric otherwise; latent popularity ~ Pareto(1.2) (heavy tail); ~0.5 % promoted;
   a readable title from word lists.
-* Users. Category affinity ~ Dirichlet(0.3) (a few strong interests); four favourite topics
-  drawn through that affinity; the user vector is norm(mean of those topic centres + noise).
-  Segment (bargain / mainstream / premium / explorer) sets price sensitivity ~ Beta.
-  Activity is lognormal, so some users have long histories and some almost none.
-* Impressions. Each shown item comes from the user's topics (50 %), the user's categories
-  (20 %), popularity (15 %) or uniformly (15 %). The click probability is
-  sigmoid(CLICK_BIAS + 5 sim + 3 affinity + 1.5 freshness + 0.35 log popularity
-  + 0.8 price match - 2.5 out-of-stock), so the ground truth depends on the embedding AND on
+* Users. Category affinity ~ Dirichlet(0.3) (a few strong interests); TOPICS_PER_USER (2)
+  favourite topics, each in another category drawn through that affinity; the user vector is
+  norm(mean of those topic centres + noise). Segment (bargain / mainstream / premium /
+  explorer) sets price sensitivity ~ Beta. Activity is lognormal, so some users have long
+  histories and some almost none (`impressions_per_user` on average).
+* Impressions. Shown items come from the user's taste (65 %: one of the POOL items of a
+  favourite topic nearest the user's true vector, the nearest most often: what a recommender
+  that knows the user would show), any item of a favourite topic (10 %), a sibling topic of
+  the same category (10 %), popularity (3 %) or the whole catalog (12 %). Held-out clicks
+  therefore follow each user's taste, as in a shop whose log its own recommender shaped, and
+  a list that shows everyone the same bestsellers scores little. The click probability is
+  sigmoid(CLICK_BIAS + 5 sim + 3 affinity + 2.5 freshness + 0.2 log popularity
+  + 1.5 price match - 2.5 out-of-stock), so the ground truth depends on the embedding AND on
   signals no vector holds (category affinity, freshness, popularity, price match, inventory):
   a re-ranker has something real to learn. A purchase follows a click with probability
   sigmoid(-1 + 1.5 price match), never for an out-of-stock item.
@@ -29,11 +34,14 @@ parameters give the same bytes):
   feature reads them: a model can only learn them from the log (collaborative signal), so the
   re-ranker's inputs no longer hold the whole answer. They are drawn from their own stream,
   so the catalog's vectors are the same bytes with or without them.
-* Embeddings. Stage 1 does not get the generator's vectors: by default (`embeddings =
-  "learned"`) `twostage build` fits them from the logged clicks, exactly as for imported data
-  (engine.embeddings); `"generator"` keeps the true vectors (an upper bound; handy for ANN
-  benchmarks, where only the geometry matters). The true vectors and the hidden terms stay in
-  the data set for the sweep's click-model judge.
+* Embeddings. Stage 1 does not get the generator's vectors. By default (`embeddings =
+  "content"`) items come with content vectors, as a text or image encoder would give them: the
+  true vector plus CONTENT_NOISE of isotropic noise, renormalised (their own stream); a user's
+  vector is the mean of what they liked before the cut-off (engine.embeddings, "given").
+  `"learned"` fits both from the logged clicks, exactly as for imported data without vectors;
+  `"generator"` keeps the true vectors (an upper bound; handy for ANN benchmarks, where only
+  the geometry matters). The true vectors and the hidden terms stay in `hidden.npz` for the
+  click-model judge.
 * History. A user's history is their clicks, oldest first.
 """
 
@@ -59,14 +67,16 @@ USER_NOISE = 0.5
 TOPICS_PER_USER = 2
 CLICK_BIAS = -4.2
 POPULARITY_WEIGHT = 0.2
+FRESHNESS_WEIGHT = 2.5
+PRICE_MATCH_WEIGHT = 1.5
 #: where an impression comes from: the user's taste (one of the POOL items of each of the
 #: user's topics nearest the user: what a recommender that knows the user would show), any
 #: item of one of those topics, a sibling topic of the same category, popularity, or the
 #: whole catalog
 TASTE, TOPIC, SIBLING, POPULAR, UNIFORM = range(5)
 SOURCE_SHARES = (0.65, 0.1, 0.1, 0.03, 0.12)
-POOL = 50
-POOL_SKEW = 3.0  # the pool's rank is POOL * u ** POOL_SKEW: the nearest items are shown most
+POOL = 100
+POOL_SKEW = 2.0  # the pool's rank is POOL * u ** POOL_SKEW: the nearest items are shown most
 CHUNK = 100_000
 HIDDEN_FILE = "hidden.npz"
 HIDDEN_QUALITY = 0.8
@@ -260,10 +270,17 @@ def _users(
 ) -> tuple[Users, np.ndarray]:
     u, c, d = params.n_users, params.n_categories, params.dim
     affinity = rng.dirichlet(np.full(c, 0.3), size=u).astype(np.float32)
-    # A favourite topic: a category drawn by affinity, then one of that category's topics.
-    cumulative = np.cumsum(affinity, axis=1)
-    draws = rng.random((u, TOPICS_PER_USER, 1)) * cumulative[:, None, -1:]
-    fav_category = np.minimum((draws > cumulative[:, None, :]).sum(axis=2), c - 1)
+    # A favourite topic: a category drawn by affinity (each favourite in another category
+    # while there are categories left), then one of that category's topics.
+    draws = rng.random((u, TOPICS_PER_USER))
+    fav_category = np.empty((u, TOPICS_PER_USER), dtype=np.int64)
+    remaining = affinity.astype(np.float64)
+    for slot in range(TOPICS_PER_USER):
+        cumulative = np.cumsum(remaining, axis=1)
+        point = draws[:, slot : slot + 1] * cumulative[:, -1:]
+        fav_category[:, slot] = np.minimum((point > cumulative).sum(axis=1), c - 1)
+        if slot + 1 < c:
+            remaining[np.arange(u), fav_category[:, slot]] = 0.0
     topics_in_category = np.bincount(topic_category, minlength=c)
     pick = (rng.random((u, TOPICS_PER_USER)) * topics_in_category[fav_category]).astype(np.int64)
     user_topics = fav_category + c * pick  # topic t belongs to category t % c
@@ -399,9 +416,9 @@ def click_logit(
         CLICK_BIAS
         + 5.0 * sim
         + 3.0 * affinity
-        + 1.5 * freshness
+        + FRESHNESS_WEIGHT * freshness
         + POPULARITY_WEIGHT * np.log(catalog.popularity[item])
-        + 0.8 * match
+        + PRICE_MATCH_WEIGHT * match
         - 2.5 * ~in_stock
         + hidden.logit(user, item)
     )

@@ -17,8 +17,11 @@ from engine.local_redis import LocalRedis, free_port  # noqa: F401 (tests import
 from sample_data.synthetic import SyntheticParams
 
 SMALL = SyntheticParams(n_items=3_000, dim=16, n_users=400, n_categories=8, items_per_topic=100, seed=11)
-#: a small, quick re-ranker for tests (the product default is 300 trees of depth 6)
-SMALL_MODEL = '[model]\niterations = 40\ndepth = 4\nmax_train_rows = 20000\n[events]\nstore = "memory"\n'
+#: a small, quick re-ranker for tests, one model (the product default: up to 300 trees of depth 4,
+#: three averaged on a small log)
+SMALL_MODEL = (
+    '[model]\niterations = 40\ndepth = 4\nmax_train_rows = 20000\nensemble = 1\n[events]\nstore = "memory"\n'
+)
 
 
 @pytest.fixture(scope="session")

@@ -135,6 +135,14 @@ def test_an_ensemble_averages_models_of_successive_seeds(small_dir: Path, small_
     assert not np.allclose(double.predict(matrix), single.predict(matrix))
 
 
+def test_an_unset_ensemble_averages_three_models_on_a_small_log_only() -> None:
+    from engine.ranking.training import SMALL_LOG_LISTS, ensemble_size
+
+    assert ensemble_size(0, 195) == 3 and ensemble_size(0, SMALL_LOG_LISTS - 1) == 3
+    assert ensemble_size(0, SMALL_LOG_LISTS) == 1 and ensemble_size(0, 50_000) == 1
+    assert ensemble_size(2, 195) == 2 and ensemble_size(1, 10) == 1, "a configured size is kept"
+
+
 def test_explanations_add_up_to_the_score(engine: Engine) -> None:
     response = engine.recommend(RecommendRequest(8, k=5))
     first, second = response.items[0].item_id, response.items[1].item_id

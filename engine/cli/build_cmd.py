@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--embeddings",
         choices=EMBEDDINGS,
         default=None,
-        help="synthetic data: stage 1 searches vectors learned from the clicks (default) or the "
+        help="synthetic data: stage 1 searches content vectors, a noisy view of the true ones "
+        "(default; a user is the mean of their likes), vectors learned from the clicks, or the "
         "generator's own vectors (an upper bound; only the geometry matters to ANN benchmarks)",
     )
     p.add_argument("--force", action="store_true", help="regenerate and rebuild everything")
