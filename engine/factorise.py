@@ -75,26 +75,20 @@ def fit_factors(matrix: csr_matrix, settings: FitSettings, seed: int = 0) -> tup
 
 def _model(settings: FitSettings, seed: int):
     """The library's model (imported here: only a build that learns vectors pays for it)."""
+    common = {
+        "factors": settings.factors,
+        "regularization": settings.regularization,
+        "iterations": settings.iterations,
+        "random_state": seed,
+    }
     if settings.method == "bpr":
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         # BPR's item vectors end in a bias and its users' in a 1: one dot product scores both
-        return BayesianPersonalizedRanking(
-            factors=settings.factors,
-            learning_rate=settings.alpha,
-            regularization=settings.regularization,
-            iterations=settings.iterations,
-            random_state=seed,
-        )
+        return BayesianPersonalizedRanking(learning_rate=settings.alpha, **common)
     from implicit.cpu.als import AlternatingLeastSquares
 
-    return AlternatingLeastSquares(
-        factors=settings.factors,
-        regularization=settings.regularization,
-        alpha=settings.alpha,
-        iterations=settings.iterations,
-        random_state=seed,
-    )
+    return AlternatingLeastSquares(alpha=settings.alpha, **common)
 
 
 @dataclass(frozen=True)
