@@ -119,10 +119,10 @@ def choose_settings(
 
 
 def mean_of_positives(user: np.ndarray, item: np.ndarray, vectors: np.ndarray, n_users: int) -> np.ndarray:
-    """Each user's mean liked item, normalised; users who liked nothing stay all zero."""
-    sums = np.zeros((n_users, vectors.shape[1]))
-    np.add.at(sums, user, vectors[item])
-    return _normalise(sums)
+    """Each user's mean liked item, normalised; users who liked nothing stay all zero. (The
+    sum as one sparse product: `np.add.at` over a quarter of a million rows took seconds.)"""
+    likes = interaction_matrix(user, item, n_users, len(vectors))  # a repeated like counts again
+    return _normalise(np.asarray(likes @ vectors.astype(np.float64)))
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

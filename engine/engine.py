@@ -173,6 +173,8 @@ class Engine:
                 has_history=len(query.history) > 0,
             )
         params = request.search_params or None
+        if params:
+            index.check_search_params(params)
         history_params = self.artifacts.history_params(index)
         with timer.stage("ann"):
             ann = paths.ann_path(query, index, n if sizes["ann"] else 0, sizes["ann"], params)

@@ -13,7 +13,7 @@ parameters give the same bytes):
   age ~ exponential (mean 200 days) so some items are fresh; inventory zero for ~8 %,
   geometric otherwise; latent popularity ~ Pareto(1.2) (heavy tail); ~0.5 % promoted;
   a readable title from word lists.
-* Users. Category affinity ~ Dirichlet(0.3) (a few strong interests); TOPICS_PER_USER (2)
+* Users. Category affinity ~ Dirichlet(0.3) (a few strong interests); TOPICS_PER_USER (3)
   favourite topics, each in another category drawn through that affinity; the user vector is
   norm(mean of those topic centres + noise). Segment (bargain / mainstream / premium /
   explorer) sets price sensitivity ~ Beta. Activity is lognormal, so some users have long
@@ -64,7 +64,7 @@ NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed so the bytes do not depend on
 TOPIC_SPREAD = 1.0
 ITEM_NOISE = 1.0
 USER_NOISE = 0.5
-TOPICS_PER_USER = 2
+TOPICS_PER_USER = 3
 CLICK_BIAS = -4.2
 POPULARITY_WEIGHT = 0.2
 FRESHNESS_WEIGHT = 2.5

@@ -188,11 +188,14 @@ def test_metrics_cover_every_worker_through_redis_and_speak_prometheus(
     url = redis_server.url
     config = _with_store(small_config, url)
     config = config.replace(retrieval=config.retrieval.replace(recall_sample_rate=1.0))
-    one, other = (TestClient(create_app(Engine.open(small_dir, config))) for _ in range(2))
-    for user in (1, 2, 3):
+    engines = [Engine.open(small_dir, config) for _ in range(2)]
+    one, other = (TestClient(create_app(engine)) for engine in engines)
+    # users with a vector: a user without one (nothing liked before the cut-off) has no ANN recall
+    a, b, c, d = np.flatnonzero(engines[0].users.vectors.any(axis=1))[:4].tolist()
+    for user in (a, b, c):
         assert one.post("/recommend", json={"user_id": user, "k": 5}).status_code == 200
-    assert other.post("/recommend", json={"user_id": 4, "k": 5}).status_code == 200
-    assert other.post("/events", json={"user_id": 4, "item_id": 1, "kind": "click"}).status_code == 202
+    assert other.post("/recommend", json={"user_id": d, "k": 5}).status_code == 200
+    assert other.post("/events", json={"user_id": d, "item_id": 1, "kind": "click"}).status_code == 202
     # A worker's report waits for its own samples to reach Redis; each worker writes its own
     # on its own thread, so both are asked once first (as a scrape of every worker would).
     for worker in (one, other):

@@ -89,6 +89,11 @@ class AnnIndex(ABC):
             scores = np.pad(scores, pad, constant_values=-np.inf)
         return SearchResult(ids, scores)
 
+    def check_search_params(self, params: dict[str, int]) -> None:
+        """Refuse unknown names or bad values up front: a request whose ANN path does not run
+        (a user without a vector) still asked for them, and gets the same answer."""
+        self._resolve(params)
+
     def _resolve(self, params: dict[str, int]) -> dict[str, int]:
         """`search_params` updated with `params`, after checking names and values."""
         for key, value in params.items():
