@@ -53,11 +53,16 @@ class ArtifactCache:
                 self._indexes[backend] = index
             return self._indexes[backend]
 
-    def build_index(self, backend: str) -> AnnIndex:
+    def build_index(self, backend: str, reuse: AnnIndex | None = None) -> AnnIndex:
         """Build `backend` over the data set's vectors in memory, unsaved: for an engine of
-        the past (training), whose vectors were fitted before a window and have no index."""
-        index = create(backend, **self.config.build.get(backend, {}))
-        index.build(self.dataset.catalog.vectors)
+        the past (training), whose vectors were fitted before a window and have no index.
+        `reuse`: an index another window built over the very same vectors (content vectors
+        do not change with the cut-off), taken as it is."""
+        if reuse is None:
+            index = create(backend, **self.config.build.get(backend, {}))
+            index.build(self.dataset.catalog.vectors)
+        else:
+            index = reuse
         self._set_search_defaults(index)
         with self._lock:
             self._indexes[backend] = index

@@ -95,8 +95,8 @@ class Engine:
         """The built index of `backend`, loaded on first use and checked against the data."""
         return self.artifacts.index(backend)
 
-    def build_index(self, backend: str) -> AnnIndex:
-        return self.artifacts.build_index(backend)
+    def build_index(self, backend: str, reuse: AnnIndex | None = None) -> AnnIndex:
+        return self.artifacts.build_index(backend, reuse)
 
     @property
     def reranker(self) -> Reranker:

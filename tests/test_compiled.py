@@ -124,3 +124,31 @@ def test_a_kernel_compiles_where_no_cache_directory_is_writable(monkeypatch: pyt
         return values + 1
 
     assert kernel(add_one)(np.arange(3)).tolist() == [1, 2, 3]
+
+
+def test_history_similarity_stats_match_the_rule_written_plainly() -> None:
+    from engine.features.loops import history_similarity_stats
+
+    rng = np.random.default_rng(9)
+    vectors = rng.normal(size=(40, 6)).astype(np.float32) * rng.uniform(0.1, 3, (40, 1)).astype(np.float32)
+    vectors[7] = 0.0  # an item with no vector
+    norms = np.linalg.norm(vectors, axis=1)
+    inverse = (1 / np.where(norms > 1e-12, norms, 1)).astype(np.float32)
+    recent = rng.integers(-1, 40, (5, 10))
+    recent[2] = -1  # a user without clicks
+    recent[3, -1] = -1  # one whose last slot is empty
+    row_user = rng.integers(0, 5, 60)
+    items = rng.integers(0, 40, 60)
+    best, mean, last = history_similarity_stats(
+        vectors[items], vectors, recent, row_user, inverse, inverse[items]
+    )
+    for i in range(60):
+        clicks = [c for c in recent[row_user[i]] if c >= 0]
+        cosines = [float(vectors[items[i]] @ vectors[c]) * inverse[c] * inverse[items[i]] for c in clicks]
+        if not cosines:
+            assert np.isnan(best[i]) and np.isnan(mean[i]) and np.isnan(last[i])
+            continue
+        assert best[i] == pytest.approx(max(cosines), abs=1e-5)
+        assert mean[i] == pytest.approx(sum(cosines) / len(cosines), abs=1e-5)
+        slot = recent[row_user[i], -1]
+        assert np.isnan(last[i]) if slot < 0 else last[i] == pytest.approx(cosines[-1], abs=1e-5)

@@ -135,6 +135,30 @@ def test_an_ensemble_averages_models_of_successive_seeds(small_dir: Path, small_
     assert not np.allclose(double.predict(matrix), single.predict(matrix))
 
 
+def test_windows_with_the_same_vectors_share_one_index(
+    small_dir: Path, small_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Content vectors do not change with the cut-off: one index serves every training window,
+    and the model is the one three separate builds would give."""
+    from engine.ann.base import AnnIndex
+
+    config = load_config(small_config)
+    reference, _ = train(Layout(small_dir), config)
+    builds = []
+    original = AnnIndex.build
+
+    def counted(self, vectors, progress=None):
+        builds.append(len(vectors))
+        return original(self, vectors) if progress is None else original(self, vectors, progress)
+
+    monkeypatch.setattr(AnnIndex, "build", counted)
+    shared, report = train(Layout(small_dir), config)
+    assert len(builds) == 1 and len(report["window_rows"]) == 3
+    engine = Engine.open(small_dir, config)
+    matrix = engine.recommend(RecommendRequest(8, k=5)).features
+    np.testing.assert_array_equal(shared.predict(matrix), reference.predict(matrix))
+
+
 def test_an_unset_ensemble_averages_three_models_on_a_small_log_only() -> None:
     from engine.ranking.training import SMALL_LOG_LISTS, ensemble_size
 

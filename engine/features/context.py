@@ -18,6 +18,7 @@ from engine.data import Catalog, Users
 from engine.events import EARLIEST, EVENT_KINDS, NEVER, LiveRows, event_key, event_key_int
 from engine.features.loops import (
     gather_transposed,
+    history_similarity_stats,
     rank_key,
     rank_pct_one_group,
     ranks_by_path,
@@ -266,15 +267,14 @@ class FeatureContext:
             sims = gather_rows(vectors, recent) @ self.item_vectors.T
             sims *= inverse_norm[recent][:, None] * self.item_inverse_norm[None, :]
             return sims.max(axis=0), sims.mean(axis=0, dtype=np.float32), sims[-1]
-        per_row = recent[self.row_user]
-        sims = np.einsum("nd,nkd->nk", self.item_vectors, vectors[np.maximum(per_row, 0)])
-        sims *= inverse_norm[np.maximum(per_row, 0)] * self.item_inverse_norm[:, None]
-        valid = per_row >= 0
-        count = valid.sum(axis=1)
-        best = np.where(count > 0, np.where(valid, sims, -np.inf).max(axis=1), np.nan)
-        mean = np.where(count > 0, np.where(valid, sims, 0.0).sum(axis=1) / np.maximum(count, 1), np.nan)
-        last = np.where(valid[:, -1], sims[:, -1], np.nan)
-        return best.astype(np.float32), mean.astype(np.float32), last.astype(np.float32)
+        return history_similarity_stats(
+            np.ascontiguousarray(self.item_vectors),
+            vectors,
+            np.ascontiguousarray(recent),
+            self.row_user,
+            inverse_norm,
+            self.item_inverse_norm,
+        )
 
     @cached_property
     def cooc(self) -> np.ndarray:

@@ -108,3 +108,40 @@ def ranks_by_path(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             else:
                 block[p, i] = np.nan
     return block, found
+
+
+@kernel
+def history_similarity_stats(
+    item_vectors: np.ndarray,
+    vectors: np.ndarray,
+    recent: np.ndarray,
+    row_user: np.ndarray,
+    inverse_norm: np.ndarray,
+    row_inverse_norm: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: best, mean and last cosine of its item to its user's recent clicks (rows of
+    `recent`, -1 where shorter), NaN without any; one pass, no (rows x clicks x dims) copy."""
+    rows, width = len(row_user), recent.shape[1]
+    best = np.full(rows, np.nan, dtype=np.float32)
+    mean = np.full(rows, np.nan, dtype=np.float32)
+    last = np.full(rows, np.nan, dtype=np.float32)
+    for i in range(rows):
+        clicks = recent[row_user[i]]
+        top, total, count = -np.inf, 0.0, 0
+        for j in range(width):
+            click = clicks[j]
+            if click < 0:
+                continue
+            dot = np.float32(0.0)
+            for d in range(item_vectors.shape[1]):
+                dot += item_vectors[i, d] * vectors[click, d]
+            sim = dot * (inverse_norm[click] * row_inverse_norm[i])
+            top = max(top, sim)
+            total += sim
+            count += 1
+            if j == width - 1:
+                last[i] = sim
+        if count:
+            best[i] = top
+            mean[i] = total / count
+    return best, mean, last

@@ -18,6 +18,7 @@ import numpy as np
 from catboost import CatBoostRanker, Pool, sum_models
 
 from engine.ann import available
+from engine.ann.base import AnnIndex
 from engine.config import EngineConfig, ModelConfig
 from engine.embeddings import open_dataset, roles
 from engine.engine import Engine
@@ -82,6 +83,11 @@ def lookup(keys: np.ndarray, labels: np.ndarray, query: np.ndarray) -> np.ndarra
     return np.where(keys[slot] == query, labels[slot], 0)
 
 
+def training_backend() -> str:
+    """The backend training lists are searched with (exact search where it is missing)."""
+    return TRAINING_BACKEND if TRAINING_BACKEND in available() else "exact"
+
+
 def candidate_rows(
     engine: Engine,
     label_end: int,
@@ -90,6 +96,7 @@ def candidate_rows(
     seed: int,
     progress: Progress = no_progress,
     step: str = "candidates (train)",
+    reuse: AnnIndex | None = None,
 ) -> RankingRows:
     """Stage-1 candidates as of the engine's clock for users with a positive interaction in
     [clock, label_end), labelled by that window, users in a seeded random order. Lists
@@ -105,9 +112,9 @@ def candidate_rows(
     rng = np.random.default_rng(seed)
     users = rng.permutation(users)
     n = min(config.train_candidates, engine.catalog.n_items)
-    backend = TRAINING_BACKEND if TRAINING_BACKEND in available() else "exact"
+    backend = training_backend()
     if backend != "exact":
-        engine.build_index(backend)
+        engine.build_index(backend, reuse)
     parts: list[tuple[np.ndarray, ...]] = []
     planned = 0
     for user in users.tolist():
@@ -198,13 +205,24 @@ def train(
     per_window = max(1, model_config.max_train_rows // len(splits.windows))
     names = feature_names(source.attributes)
     matrices, parts = [], []
+    built: tuple[np.ndarray, AnnIndex] | None = None  # the last window's vectors and index
     for j, (start, end) in enumerate(splits.windows):
         dataset = open_dataset(layout, config, roles(config)[j + 1])
         engine = Engine(layout, dataset, config, as_of=start - 1)
         step = f"window {j + 1}/{len(splits.windows)}"
+        same = built is not None and np.array_equal(built[0], dataset.catalog.vectors)
         rows = candidate_rows(
-            engine, end, model_config, per_window, model_config.seed + j, progress, f"candidates ({step})"
+            engine,
+            end,
+            model_config,
+            per_window,
+            model_config.seed + j,
+            progress,
+            f"candidates ({step})",
+            reuse=built[1] if same else None,
         )
+        if training_backend() != "exact":
+            built = (dataset.catalog.vectors, engine.index(training_backend()))
         matrices.append(feature_matrix(engine, rows, progress, f"features ({step})")[rows.keep])
         rows = rows.subset(rows.keep)
         parts.append(replace(rows, group=rows.group + j * source.users.n_users))
