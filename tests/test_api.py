@@ -36,8 +36,9 @@ def test_recommend_health_metrics_and_openapi(client: TestClient) -> None:
     assert gc.get_freeze_count() > 0, "the server's start-up objects are out of the collector's reach"
     metrics = client.get("/metrics").json()
     assert metrics["requests"] >= 1 and metrics["stages"]["total"]["p50"] > 0
-    # The wait for the engine has its own figure; one request at a time hardly waits.
-    assert 0 <= metrics["queue"]["p50"] < metrics["stages"]["total"]["p50"]
+    # The wait for the engine has its own figure, apart from the stages (how it compares with
+    # them is a speed, measured by `twostage fidelity`, not here: on a busy machine it raced)
+    assert metrics["queue"]["p50"] >= 0 and "queue" not in metrics["stages"]
     assert "twostage_queue_milliseconds" in client.get("/metrics/prometheus").text
     assert metrics["budget_ms"]["total_ms"] == 100
     spec = client.get("/openapi.json").json()
