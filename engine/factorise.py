@@ -153,7 +153,8 @@ def choose(
 ) -> tuple[FitSettings, dict]:
     """The grid point with the best validation NDCG, and what was tried. A staged search:
     regularisation x alpha at the middle factor count, then every factor count at the best
-    of those (the grid's full product costs several times more for the same choice here)."""
+    of those: 8 fits for the default grid instead of 18 (on ml-latest-small both searches pick
+    128 factors, regularisation 10, alpha 1)."""
     holdout = Holdout.of(users, items, times, n_users, n_items, config.validation_users)
     middle = config.factors[len(config.factors) // 2]
     first = [(middle, reg, alpha) for reg in config.regularization for alpha in config.alpha]
