@@ -85,7 +85,7 @@ class ClickModel:
     second = "expected clicks"
 
     def __init__(self, engine: Engine, layout: Layout, k: int):
-        from sample_data.synthetic import Hidden, category_medians
+        from sample_data.click_model import Hidden, category_medians
 
         self.hidden = Hidden.load(layout.dataset)
         stored = load_dataset(layout.dataset)
@@ -96,7 +96,7 @@ class ClickModel:
         self._ideal: dict[int, np.ndarray] = {}
 
     def _probability(self, user: int, items: np.ndarray) -> np.ndarray:
-        from sample_data.synthetic import click_logit, sigmoid
+        from sample_data.click_model import click_logit, sigmoid
 
         users = np.full(len(items), user)
         return sigmoid(
@@ -166,14 +166,14 @@ def evaluate(
             reach["merged"][row, column] = np.isin(relevant, merged).mean()
         candidates = response.candidates.candidates
         columns = [candidates.path_names.index(path) for path in PATHS]
-        model_order = np.argsort(-response.scores, kind="stable")[:k]  # before the rules
-        lists[STAGE1] = candidates.item_ids[:k]
-        lists[TWO_STAGE] = candidates.item_ids[model_order]
-        lists[SERVED] = np.array([item.item_id for item in response.items], dtype=np.int64)
-        found[STAGE1].append(candidates.path_ranks[:k, columns] >= 0)
-        found[TWO_STAGE].append(candidates.path_ranks[model_order][:, columns] >= 0)
-        by = [[path in item.found_by for path in PATHS] for item in response.items]
-        found[SERVED].append(np.array(by, dtype=bool).reshape(-1, len(PATHS)))
+        rows = {
+            STAGE1: np.arange(min(k, len(candidates))),
+            TWO_STAGE: response.rows_before_rules(k),
+            SERVED: response.served_rows(),
+        }
+        for name, chosen in rows.items():
+            lists[name] = candidates.item_ids[chosen]
+            found[name].append(candidates.path_ranks[chosen][:, columns] >= 0)
         if judge is not None:
             judge.prepare(user)
         for name, ranked in lists.items():

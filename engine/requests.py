@@ -141,6 +141,15 @@ class RecommendResponse:
         """Every rule's effect, in the order the rules ran."""
         return effects_of(self.rule_changes)
 
+    def rows_before_rules(self, k: int) -> np.ndarray:
+        """The first k candidate rows in score order, before the business rules moved or
+        dropped any: what stage 2 alone made of stage 1 (`eval`, `sweep`)."""
+        return np.argsort(-self.scores, kind="stable")[:k]
+
+    def served_rows(self) -> np.ndarray:
+        """The candidate row of each item served, in the order served."""
+        return np.array([item.rank_before - 1 for item in self.items], dtype=np.int64)
+
     @property
     def model_scored(self) -> bool:
         return not self.degraded

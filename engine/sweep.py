@@ -224,8 +224,7 @@ def _measure(
     for user in np.sort(users).tolist():
         response = engine.recommend(request(user))
         ids = response.candidates.candidates.item_ids
-        model_order = ids[np.argsort(-response.scores, kind="stable")[: judge.k]]
-        final.append(judge.quality(user, model_order.tolist()))
+        final.append(judge.quality(user, ids[response.rows_before_rules(judge.k)].tolist()))
         served.append(judge.quality(user, [item.item_id for item in response.items])[0])
         first.append(judge.quality(user, ids[: judge.k].tolist()))
         total.append(response.timings_ms["total"])

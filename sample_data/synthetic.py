@@ -53,11 +53,20 @@ from typing import Any
 
 import numpy as np
 
-from engine.artifacts import load_table
 from engine.data import Catalog, Interactions, StringColumn, Users, save_dataset
 from engine.errors import DataFormatError
 from engine.limits import DAY
 from engine.progress import Progress, no_progress
+from sample_data.click_model import (
+    CHUNK,
+    HIDDEN_FILE,
+    HIDDEN_SCHEMA,
+    Hidden,
+    category_medians,
+    click_logit,
+    price_match,
+    sigmoid,
+)
 from sample_data.words import ADJECTIVES, CATEGORY_WORDS, SEGMENTS
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed so the bytes do not depend on the clock
@@ -65,10 +74,6 @@ TOPIC_SPREAD = 1.0
 ITEM_NOISE = 1.0
 USER_NOISE = 0.5
 TOPICS_PER_USER = 3
-CLICK_BIAS = -4.2
-POPULARITY_WEIGHT = 0.2
-FRESHNESS_WEIGHT = 2.5
-PRICE_MATCH_WEIGHT = 1.5
 #: where an impression comes from: the user's taste (one of the POOL items of each of the
 #: user's topics nearest the user: what a recommender that knows the user would show), any
 #: item of one of those topics, a sibling topic of the same category, popularity, or the
@@ -77,17 +82,6 @@ TASTE, TOPIC, SIBLING, POPULAR, UNIFORM = range(5)
 SOURCE_SHARES = (0.65, 0.1, 0.1, 0.03, 0.12)
 POOL = 100
 POOL_SKEW = 2.0  # the pool's rank is POOL * u ** POOL_SKEW: the nearest items are shown most
-CHUNK = 100_000
-HIDDEN_FILE = "hidden.npz"
-HIDDEN_QUALITY = 0.8
-HIDDEN_DIM = 4
-HIDDEN_SCHEMA = {
-    "quality": ("float32", 1),
-    "trait": ("float32", 2),
-    "taste": ("float32", 2),
-    "item_vectors": ("float32", 2),  # the true vectors, for the click-model judge
-    "user_vectors": ("float32", 2),
-}
 EMBEDDINGS = ("content", "learned", "generator")
 #: content vectors are the true ones plus this much isotropic noise (as ITEM_NOISE), renormalised
 CONTENT_NOISE = 0.3
@@ -125,40 +119,6 @@ class SyntheticParams:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise DataFormatError(f"synthetic data: {name} must be in {low}..{high}, got {value}")
-
-
-@dataclass(frozen=True)
-class Hidden:
-    """The click model's terms that no feature reads (see the module docstring)."""
-
-    quality: np.ndarray
-    trait: np.ndarray
-    taste: np.ndarray
-    item_vectors: np.ndarray
-    user_vectors: np.ndarray
-
-    @classmethod
-    def draw(cls, seed: int, catalog: Catalog, users: Users) -> Hidden:
-        rng = np.random.default_rng([seed, 1])
-        n_items, n_users = catalog.n_items, users.n_users
-        return cls(
-            quality=(rng.standard_normal(n_items) * HIDDEN_QUALITY).astype(np.float32),
-            trait=rng.standard_normal((n_items, HIDDEN_DIM)).astype(np.float32),
-            taste=(rng.standard_normal((n_users, HIDDEN_DIM)) / 2).astype(np.float32),
-            item_vectors=catalog.vectors,
-            user_vectors=users.vectors,
-        )
-
-    def truth(self, catalog: Catalog, users: Users) -> tuple[Catalog, Users]:
-        """The catalog and users with the generator's own vectors, as the click model reads them."""
-        return replace(catalog, vectors=self.item_vectors), replace(users, vectors=self.user_vectors)
-
-    @classmethod
-    def load(cls, directory: Path) -> Hidden:
-        return cls(**load_table(directory / HIDDEN_FILE, HIDDEN_SCHEMA))
-
-    def logit(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
-        return self.quality[item] + np.einsum("ij,ij->i", self.taste[user], self.trait[item])
 
 
 def generate(
@@ -367,9 +327,9 @@ def _taste_pools(
 ) -> np.ndarray:
     """Per user, the POOL items of each favourite topic nearest the user's true vector, nearest
     first (users x TOPICS_PER_USER * POOL), one topic at a time: its members against its fans."""
-    pools = np.empty((users.n_users, TOPICS_PER_USER * POOL), dtype=np.int64)
-    fan_user, fan_slot = np.nonzero(user_topics >= 0)
-    fan_topic = user_topics[fan_user, fan_slot]
+    pools = np.empty((users.n_users, TOPICS_PER_USER, POOL), dtype=np.int64)
+    fan_user, fan_slot = np.divmod(np.arange(user_topics.size), TOPICS_PER_USER)
+    fan_topic = user_topics.ravel()
     order = np.argsort(fan_topic, kind="stable")
     bounds = np.searchsorted(fan_topic[order], np.arange(len(topic_start)))
     for topic in np.unique(fan_topic).tolist():
@@ -382,67 +342,8 @@ def _taste_pools(
             nearest = np.take_along_axis(nearest, closest_first, axis=1)
         else:  # a small topic: all of it, repeated to fill the pool
             nearest = np.resize(np.arange(len(members)), (len(fans), POOL))
-        for slot in range(TOPICS_PER_USER):
-            mine = fan_slot[fans] == slot
-            pools[fan_user[fans][mine], slot * POOL : (slot + 1) * POOL] = members[nearest[mine]]
-    return pools
-
-
-def click_logit(
-    catalog: Catalog,
-    users: Users,
-    hidden: Hidden,
-    user: np.ndarray,
-    item: np.ndarray,
-    time: np.ndarray | int,
-    medians: np.ndarray | None = None,
-) -> np.ndarray:
-    """The true click model (log-odds) of the generator, for any (user, item, time) rows;
-    `catalog` and `users` must hold the generator's own vectors.
-
-    The sweep uses it as ground truth on synthetic data: it knows what a user would click."""
-    medians = category_medians(catalog) if medians is None else medians
-    sim = np.empty(len(user), dtype=np.float32)
-    for start in range(0, len(user), CHUNK):
-        stop = min(len(user), start + CHUNK)
-        sim[start:stop] = np.einsum(
-            "ij,ij->i", users.vectors[user[start:stop]], catalog.vectors[item[start:stop]]
-        )
-    affinity = users.category_affinity[user, catalog.category[item]]
-    freshness = np.exp(-np.maximum(time - catalog.created_at[item], 0) / (45.0 * DAY))
-    match = price_match(catalog, users, user, item, medians)
-    in_stock = catalog.inventory[item] > 0
-    return (
-        CLICK_BIAS
-        + 5.0 * sim
-        + 3.0 * affinity
-        + FRESHNESS_WEIGHT * freshness
-        + POPULARITY_WEIGHT * np.log(catalog.popularity[item])
-        + PRICE_MATCH_WEIGHT * match
-        - 2.5 * ~in_stock
-        + hidden.logit(user, item)
-    )
-
-
-def category_medians(catalog: Catalog) -> np.ndarray:
-    medians = np.zeros(len(catalog.category_names), dtype=np.float64)
-    for k in np.unique(catalog.category):
-        medians[k] = np.median(catalog.price[catalog.category == k])
-    return medians
-
-
-def price_match(
-    catalog: Catalog, users: Users, user: np.ndarray, item: np.ndarray, medians: np.ndarray | None = None
-) -> np.ndarray:
-    """0 when the item's price sits where the user's sensitivity wants it, negative otherwise."""
-    medians = category_medians(catalog) if medians is None else medians
-    relative = np.log(catalog.price[item] / np.maximum(medians[catalog.category[item]], 1e-6))
-    preferred = (0.5 - users.price_sensitivity[user]) * 2.0
-    return -np.abs(relative - preferred)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+        pools[fan_user[fans], fan_slot[fans]] = members[nearest]
+    return pools.reshape(users.n_users, TOPICS_PER_USER * POOL)
 
 
 def _with_history(users: Users, log: Interactions) -> Users:

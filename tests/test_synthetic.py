@@ -14,7 +14,8 @@ from engine.data import load_dataset
 from engine.engine import Engine
 from engine.errors import DataFormatError
 from sample_data import synthetic
-from sample_data.synthetic import SyntheticParams, generate, price_match
+from sample_data.click_model import Hidden, price_match
+from sample_data.synthetic import SyntheticParams, generate
 from tests.conftest import SMALL
 
 
@@ -46,7 +47,7 @@ def test_hidden_terms_do_not_change_the_vectors_and_stage_1_does_not_get_them(sm
     catalog, _, _, hidden = synthetic.generate(SMALL)
     stored = load_dataset(small_dir / "dataset")
     np.testing.assert_array_equal(stored.catalog.vectors, catalog.vectors)
-    loaded = synthetic.Hidden.load(small_dir / "dataset")
+    loaded = Hidden.load(small_dir / "dataset")
     np.testing.assert_array_equal(loaded.quality, hidden.quality)
     np.testing.assert_array_equal(loaded.item_vectors, hidden.item_vectors)
     truth = synthetic.generate(replace(SMALL, embeddings="generator"))[0]

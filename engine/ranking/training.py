@@ -205,6 +205,7 @@ def train(
     per_window = max(1, model_config.max_train_rows // len(splits.windows))
     names = feature_names(source.attributes)
     matrices, parts = [], []
+    backend = training_backend()
     built: tuple[np.ndarray, AnnIndex] | None = None  # the last window's vectors and index
     for j, (start, end) in enumerate(splits.windows):
         dataset = open_dataset(layout, config, roles(config)[j + 1])
@@ -221,8 +222,8 @@ def train(
             f"candidates ({step})",
             reuse=built[1] if same else None,
         )
-        if training_backend() != "exact":
-            built = (dataset.catalog.vectors, engine.index(training_backend()))
+        if backend != "exact":
+            built = (dataset.catalog.vectors, engine.index(backend))
         matrices.append(feature_matrix(engine, rows, progress, f"features ({step})")[rows.keep])
         rows = rows.subset(rows.keep)
         parts.append(replace(rows, group=rows.group + j * source.users.n_users))
