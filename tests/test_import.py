@@ -12,7 +12,7 @@ from engine.build import build
 from engine.config import load_config
 from engine.data import load_dataset
 from engine.engine import Engine
-from engine.errors import DataFormatError
+from engine.errors import DataFormatError, InvalidRequestError
 from engine.evaluation import evaluate
 from engine.layout import Layout
 from engine.requests import RecommendRequest
@@ -67,6 +67,10 @@ def test_generic_import_adapts_features_and_serves(tmp_path: Path, small_config:
     sweep = candidate_sweep(tmp_path / "data", load_config(small_config), sizes=(10, 40), n_users=6)
     assert sweep.ground_truth == "positive interactions in the test window" and len(sweep.rows) == 2
     assert all(0 <= row.ndcg <= 1 and 0 <= row.second <= 1 for row in sweep.rows)
+    with pytest.raises(InvalidRequestError, match="the click-model judge exists only for the synthetic"):
+        candidate_sweep(tmp_path / "data", load_config(small_config), n_users=2, judge_name="click-model")
+    with pytest.raises(InvalidRequestError, match="unknown judge 'oracle'; use one of held-out, click-model"):
+        candidate_sweep(tmp_path / "data", load_config(small_config), n_users=2, judge_name="oracle")
 
 
 def _break(folder: Path, file: str, old: str, new: str) -> None:

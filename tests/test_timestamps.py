@@ -140,3 +140,12 @@ def test_created_at_follows_the_time_unit(tmp_path: Path) -> None:
     (source / "items.csv").write_text("\n".join(items) + "\n")
     import_dataset(source, "generic", tmp_path / "data" / "dataset", dim=8, time_unit="ms")
     assert (load_dataset(tmp_path / "data" / "dataset").catalog.created_at == 1_500_000_000).all()
+
+
+def test_a_unit_or_dimension_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    source = write_generic(tmp_path / "src")
+    with pytest.raises(DataFormatError, match=r"unknown time unit 'minutes'; use one of s, ms, us"):
+        import_dataset(source, "generic", tmp_path / "a", time_unit="minutes")
+    with pytest.raises(DataFormatError, match="--dim must be a positive number of dimensions, got 0"):
+        import_dataset(source, "generic", tmp_path / "b", dim=0)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
