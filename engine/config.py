@@ -149,6 +149,9 @@ class ModelConfig(Section):
     """The CatBoost re-ranker: how it is trained, and when serving may skip it."""
 
     loss: Literal[RANKING_LOSSES] = "YetiRank"  # type: ignore[valid-type]
+    #: YetiRank's sampled orderings per step (CatBoost's default is 10); fewer halve its cost,
+    #: and held-out NDCG did not drop on the default world or MovieLens; other losses ignore it
+    permutations: Annotated[int, Field(ge=1, le=100)] = 5
     iterations: Positive = 300
     depth: Annotated[int, Field(ge=1, le=16)] = 4
     learning_rate: Annotated[float, Field(gt=0.0)] = 0.1

@@ -159,6 +159,20 @@ def test_windows_with_the_same_vectors_share_one_index(
     np.testing.assert_array_equal(shared.predict(matrix), reference.predict(matrix))
 
 
+def test_yetirank_permutations_reach_catboost_and_other_losses_ignore_them(
+    small_dir: Path, small_config: Path
+) -> None:
+    from engine.ranking.training import loss_function
+
+    config = load_config(small_config)
+    assert loss_function(config.model) == "YetiRank:permutations=5"
+    assert loss_function(config.model.replace(loss="PairLogit", permutations=3)) == "PairLogit"
+    fewer, _ = train(Layout(small_dir), config.replace(model=config.model.replace(permutations=2)))
+    default, _ = train(Layout(small_dir), config)
+    matrix = Engine.open(small_dir, config).recommend(RecommendRequest(8, k=5)).features
+    assert not np.allclose(fewer.predict(matrix), default.predict(matrix)), "the setting changed nothing"
+
+
 def test_an_unset_ensemble_averages_three_models_on_a_small_log_only() -> None:
     from engine.ranking.training import SMALL_LOG_LISTS, ensemble_size
 

@@ -83,6 +83,13 @@ def lookup(keys: np.ndarray, labels: np.ndarray, query: np.ndarray) -> np.ndarra
     return np.where(keys[slot] == query, labels[slot], 0)
 
 
+def loss_function(config: ModelConfig) -> str:
+    """CatBoost's loss string: YetiRank's with its number of permutations."""
+    if config.loss.startswith("YetiRank"):
+        return f"{config.loss}:permutations={config.permutations}"
+    return config.loss
+
+
 def training_backend() -> str:
     """The backend training lists are searched with (exact search where it is missing)."""
     return TRAINING_BACKEND if TRAINING_BACKEND in available() else "exact"
@@ -241,7 +248,7 @@ def train(
 
     def ranker(iterations: int, seed: int = model_config.seed, **extra: Any) -> CatBoostRanker:
         return CatBoostRanker(
-            loss_function=model_config.loss,
+            loss_function=loss_function(model_config),
             iterations=iterations,
             depth=model_config.depth,
             learning_rate=model_config.learning_rate,
