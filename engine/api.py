@@ -7,89 +7,42 @@ turn is reported as its own figure, `queue_ms`, from the moment the request arri
 with `--workers` (processes, each with its own engine), not threads.
 """
 
-from __future__ import annotations
-
 import gc
 import os
 import threading
 import time
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from fastapi import BackgroundTasks, FastAPI, Request, Response
+from fastapi import BackgroundTasks, Body, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
 
+from engine.api_models import (
+    ERRORS,
+    NOT_IN_RESPONSE,
+    NOT_SCORED,
+    EventOut,
+    ExplanationOut,
+    RecommendOut,
+    api_models,
+    to_request,
+)
 from engine.engine import Engine
-from engine.errors import ArtifactError, BackendUnavailableError, TwostageError
-from engine.limits import HOURS_PER_DAY, MAX_CANDIDATES, MAX_K
+from engine.errors import (
+    ArtifactError,
+    BackendUnavailableError,
+    NotInResponseError,
+    NotScoredError,
+    TwostageError,
+)
 from engine.live_store import EventStoreUnavailable
 from engine.metrics import LocalMetrics, SharedMetrics, prometheus_text, summary
-from engine.requests import Context, RecommendRequest, RecommendResponse
+from engine.requests import RecommendResponse
 from engine.retrieval.recall import RecallSampler
 from engine.stats import QUEUE
-from engine.wire import INCLUDE, encode, payload
+from engine.wire import encode, payload
 
 MAX_BODY_BYTES = 64 * 1024
-
-
-class ContextIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    category: int | None = Field(None, ge=0, description="category code being browsed")
-    hour: float | None = Field(None, ge=0, lt=HOURS_PER_DAY, description="hour of day")
-
-
-class RecommendIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    user_id: int = Field(description="user id; unknown ids get a cold start")
-    k: int = Field(10, ge=1, le=MAX_K)
-    n_candidates: int | None = Field(None, ge=1, le=MAX_CANDIDATES)
-    backend: str | None = None
-    search_params: dict[str, int] = Field(default_factory=dict)
-    context: ContextIn = Field(default_factory=ContextIn)
-    measure_recall: bool = False
-    include: list[Literal[tuple(INCLUDE)]] = Field(  # type: ignore[valid-type]
-        default_factory=list,
-        description="what to add to the top K with scores: "
-        + "; ".join(f"{name}: {what}" for name, what in INCLUDE.items()),
-    )
-
-    @classmethod
-    def of(cls, request: RecommendRequest, include: list[str] | None = None) -> RecommendIn:
-        """The body that asks the server for `request` (clients that hold an engine request)."""
-        return cls(
-            user_id=request.user_id,
-            k=request.k,
-            n_candidates=request.n_candidates,
-            backend=request.backend,
-            search_params=dict(request.search_params),
-            context=ContextIn(category=request.context.category, hour=request.context.hour),
-            measure_recall=request.measure_recall,
-            include=include or [],
-        )
-
-    def to_request(self) -> RecommendRequest:
-        return RecommendRequest(
-            user_id=self.user_id,
-            k=self.k,
-            n_candidates=self.n_candidates,
-            backend=self.backend,
-            search_params=self.search_params,
-            context=Context(category=self.context.category, hour=self.context.hour),
-            measure_recall=self.measure_recall,
-        )
-
-
-class ExplainIn(RecommendIn):
-    item_id: int = Field(ge=0, description="an item of this request's response")
-    other_id: int | None = Field(None, ge=0, description="explain why item_id ranks above this one")
-
-
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    user_id: int = Field(ge=0)
-    item_id: int = Field(ge=0)
-    kind: str = Field(pattern="^(impression|click|purchase)$")
 
 
 class Arrival:
@@ -99,7 +52,7 @@ class Arrival:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             scope.setdefault("state", {})["arrived_ns"] = time.perf_counter_ns()
             length = dict(scope["headers"]).get(b"content-length", b"")
@@ -108,6 +61,15 @@ class Arrival:
                 await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def status_of(error: TwostageError) -> int:
+    """The HTTP status of an engine error (each is listed in the OpenAPI document)."""
+    if isinstance(error, ArtifactError | BackendUnavailableError | EventStoreUnavailable):
+        return 503
+    if isinstance(error, NotInResponseError):
+        return 404
+    return 409 if isinstance(error, NotScoredError) else 400
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -127,17 +89,23 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.add_middleware(Arrival)
     turn = threading.Lock()  # one request in the engine at a time (see the module docstring)
 
+    models = api_models(engine)
+
     @app.exception_handler(TwostageError)
     async def engine_error(request: Request, error: TwostageError) -> JSONResponse:
-        unavailable = ArtifactError | BackendUnavailableError | EventStoreUnavailable
-        status = 503 if isinstance(error, unavailable) else 400
-        return JSONResponse({"detail": str(error)}, status_code=status)
+        return JSONResponse({"detail": str(error)}, status_code=status_of(error))
 
-    @app.post("/recommend", summary="the top K items for a user, through both stages")
-    def recommend(body: RecommendIn, request: Request, after: BackgroundTasks) -> Response:
+    @app.post(
+        "/recommend",
+        summary="the top K items for a user, through both stages",
+        responses={200: {"model": RecommendOut}, **ERRORS},
+    )
+    def recommend(
+        body: Annotated[models.recommend, Body()], request: Request, after: BackgroundTasks
+    ) -> Response:
         with turn:
             queue_ms = (time.perf_counter_ns() - request.state.arrived_ns) / 1e6
-            response = engine.recommend(body.to_request())
+            response = engine.recommend(to_request(body))
             content = encode(payload(response, body.include, queue_ms))
         stages = {**response.timings_ms, **{v.stage: v.ms for v in response.verdicts}}
         metrics.add_request({**stages, QUEUE: queue_ms})  # a few microseconds: never waits for Redis
@@ -150,14 +118,25 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             recall = engine.measure_recall(response.candidates)
         metrics.add_recall(sampler, recall)
 
-    @app.post("/explain", summary="why an item scored as it did, or why it ranks above another")
-    def explain(body: ExplainIn) -> dict[str, Any]:
+    @app.post(
+        "/explain",
+        summary="why an item scored as it did, or why it ranks above another",
+        response_model=ExplanationOut,
+        responses={**ERRORS, **NOT_IN_RESPONSE, **NOT_SCORED},
+    )
+    def explain(body: Annotated[models.explain, Body()]) -> dict[str, Any]:
         with turn:
-            response = engine.recommend(body.to_request())
+            response = engine.recommend(to_request(body))
             return asdict(engine.explain(response, body.item_id, body.other_id))
 
-    @app.post("/events", summary="record a click, purchase or impression", status_code=202)
-    def events(body: EventIn) -> dict[str, Any]:
+    @app.post(
+        "/events",
+        summary="record a click, purchase or impression",
+        status_code=202,
+        response_model=EventOut,
+        responses=ERRORS,
+    )
+    def events(body: models.event) -> dict[str, Any]:
         engine.record_event(body.user_id, body.item_id, body.kind)
         metrics.add_event()
         return {"recorded": body.kind, "user_id": body.user_id, "item_id": body.item_id}

@@ -13,6 +13,14 @@ class InvalidRequestError(TwostageError, ValueError):
     """A request argument is out of range or malformed (k, vector length, NaN, ...)."""
 
 
+class NotInResponseError(InvalidRequestError):
+    """An item a request refers to (to explain it) is not among its candidates."""
+
+
+class NotScoredError(InvalidRequestError):
+    """The response was served without the model (over budget): there is nothing to explain."""
+
+
 class UnknownBackendError(TwostageError, KeyError):
     """An ANN backend name that the registry does not know."""
 

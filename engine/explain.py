@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import InvalidRequestError
+from engine.errors import NotInResponseError, NotScoredError
 from engine.features import FEATURES
 from engine.ranking.model import Reranker
 from engine.requests import RecommendResponse
@@ -59,9 +59,7 @@ def explain(
 ) -> Explanation:
     """`top` None keeps every feature's contribution, largest first."""
     if not response.model_scored:
-        raise InvalidRequestError(
-            f"this response has no model scores to explain ({'; '.join(response.degraded)})"
-        )
+        raise NotScoredError(f"this response has no model scores to explain ({'; '.join(response.degraded)})")
     row = _row(response, item_id)
     other_row = None if other_id is None else _row(response, other_id)
     values = response.features
@@ -119,7 +117,7 @@ def ranked_below(response: RecommendResponse, item_id: int) -> int | None:
 def _row(response: RecommendResponse, item_id: int) -> int:
     found = np.flatnonzero(response.candidates.candidates.item_ids == item_id)
     if len(found) == 0:
-        raise InvalidRequestError(
+        raise NotInResponseError(
             f"item {item_id} is not among this response's {len(response.candidates.candidates)} candidates; "
             "explain an item from the response"
         )

@@ -13,6 +13,8 @@ from engine.errors import InvalidRequestError
 MAX_K = 1000
 MAX_CANDIDATES = 100_000
 HOURS_PER_DAY = 24
+MAX_ID = 2**53 - 1  # the largest id a JSON number holds exactly (in every client)
+MAX_SEARCH_PARAM = 100_000  # efSearch, nprobe, ...: beyond any index this lab builds
 DAY = 86_400  # seconds: the log's timestamps are Unix seconds
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 
 from engine.funnel import funnel
-from engine.requests import RecommendResponse
+from engine.requests import RecommendRequest, RecommendResponse
 
 #: what `include` may name, and what each adds
 INCLUDE = {
@@ -74,6 +74,23 @@ def payload(
     body["degraded"] = list(response.degraded)
     body["notes"] = list(response.notes)
     return body
+
+
+def request_body(request: RecommendRequest, include: Collection[str] = ()) -> dict[str, Any]:
+    """The JSON body that asks a server for `request`: only what differs from the defaults,
+    as the API's strict models expect it."""
+    check_include(include)
+    body: dict[str, Any] = {"user_id": request.user_id, "k": request.k}
+    context = {"category": request.context.category, "hour": request.context.hour}
+    optional = {
+        "n_candidates": request.n_candidates,
+        "backend": request.backend,
+        "search_params": dict(request.search_params) or None,
+        "context": {key: value for key, value in context.items() if value is not None} or None,
+        "measure_recall": request.measure_recall or None,
+        "include": list(include) or None,
+    }
+    return body | {key: value for key, value in optional.items() if value is not None}
 
 
 def encode(body: dict[str, Any]) -> bytes:

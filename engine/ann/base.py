@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.artifacts import read_manifest, write_manifest
 from engine.errors import ArtifactError, InvalidRequestError
+from engine.limits import MAX_SEARCH_PARAM
 from engine.progress import Progress, no_progress
 
 INDEX_KIND = "twostage.ann-index"
@@ -48,6 +49,9 @@ class AnnIndex(ABC):
     #: False for indexes that are only a view of the data set's vectors (exact search):
     #: `twostage build` skips them and the engine builds them in memory on demand.
     needs_build: ClassVar[bool] = True
+    #: the most results one query may ask for (None: the index's size); the API's document
+    #: bounds this backend's candidate count by it
+    max_results: ClassVar[int | None] = None
 
     def __init__(self, **build_params: Any) -> None:
         self.build_params: dict[str, Any] = build_params
@@ -102,8 +106,12 @@ class AnnIndex(ABC):
                 raise InvalidRequestError(
                     f"backend '{self.name}' has no search parameter '{key}'; it takes: {known}"
                 )
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise InvalidRequestError(f"search parameter {key} must be a positive integer, got {value!r}")
+            whole = not isinstance(value, bool) and isinstance(value, int | np.integer)
+            if not whole or not 1 <= value <= MAX_SEARCH_PARAM:
+                raise InvalidRequestError(
+                    f"search parameter {key} must be a whole number from 1 to {MAX_SEARCH_PARAM}, "
+                    f"got {value!r}"
+                )
         return {**self.search_params, **{k: int(v) for k, v in params.items()}}
 
     def save(self, directory: Path, **meta: Any) -> None:

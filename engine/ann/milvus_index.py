@@ -29,7 +29,6 @@ from engine.errors import ArtifactError, InvalidRequestError
 from engine.progress import Progress
 
 LITE_DB = "milvus.db"  # pymilvus starts Milvus Lite for a URI ending in .db
-MAX_RESULTS = 16_384  # Milvus's limit on results per query
 MIN_POINTS_PER_CELL = 39
 INSERT_ROWS = 5_000
 
@@ -46,6 +45,7 @@ class MilvusIndex(AnnIndex):
 
     name = "milvus"
     search_defaults: ClassVar[dict[str, int]] = {"nprobe": 128}
+    max_results: ClassVar[int | None] = 16_384  # Milvus's limit on results per query
     history_defaults: ClassVar[dict[str, int]] = {"nprobe": 16}
 
     def __init__(self, uri: str = "", nlist: int = 0, collection: str = "twostage_items") -> None:
@@ -110,9 +110,9 @@ class MilvusIndex(AnnIndex):
 
     # ---------------------------------------------------------------- searching
     def _search(self, queries: np.ndarray, k: int, params: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        if k > MAX_RESULTS:
+        if k > self.max_results:
             raise InvalidRequestError(
-                f"Milvus returns at most {MAX_RESULTS:,} results per query, {k:,} were asked; "
+                f"Milvus returns at most {self.max_results:,} results per query, {k:,} were asked; "
                 "ask for fewer candidates or use another backend"
             )
         # Milvus Lite mixes up searches that run side by side (faiss fails with "Invalid key"):

@@ -22,6 +22,7 @@ from engine.engine import Engine
 from engine.errors import TwostageError
 from engine.local_redis import free_port
 from engine.requests import RecommendRequest
+from engine.wire import encode, request_body
 
 SHOWN = ("retrieval", "features", "model", "total")
 START_TIMEOUT_S = 120.0
@@ -93,13 +94,10 @@ def _through_server(
     args: argparse.Namespace, requests: list[RecommendRequest], progress: Callable[[int], None]
 ) -> tuple[list[dict], list[float], list[float]]:
     """Start `twostage serve` (one worker) on a free port and send the requests one by one."""
-    from engine.api import RecommendIn  # imported here so other commands start without FastAPI
-
     # Without the app's recall measurement: the server would run that exact search before it
     # answers (the client asked for the figure), and the round trip would count it as overhead.
     bodies = [
-        RecommendIn.of(replace(request, measure_recall=False), ["timings"]).model_dump_json(exclude_none=True)
-        for request in requests
+        encode(request_body(replace(request, measure_recall=False), ["timings"])) for request in requests
     ]
     port = free_port()
     command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--events", "memory"]
@@ -119,9 +117,9 @@ def _through_server(
         for body in bodies[:5]:  # the server's own warm-up (first requests load the model)
             _post(client, body)
         served, round_trips, queued = [], [], []
-        for done, request_body in enumerate(bodies, start=1):
+        for done, encoded in enumerate(bodies, start=1):
             started = time.perf_counter_ns()
-            body = _post(client, request_body)
+            body = _post(client, encoded)
             round_trips.append((time.perf_counter_ns() - started) / 1e6)
             served.append(body["timings_ms"])
             queued.append(body["queue_ms"])
@@ -142,7 +140,7 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _post(client: http.client.HTTPConnection, body: str) -> dict:
+def _post(client: http.client.HTTPConnection, body: bytes) -> dict:
     client.request("POST", "/recommend", body, {"Content-Type": "application/json"})
     answer = client.getresponse()
     data = answer.read()

@@ -13,6 +13,7 @@ from engine.ann.base import INDEX_KIND
 from engine.ann.exact import ExactIndex
 from engine.artifacts import read_manifest
 from engine.errors import ArtifactError, BackendUnavailableError, InvalidRequestError
+from engine.limits import MAX_SEARCH_PARAM
 from engine.retrieval.recall import recall_at_k
 from sample_data.synthetic import SyntheticParams, generate
 from tests.conftest import unit_rows
@@ -123,8 +124,11 @@ def test_bad_search_params_are_rejected(backend: str, rng) -> None:
     with pytest.raises(InvalidRequestError, match="has no search parameter 'bogus'"):
         index.set_search_params(bogus=3)
     for name in index.search_defaults:
-        with pytest.raises(InvalidRequestError, match="must be a positive integer"):
-            index.set_search_params(**{name: 0})
+        for value in (0, MAX_SEARCH_PARAM + 1, True, 2.0):
+            with pytest.raises(
+                InvalidRequestError, match=f"must be a whole number from 1 to {MAX_SEARCH_PARAM}"
+            ):
+                index.set_search_params(**{name: value})
 
 
 def test_building_from_bad_vectors_fails_clearly(backend: str) -> None:

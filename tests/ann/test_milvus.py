@@ -65,9 +65,9 @@ def test_an_unreachable_server_is_a_clear_error(rng) -> None:
 def test_more_results_than_milvus_returns_is_a_clear_error(rng) -> None:
     index = milvus_index.MilvusIndex()
     index.build(unit_rows(rng, 20, 8))
-    index.count = milvus_index.MAX_RESULTS + 1  # as if the catalog were that large
+    index.count = milvus_index.MilvusIndex.max_results + 1  # as if the catalog were that large
     with pytest.raises(InvalidRequestError, match="at most 16,384 results per query"):
-        index.search(np.ones(8, dtype=np.float32), milvus_index.MAX_RESULTS + 1)
+        index.search(np.ones(8, dtype=np.float32), milvus_index.MilvusIndex.max_results + 1)
 
 
 def test_a_configured_server_that_does_not_answer_makes_the_backend_unavailable(
