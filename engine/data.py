@@ -28,7 +28,7 @@ from engine.errors import ArtifactError
 DATASET_KIND = "twostage.dataset"
 
 ITEM_SCHEMA = {
-    "category": ("int16", 1),
+    "category": ("int32", 1),
     "price": ("float32", 1),
     "margin": ("float32", 1),
     "created_at": ("int64", 1),
@@ -41,7 +41,8 @@ ITEM_SCHEMA = {
 USER_SCHEMA = {
     "segment": ("int8", 1),
     "price_sensitivity": ("float32", 1),
-    "category_affinity": ("float32", 2),
+    "affinity_keys": ("int64", 1),
+    "affinity_weights": ("float32", 1),
     "history_offsets": ("int64", 1),
     "history_items": ("int64", 1),
     "history_times": ("int64", 1),
@@ -97,6 +98,44 @@ class StringColumn:
 
 
 @dataclass(frozen=True)
+class CategoryAffinity:
+    """A user profile's declared weight per category, kept sparse: (user, category) pairs
+    with a weight, sorted by `user * n_categories + category`. A dense users x categories
+    matrix would be 37 GB at a million users and 9,400 categories; an absent pair weighs 0."""
+
+    keys: np.ndarray  # int64, ascending
+    weights: np.ndarray  # float32, one per key
+    n_categories: int
+
+    @classmethod
+    def from_dense(cls, matrix: np.ndarray) -> CategoryAffinity:
+        users, categories = np.nonzero(matrix)  # row-major: the keys come out sorted
+        keys = users.astype(np.int64) * matrix.shape[1] + categories
+        return cls(keys, matrix[users, categories].astype(np.float32), int(matrix.shape[1]))
+
+    @classmethod
+    def empty(cls, n_categories: int) -> CategoryAffinity:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), n_categories)
+
+    def lookup(self, users: np.ndarray, categories: np.ndarray) -> np.ndarray:
+        """The weight of each (user, category) pair, 0 where the profile has none."""
+        wanted = np.asarray(users, dtype=np.int64) * self.n_categories + categories
+        if len(self.keys) == 0:
+            return np.zeros(wanted.shape, dtype=np.float32)
+        position = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        return np.where(self.keys[position] == wanted, self.weights[position], np.float32(0.0))
+
+    def strongest(self, n_users: int) -> np.ndarray:
+        """Each user's heaviest category (the lowest code on a tie), -1 without a profile."""
+        users, categories = np.divmod(self.keys, self.n_categories)
+        order = np.lexsort((categories, -self.weights, users))
+        first = order[np.r_[True, users[order][1:] != users[order][:-1]]] if len(order) else order
+        out = np.full(n_users, -1, dtype=np.int64)
+        out[users[first]] = categories[first]
+        return out
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Item columns; `vectors` are L2-normalised float32 rows."""
 
@@ -127,7 +166,7 @@ class Users:
     vectors: np.ndarray
     segment: np.ndarray
     price_sensitivity: np.ndarray
-    category_affinity: np.ndarray
+    category_affinity: CategoryAffinity
     history_offsets: np.ndarray
     history_items: np.ndarray
     history_times: np.ndarray
@@ -219,7 +258,10 @@ def save_dataset(
     item_cols["title_offsets"] = catalog.titles.offsets
     save_table(directory / "items.npz", item_cols)
     save_array(directory / "item_vectors.npy", catalog.vectors.astype(np.float32, copy=False))
-    save_table(directory / "users.npz", {name: getattr(users, name) for name in USER_SCHEMA})
+    user_cols = {name: getattr(users, name) for name in USER_SCHEMA if not name.startswith("affinity_")}
+    user_cols["affinity_keys"] = users.category_affinity.keys
+    user_cols["affinity_weights"] = users.category_affinity.weights
+    save_table(directory / "users.npz", user_cols)
     save_array(directory / "user_vectors.npy", users.vectors.astype(np.float32, copy=False))
     save_table(
         directory / "interactions.npz",
@@ -280,7 +322,17 @@ def load_dataset(directory: Path, *, verify: bool = True) -> Dataset:
         category_names=tuple(manifest["category_names"]),
         **items,
     )
-    users = Users(vectors=user_vectors, segment_names=tuple(manifest["segment_names"]), **user_cols)
+    if len(user_cols["affinity_keys"]) != len(user_cols["affinity_weights"]):
+        raise ArtifactError(f"{directory / 'users.npz'}: category affinity keys and weights differ in length")
+    affinity = CategoryAffinity(
+        user_cols.pop("affinity_keys"), user_cols.pop("affinity_weights"), len(catalog.category_names)
+    )
+    users = Users(
+        vectors=user_vectors,
+        segment_names=tuple(manifest["segment_names"]),
+        category_affinity=affinity,
+        **user_cols,
+    )
     return Dataset(directory=directory, catalog=catalog, users=users, manifest=manifest)
 
 

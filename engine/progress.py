@@ -4,6 +4,7 @@ The CLI turns these calls into rich progress bars and the app into a progress wi
 engine itself never imports either.
 """
 
+import time
 from collections.abc import Callable
 
 Progress = Callable[[str, int, int], None]
@@ -11,3 +12,20 @@ Progress = Callable[[str, int, int], None]
 
 def no_progress(step: str, done: int, total: int) -> None:
     """Default for library calls that nobody watches."""
+
+
+class StepClock:
+    """Passes reports on and notes when each step was first and last heard of, so a long
+    command can end with what each step took (a step reports 0 of N when it starts)."""
+
+    def __init__(self, report: Progress = no_progress) -> None:
+        self.report = report
+        self.spans: dict[str, list[float]] = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        self.spans.setdefault(step, [now, now])[1] = now
+        self.report(step, done, total)
+
+    def seconds(self) -> dict[str, float]:
+        return {step: round(end - start, 2) for step, (start, end) in self.spans.items()}

@@ -85,7 +85,7 @@ def click_logit(
         sim[start:stop] = np.einsum(
             "ij,ij->i", users.vectors[user[start:stop]], catalog.vectors[item[start:stop]]
         )
-    affinity = users.category_affinity[user, catalog.category[item]]
+    affinity = users.category_affinity.lookup(user, catalog.category[item])
     freshness = np.exp(-np.maximum(time - catalog.created_at[item], 0) / (45.0 * DAY))
     match = price_match(catalog, users, user, item, medians)
     in_stock = catalog.inventory[item] > 0

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from engine.artifacts import load_array
-from engine.data import Catalog, Interactions, StringColumn, Users, save_dataset
+from engine.data import Catalog, CategoryAffinity, Interactions, StringColumn, Users, save_dataset
 from engine.errors import ArtifactError, DataFormatError
 from engine.progress import Progress, no_progress
 from sample_data.tables import check_unique, read_csv, read_table
@@ -34,8 +34,31 @@ ITEM_OPTIONAL = {
 }
 #: missing values of these attributes take the median of the known ones (a typical value)
 MEDIAN_FILLED = ("price", "margin", "popularity")
-POSITIVE_RATING = 4.0
-TOP_RATING = 5.0
+UNKNOWN_CATEGORY = "Unknown"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What a log leaves open, said by the user (docs/data-format.md): the timestamps' unit,
+    which scores count as positive and strong, which column wins when a log has both a label
+    and a score, and what to do with items the log names but items.csv lacks."""
+
+    time_unit: str | None = None
+    positive_rating: float = 4.0
+    strong_rating: float = 5.0
+    prefer: Literal["label", "score"] | None = None
+    missing_items: Literal["refuse", "add"] = "refuse"
+
+    def __post_init__(self) -> None:
+        if not self.strong_rating >= self.positive_rating:
+            raise DataFormatError(
+                f"--strong-rating ({self.strong_rating:g}) must be at least --positive-rating "
+                f"({self.positive_rating:g})"
+            )
+
+    def label_of(self, score: np.ndarray) -> np.ndarray:
+        """0 seen, 1 positive, 2 strong, from a rating or weight."""
+        return (score >= self.positive_rating).astype(np.int64) + (score >= self.strong_rating)
 
 
 @dataclass
@@ -58,32 +81,31 @@ class Table:
     files: tuple[str, int, str, str] = ("interactions.csv", 2, "items.csv", "users.csv")
 
 
-def read_generic(folder: Path, time_unit: str | None = None) -> Table:
+def read_generic(
+    folder: Path, options: ImportOptions = ImportOptions(), progress: Progress = no_progress
+) -> Table:
+    progress("read items", 0, 1)
     items_path, items, first = read_table(
-        folder / "items", {"item_id": "str", "title": "str", "category": "str"}, ITEM_OPTIONAL
+        folder / "items", {"item_id": "str"}, {"title": "str", "category": "str", **ITEM_OPTIONAL}
     )
     check_unique(items_path, "item_id", items["item_id"], first)
+    progress("read items", 1, 1)
+    progress("read interactions", 0, 1)
     inter_path, inter, inter_first = read_table(
         folder / "interactions",
         {"user_id": "str", "item_id": "str", "timestamp": "str"},
-        {"rating": "float", "label": "int"},
+        {"rating": "float", "weight": "float", "label": "int"},
     )
-    times = parse_times(inter["timestamp"], time_unit, inter_path, "timestamp", inter_first)
+    times = parse_times(inter["timestamp"], options.time_unit, inter_path, "timestamp", inter_first)
     if "created_at" in items:
-        items["created_at"] = convert_numbers(items["created_at"], time_unit, items_path, "created_at", first)
+        items["created_at"] = convert_numbers(
+            items["created_at"], options.time_unit, items_path, "created_at", first
+        )
+    label = _labels(inter, options, inter_path, inter_first)
+    progress("read interactions", 1, 1)
+    progress("read users", 0, 1)
     user_keys, user_attributes = _users(folder, inter["user_id"])
-    # Implicit feedback: a row without a label or rating (no column, or an empty cell) is positive.
-    label = np.ones(len(inter["user_id"]), dtype=np.int64)
-    if "label" in inter:
-        given = ~np.isnan(inter["label"])
-        bad = np.flatnonzero(given & ~np.isin(inter["label"], (0, 1, 2)))
-        if len(bad):
-            raise DataFormatError(f"{inter_path}, row {bad[0] + inter_first}, column 'label': use 0, 1 or 2")
-        label[given] = inter["label"][given]
-    elif "rating" in inter:
-        given = ~np.isnan(inter["rating"])
-        rating = inter["rating"][given]
-        label[given] = (rating >= POSITIVE_RATING).astype(np.int64) + (rating >= TOP_RATING)
+    progress("read users", 1, 1)
     embeddings = None
     if (folder / "item_embeddings.npy").exists():
         try:
@@ -95,10 +117,13 @@ def read_generic(folder: Path, time_unit: str | None = None) -> Table:
                 f"{folder / 'item_embeddings.npy'} has {len(embeddings)} rows, items.csv has "
                 f"{len(items['item_id'])}; row i must be the embedding of items.csv's item i"
             )
+    keys = items["item_id"]
+    titles = items.get("title", np.full(len(keys), "", dtype=object))
+    categories = items.get("category", np.full(len(keys), "", dtype=object))
     return Table(
-        item_keys=items["item_id"],
-        titles=list(items["title"]),
-        categories=[c.split("|")[0] or "Unknown" for c in items["category"]],
+        item_keys=keys,
+        titles=[title or key for title, key in zip(titles.tolist(), keys.tolist(), strict=True)],
+        categories=[c.split("|")[0] or UNKNOWN_CATEGORY for c in categories.tolist()],
         item_attributes={k: items[k] for k in ITEM_OPTIONAL if k in items},
         user_keys=user_keys,
         user_attributes=user_attributes,
@@ -117,6 +142,36 @@ def read_generic(folder: Path, time_unit: str | None = None) -> Table:
     )
 
 
+def _labels(inter: dict[str, np.ndarray], options: ImportOptions, path: Path, first: int) -> np.ndarray:
+    """Each row's label: 0 seen, 1 positive, 2 strong. A `label` column says it outright; a
+    `rating` or `weight` (play counts, quantities) is scored by the thresholds; a row with
+    neither is a positive (implicit feedback). With both, `options.prefer` decides, and the
+    other fills the rows where the preferred one is empty."""
+    if "rating" in inter and "weight" in inter:
+        raise DataFormatError(f"{path}: has both 'rating' and 'weight'; keep the one that scores the rows")
+    score_name = "rating" if "rating" in inter else "weight" if "weight" in inter else None
+    if "label" in inter and score_name and options.prefer is None:
+        raise DataFormatError(
+            f"{path}: has both 'label' and '{score_name}', which may disagree; say which decides "
+            "with --prefer label or --prefer score"
+        )
+    label = np.ones(len(inter["user_id"]), dtype=np.int64)
+    given_label = np.zeros(len(label), dtype=bool)
+    if "label" in inter:
+        given_label = ~np.isnan(inter["label"])
+        bad = np.flatnonzero(given_label & ~np.isin(inter["label"], (0, 1, 2)))
+        if len(bad):
+            raise DataFormatError(f"{path}, row {bad[0] + first}, column 'label': use 0, 1 or 2")
+    scored = np.zeros(len(label), dtype=bool)
+    if score_name is not None:
+        scored = ~np.isnan(inter[score_name])
+        label[scored] = options.label_of(inter[score_name][scored])
+    if "label" in inter:
+        by_label = given_label & ~scored if options.prefer == "score" else given_label
+        label[by_label] = inter["label"][by_label]
+    return label
+
+
 def _users(folder: Path, interaction_users: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     if not (folder / "users.csv").exists() and not (folder / "users.parquet").exists():
         return np.array(sorted(set(interaction_users.tolist())), dtype=object), {}
@@ -127,23 +182,31 @@ def _users(folder: Path, interaction_users: np.ndarray) -> tuple[np.ndarray, dic
     return users["user_id"], {k: users[k] for k in ("segment", "price_sensitivity") if k in users}
 
 
-def read_movielens(folder: Path, time_unit: str | None = None) -> Table:
+def read_movielens(
+    folder: Path, options: ImportOptions = ImportOptions(), progress: Progress = no_progress
+) -> Table:
     """ratings.csv and movies.csv (tags.csv is not needed): genres become categories, the year
-    in the title the release time, and ratings of 4 or more positives (5: strongly)."""
+    in the title the release time, and ratings scored by the thresholds (4 and 5 unless told)."""
     movies_path, ratings_path = folder / "movies.csv", folder / "ratings.csv"
+    progress("read items", 0, 1)
     movies = read_csv(movies_path, {"movieId": "str", "title": "str", "genres": "str"})
     check_unique(movies_path, "movieId", movies["movieId"])
+    progress("read items", 1, 1)
+    progress("read interactions", 0, 1)
     ratings = read_csv(
         ratings_path, {"userId": "str", "movieId": "str", "rating": "float", "timestamp": "int"}
     )
-    ratings["timestamp"] = parse_times(ratings["timestamp"], time_unit, ratings_path, "timestamp", 2)
+    ratings["timestamp"] = parse_times(ratings["timestamp"], options.time_unit, ratings_path, "timestamp", 2)
+    progress("read interactions", 1, 1)
     years = [re.search(r"\((\d{4})\)\s*$", title) for title in movies["title"]]
     first = int(ratings["timestamp"].min()) if len(ratings["timestamp"]) else 0
     created = np.array(
         [int(datetime(int(y.group(1)), 1, 1, tzinfo=UTC).timestamp()) if y else first for y in years],
         dtype=np.int64,
     )
-    genres = [g.split("|")[0] if g and g != "(no genres listed)" else "Unknown" for g in movies["genres"]]
+    genres = [
+        g.split("|")[0] if g and g != "(no genres listed)" else UNKNOWN_CATEGORY for g in movies["genres"]
+    ]
     return Table(
         item_keys=movies["movieId"],
         titles=list(movies["title"]),
@@ -154,7 +217,7 @@ def read_movielens(folder: Path, time_unit: str | None = None) -> Table:
         inter_user=ratings["userId"],
         inter_item=ratings["movieId"],
         inter_time=ratings["timestamp"],
-        label=(ratings["rating"] >= POSITIVE_RATING).astype(np.int64) + (ratings["rating"] >= TOP_RATING),
+        label=options.label_of(ratings["rating"]),
         source={"format": "movielens", "path": str(folder)},
         files=("ratings.csv", 2, "movies.csv", "ratings.csv"),
     )
@@ -170,10 +233,11 @@ def import_dataset(
     *,
     dim: int | None = None,
     force: bool = False,
-    time_unit: str | None = None,
+    options: ImportOptions = ImportOptions(),
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
-    """Read, check, convert and write; returns the new data set's manifest."""
+    """Read, check, convert and write; returns the new data set's manifest (its `source`
+    records the options used and how many items were added from the log)."""
     if format_name not in READERS:
         raise DataFormatError(f"unknown format '{format_name}'; use one of: {', '.join(READERS)}")
     if dim is not None and dim < 1:
@@ -182,10 +246,12 @@ def import_dataset(
         raise DataFormatError(f"{source} is not a folder; pass the folder that holds the CSV files")
     if destination.exists() and not force:
         raise DataFormatError(f"{destination} already holds a data set; pass --force to replace it")
-    progress("read files", 0, 1)
-    table = READERS[format_name](source, time_unit)
-    progress("read files", 1, 1)
+    table = READERS[format_name](source, options, progress)
+    table, added = _items_from_log(table, options.missing_items)
+    progress("convert", 0, 1)
     catalog, users, interactions, attributes = convert(table, dim, progress)
+    progress("convert", 1, 1)
+    progress("write", 0, 1)
     temporary = destination.with_name(f".{destination.name}.importing")
     shutil.rmtree(temporary, ignore_errors=True)
     try:
@@ -200,6 +266,10 @@ def import_dataset(
                 "embedding_dim": dim if table.embeddings is None else catalog.dim,
                 "embeddings": "learned" if table.embeddings is None else "given",
                 "log": "consumptions",
+                "positive_rating": options.positive_rating,
+                "strong_rating": options.strong_rating,
+                "prefer": options.prefer,
+                "items_added_from_log": added,
             },
             attributes=attributes,
         )
@@ -208,7 +278,42 @@ def import_dataset(
         temporary.rename(destination)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+    progress("write", 1, 1)
     return manifest
+
+
+def _items_from_log(table: Table, missing_items: str) -> tuple[Table, int]:
+    """Items the log names that items.csv lacks: refused (naming the first), or added with
+    every attribute missing (the id as title, category Unknown, no embedding)."""
+    known = np.isin(table.inter_item.astype(str), table.item_keys.astype(str))
+    if known.all():
+        return table, 0
+    inter_file, first_row, items_file, _ = table.files
+    if missing_items != "add":
+        row = int(np.flatnonzero(~known)[0])
+        count = len(np.unique(table.inter_item[~known]))
+        raise DataFormatError(
+            f"{inter_file}, row {row + first_row}, column 'item_id': {table.inter_item[row]!r} is not in "
+            f"{items_file} ({count:,} items are missing); add them there, or pass --missing-items add "
+            "to import them with missing attributes"
+        )
+    new = np.unique(table.inter_item[~known])
+    attributes = {
+        name: np.concatenate([values.astype(np.float64), np.full(len(new), np.nan)])
+        for name, values in table.item_attributes.items()
+    }
+    embeddings = table.embeddings
+    if embeddings is not None:
+        embeddings = np.vstack([embeddings, np.zeros((len(new), embeddings.shape[1]), dtype=np.float32)])
+    grown = replace(
+        table,
+        item_keys=np.concatenate([table.item_keys, new]),
+        titles=[*table.titles, *new.tolist()],
+        categories=[*table.categories, *[UNKNOWN_CATEGORY] * len(new)],
+        item_attributes=attributes,
+        embeddings=embeddings,
+    )
+    return grown, len(new)
 
 
 def convert(
@@ -217,11 +322,9 @@ def convert(
     n_items, n_users = len(table.item_keys), len(table.user_keys)
     if n_items == 0 or len(table.inter_user) == 0:
         raise DataFormatError("the data set needs at least one item and one interaction")
-    item_index = {key: i for i, key in enumerate(table.item_keys.tolist())}
-    user_index = {key: u for u, key in enumerate(table.user_keys.tolist())}
     inter_file, first_row, items_file, users_file = table.files
-    item = _lookup(table.inter_item, item_index, inter_file, first_row, "item_id", items_file)
-    user = _lookup(table.inter_user, user_index, inter_file, first_row, "user_id", users_file)
+    item = _lookup(table.inter_item, table.item_keys, inter_file, first_row, "item_id", items_file)
+    user = _lookup(table.inter_user, table.user_keys, inter_file, first_row, "user_id", users_file)
     order = np.lexsort((table.inter_time, user))
     user, item, time, label = user[order], item[order], table.inter_time[order], table.label[order]
     positive = label > 0
@@ -235,8 +338,8 @@ def convert(
             np.linalg.norm(table.embeddings, axis=1, keepdims=True), 1e-9
         )
     user_vectors = np.zeros((n_users, item_vectors.shape[1]), dtype=np.float32)
-    names = sorted(set(table.categories))
-    category = np.array([names.index(c) for c in table.categories], dtype=np.int16)
+    names, category = np.unique(np.array(table.categories, dtype=str), return_inverse=True)
+    names, category = names.tolist(), category.astype(np.int32)
     attrs = {k: v for k, v in table.item_attributes.items() if not _all_missing(v)}
     neutral = {"price": 1.0, "margin": 0.0, "created_at": int(time.min()), "inventory": 1, "popularity": 1.0}
 
@@ -278,7 +381,7 @@ def convert(
             else np.zeros(n_users)
         ).astype(np.int8),
         price_sensitivity=np.where(np.isnan(sensitivity), 0.5, sensitivity).astype(np.float32),
-        category_affinity=np.full((n_users, len(names)), 1.0 / len(names), dtype=np.float32),
+        category_affinity=CategoryAffinity.empty(len(names)),  # no declared profiles in a log
         history_offsets=offsets,
         history_items=item[positive].astype(np.int64),
         history_times=time[positive].astype(np.int64),
@@ -302,13 +405,19 @@ def _all_missing(values: np.ndarray) -> bool:
     return bool((values == "").all())
 
 
-def _lookup(keys: np.ndarray, index: dict, file: str, first_row: int, column: str, table: str) -> np.ndarray:
-    out = np.empty(len(keys), dtype=np.int64)
-    for row, key in enumerate(keys.tolist()):
-        found = index.get(key)
-        if found is None:
-            raise DataFormatError(
-                f"{file}, row {row + first_row}, column '{column}': {key!r} is not in {table}"
-            )
-        out[row] = found
-    return out
+def _lookup(
+    keys: np.ndarray, index: np.ndarray, file: str, first_row: int, column: str, table: str
+) -> np.ndarray:
+    """The row of each key in `index` (ids are text, compared as fixed-width strings in C):
+    one sort, no Python loop over the log."""
+    keys, index = keys.astype(str), index.astype(str)
+    order = np.argsort(index, kind="stable")
+    position = np.searchsorted(index, keys, sorter=order)
+    position = np.minimum(position, len(index) - 1)
+    found = index[order[position]] == keys
+    if not found.all():
+        row = int(np.flatnonzero(~found)[0])
+        raise DataFormatError(
+            f"{file}, row {row + first_row}, column '{column}': {str(keys[row])!r} is not in {table}"
+        )
+    return order[position].astype(np.int64)

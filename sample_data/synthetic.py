@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.data import Catalog, Interactions, StringColumn, Users, save_dataset
+from engine.data import Catalog, CategoryAffinity, Interactions, StringColumn, Users, save_dataset
 from engine.errors import DataFormatError
 from engine.limits import DAY
 from engine.progress import Progress, no_progress
@@ -193,7 +193,7 @@ def _items(
         noise = rng.standard_normal((stop - start, d), dtype=np.float32) / np.float32(np.sqrt(d))
         vectors[start:stop] = _normalise(topic_centres[item_topic[start:stop]] + ITEM_NOISE * noise)
         progress("generate items", stop, n)
-    category = topic_category[item_topic].astype(np.int16)
+    category = topic_category[item_topic].astype(np.int32)
     base_price = np.exp(rng.uniform(2.0, 6.0, size=c))
     price = np.round(base_price[category] * rng.lognormal(0.0, 0.6, size=n), 2).astype(np.float32)
     age = np.minimum(rng.exponential(200.0, size=n), 1500.0) * DAY
@@ -253,7 +253,7 @@ def _users(
         vectors=vectors,
         segment=segment,
         price_sensitivity=rng.beta(sensitivity_a, sensitivity_b).astype(np.float32),
-        category_affinity=affinity,
+        category_affinity=CategoryAffinity.from_dense(affinity),
         history_offsets=np.zeros(u + 1, dtype=np.int64),
         history_items=np.zeros(0, dtype=np.int64),
         history_times=np.zeros(0, dtype=np.int64),

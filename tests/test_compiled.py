@@ -70,7 +70,7 @@ def test_neighbours_sum_each_seeds_row_by_item() -> None:
 def test_history_summary_counts_categories_last_clicks_and_mean_price() -> None:
     rng = np.random.default_rng(4)
     n_items, n_categories = 50, 6
-    category = rng.integers(0, n_categories, n_items).astype(np.int16)
+    category = rng.integers(0, n_categories, n_items).astype(np.int32)
     log_price = rng.normal(size=n_items).astype(np.float32)
     items = rng.integers(-1, n_items, (20, 12))
     items[3] = -1  # a user without history
@@ -95,7 +95,7 @@ def test_strongest_categories_weigh_clicks_by_age() -> None:
     day, now = 86_400, 10_000_000
     for trial in range(200):
         n_categories = int(rng.integers(1, 12))
-        category = rng.integers(0, n_categories, 100).astype(np.int16)
+        category = rng.integers(0, n_categories, 100).astype(np.int32)
         items = rng.integers(0, 100, int(rng.integers(1, 30)))
         ages = rng.integers(0, 90, len(items)) if trial % 2 else np.full(len(items), 3)  # equal ages tie
         times = now - ages * day

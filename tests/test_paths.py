@@ -30,7 +30,7 @@ def tiny_catalog(categories: list[int]) -> Catalog:
     n = len(categories)
     return Catalog(
         vectors=np.eye(n, 4, dtype=np.float32),
-        category=np.array(categories, dtype=np.int16),
+        category=np.array(categories, dtype=np.int32),
         price=np.ones(n, np.float32),
         margin=np.zeros(n, np.float32),
         created_at=np.zeros(n, np.int64),
@@ -191,7 +191,7 @@ def test_popular_raised_top_is_a_stable_sort_of_the_raised_scores() -> None:
     rng = np.random.default_rng(2)
     for trial in range(400):
         n_categories = int(rng.integers(1, 8))
-        category = rng.integers(0, n_categories, 300).astype(np.int16)
+        category = rng.integers(0, n_categories, 300).astype(np.int32)
         ids = rng.choice(300, int(rng.integers(1, 150)), replace=False)
         scores = (rng.integers(1, 20, len(ids)) if trial % 2 else rng.random(len(ids))).astype(np.float32)
         scores = np.sort(scores)[::-1].copy()  # the global list is best first

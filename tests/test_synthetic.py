@@ -115,7 +115,7 @@ def test_clicks_depend_on_signals_that_no_vector_holds(data) -> None:
     similarity = np.einsum("ij,ij->i", users.vectors[log.user], catalog.vectors[log.item])
     assert _ctr_gap(log, similarity) > 0.02
     # At equal embedding similarity, each non-vector signal still moves the click rate.
-    affinity = users.category_affinity[log.user, catalog.category[log.item]]
+    affinity = users.category_affinity.lookup(log.user, catalog.category[log.item])
     fresh = -(log.time - catalog.created_at[log.item]).astype(np.float64)
     popularity = catalog.popularity[log.item]
     match = price_match(catalog, users, log.user, log.item)

@@ -17,7 +17,7 @@ from engine.errors import DataFormatError
 from engine.events import EARLIEST, LATEST, NEVER, EventIndex
 from engine.layout import Layout
 from engine.requests import RecommendRequest
-from sample_data.importer import import_dataset
+from sample_data.importer import ImportOptions, import_dataset
 from tests.test_import import write_generic
 
 JAN_1995 = 788_918_400  # 1995-01-01T00:00:00Z
@@ -88,20 +88,30 @@ def test_millisecond_log_is_refused_without_the_flag_and_converted_with_it(tmp_p
     ):
         import_dataset(source, "generic", tmp_path / "b", dim=8)
     assert not (tmp_path / "b").exists()
-    converted = import_dataset(source, "generic", tmp_path / "b", dim=8, time_unit="ms")
+    converted = import_dataset(
+        source, "generic", tmp_path / "b", dim=8, options=ImportOptions(time_unit="ms")
+    )
     assert converted["files"]["interactions.npz"] == seconds["files"]["interactions.npz"]
     micro = write_generic(tmp_path / "us")
     _shift_times(micro, lambda t: t * 1_000_000)
     with pytest.raises(DataFormatError, match=r"look like microseconds.*--time-unit us"):
         import_dataset(micro, "generic", tmp_path / "c", dim=8)
     assert (
-        import_dataset(micro, "generic", tmp_path / "c", dim=8, time_unit="us")["files"]["interactions.npz"]
+        import_dataset(micro, "generic", tmp_path / "c", dim=8, options=ImportOptions(time_unit="us"))[
+            "files"
+        ]["interactions.npz"]
         == seconds["files"]["interactions.npz"]
     )
     with pytest.raises(
         DataFormatError, match=r"look like seconds since 1970, not microseconds \(--time-unit us"
     ):
-        import_dataset(write_generic(tmp_path / "s2"), "generic", tmp_path / "d", dim=8, time_unit="us")
+        import_dataset(
+            write_generic(tmp_path / "s2"),
+            "generic",
+            tmp_path / "d",
+            dim=8,
+            options=ImportOptions(time_unit="us"),
+        )
     far = write_generic(tmp_path / "far")
     _shift_times(far, lambda t: t * 40)  # seconds-sized, but past the year 2242
     with pytest.raises(DataFormatError, match=r"row 2: 64000000000 seconds .* outside the years 1697-2242"):
@@ -115,7 +125,7 @@ def test_mixed_units_are_refused_whatever_the_flag(tmp_path: Path) -> None:
         with pytest.raises(
             DataFormatError, match=r"column 'timestamp': the timestamps mix units: row \d+ \(\d+\) looks like"
         ):
-            import_dataset(source, "generic", tmp_path / "out", dim=8, time_unit=unit)
+            import_dataset(source, "generic", tmp_path / "out", dim=8, options=ImportOptions(time_unit=unit))
 
 
 def test_iso_8601_timestamps_match_unix_seconds(tmp_path: Path) -> None:
@@ -138,14 +148,16 @@ def test_created_at_follows_the_time_unit(tmp_path: Path) -> None:
     items = (source / "items.csv").read_text().splitlines()
     items = [items[0] + ",created_at"] + [f"{line},1500000000000" for line in items[1:]]
     (source / "items.csv").write_text("\n".join(items) + "\n")
-    import_dataset(source, "generic", tmp_path / "data" / "dataset", dim=8, time_unit="ms")
+    import_dataset(
+        source, "generic", tmp_path / "data" / "dataset", dim=8, options=ImportOptions(time_unit="ms")
+    )
     assert (load_dataset(tmp_path / "data" / "dataset").catalog.created_at == 1_500_000_000).all()
 
 
 def test_a_unit_or_dimension_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     source = write_generic(tmp_path / "src")
     with pytest.raises(DataFormatError, match=r"unknown time unit 'minutes'; use one of s, ms, us"):
-        import_dataset(source, "generic", tmp_path / "a", time_unit="minutes")
+        import_dataset(source, "generic", tmp_path / "a", options=ImportOptions(time_unit="minutes"))
     with pytest.raises(DataFormatError, match="--dim must be a positive number of dimensions, got 0"):
         import_dataset(source, "generic", tmp_path / "b", dim=0)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -32,6 +32,7 @@ from textual.widgets import Footer, Header, Input, Select, TabbedContent, TabPan
 
 from engine.ann import backend_class
 from engine.compare import Comparison, compare
+from engine.data import CategoryAffinity
 from engine.engine import Engine
 from engine.errors import TwostageError
 from engine.requests import RecommendRequest, RecommendResponse
@@ -229,14 +230,12 @@ class MainScreen(Screen[None]):
         category they clicked most."""
         users, catalog = self.engine.users, self.engine.catalog
         if "category_affinity" in self.engine.dataset.attributes:
-            return users.category_affinity.argmax(axis=1)
+            return users.category_affinity.strongest(users.n_users)
         owners = np.repeat(np.arange(users.n_users), np.diff(users.history_offsets))
         n_categories = len(catalog.category_names)
-        counts = np.bincount(
-            owners * n_categories + catalog.category[users.history_items],
-            minlength=users.n_users * n_categories,
-        ).reshape(users.n_users, n_categories)
-        return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+        pairs = owners * n_categories + catalog.category[users.history_items]
+        keys, clicks = np.unique(pairs, return_counts=True)  # sparse: users x categories can be huge
+        return CategoryAffinity(keys, clicks.astype(np.float32), n_categories).strongest(users.n_users)
 
     # ------------------------------------------- the selected item, in both lists
     def on_item_highlighted(self, message: ItemHighlighted) -> None:

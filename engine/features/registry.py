@@ -291,7 +291,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "the user profile's affinity for the item's category",
         lambda c: np.where(
             c.per_row(c.u_known),
-            c.users.category_affinity[np.maximum(c.per_row(c.u_user), 0), c.item_category],
+            c.users.category_affinity.lookup(np.maximum(c.per_row(c.u_user), 0), c.item_category),
             np.nan,
         ),
         requires=("category_affinity",),
