@@ -140,3 +140,22 @@ def test_sparse_category_affinity_matches_the_dense_matrix_it_replaces(rng) -> N
     expected = np.where(dense.any(axis=1), dense.argmax(axis=1), -1)
     np.testing.assert_array_equal(sparse.strongest(30), expected)
     assert CategoryAffinity.empty(7).lookup(users, categories).sum() == 0
+
+
+def test_the_retail_shaped_log_imports_as_its_docstring_says(tmp_path: Path) -> None:
+    """The sizing log (sample_data/shaped_log.py) needs the flags it names, and has what it
+    promises: millisecond times, repeated pairs, items only the log knows."""
+    from sample_data.shaped_log import write_shaped_log
+
+    source = write_shaped_log(
+        tmp_path / "log", n_interactions=5_000, n_items=1_000, n_users=200, n_categories=50
+    )
+    with pytest.raises(DataFormatError, match="--time-unit ms"):
+        import_dataset(source, "generic", tmp_path / "a", dim=4)
+    options = ImportOptions(time_unit="ms", missing_items="add")
+    manifest = import_dataset(source, "generic", tmp_path / "b", dim=4, options=options)
+    assert manifest["source"]["items_added_from_log"] > 0 and manifest["n_interactions"] == 5_000
+    log = load_dataset(tmp_path / "b").interactions
+    pairs = log.user * manifest["n_items"] + log.item
+    assert len(np.unique(pairs)) < len(pairs), "repeated pairs"
+    assert log.time.min() >= 1_577_836_800 and log.time.max() < 1_577_836_800 + 2 * 365 * 86_400
