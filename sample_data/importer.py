@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from engine.artifacts import load_array
 from engine.data import Catalog, CategoryAffinity, Interactions, StringColumn, Users, save_dataset
 from engine.errors import ArtifactError, DataFormatError
 from engine.progress import Progress, no_progress
+from sample_data.log_rules import DEFAULT_OPTIONS, UNKNOWN_CATEGORY, ImportOptions, items_from_log, labels
 from sample_data.tables import check_unique, read_csv, read_table
 from sample_data.timestamps import convert_numbers, parse_times
 
@@ -34,31 +35,6 @@ ITEM_OPTIONAL = {
 }
 #: missing values of these attributes take the median of the known ones (a typical value)
 MEDIAN_FILLED = ("price", "margin", "popularity")
-UNKNOWN_CATEGORY = "Unknown"
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """What a log leaves open, said by the user (docs/data-format.md): the timestamps' unit,
-    which scores count as positive and strong, which column wins when a log has both a label
-    and a score, and what to do with items the log names but items.csv lacks."""
-
-    time_unit: str | None = None
-    positive_rating: float = 4.0
-    strong_rating: float = 5.0
-    prefer: Literal["label", "score"] | None = None
-    missing_items: Literal["refuse", "add"] = "refuse"
-
-    def __post_init__(self) -> None:
-        if not self.strong_rating >= self.positive_rating:
-            raise DataFormatError(
-                f"--strong-rating ({self.strong_rating:g}) must be at least --positive-rating "
-                f"({self.positive_rating:g})"
-            )
-
-    def label_of(self, score: np.ndarray) -> np.ndarray:
-        """0 seen, 1 positive, 2 strong, from a rating or weight."""
-        return (score >= self.positive_rating).astype(np.int64) + (score >= self.strong_rating)
 
 
 @dataclass
@@ -82,7 +58,7 @@ class Table:
 
 
 def read_generic(
-    folder: Path, options: ImportOptions = ImportOptions(), progress: Progress = no_progress
+    folder: Path, options: ImportOptions = DEFAULT_OPTIONS, progress: Progress = no_progress
 ) -> Table:
     progress("read items", 0, 1)
     items_path, items, first = read_table(
@@ -101,7 +77,7 @@ def read_generic(
         items["created_at"] = convert_numbers(
             items["created_at"], options.time_unit, items_path, "created_at", first
         )
-    label = _labels(inter, options, inter_path, inter_first)
+    label = labels(inter, options, inter_path, inter_first)
     progress("read interactions", 1, 1)
     progress("read users", 0, 1)
     user_keys, user_attributes = _users(folder, inter["user_id"])
@@ -142,36 +118,6 @@ def read_generic(
     )
 
 
-def _labels(inter: dict[str, np.ndarray], options: ImportOptions, path: Path, first: int) -> np.ndarray:
-    """Each row's label: 0 seen, 1 positive, 2 strong. A `label` column says it outright; a
-    `rating` or `weight` (play counts, quantities) is scored by the thresholds; a row with
-    neither is a positive (implicit feedback). With both, `options.prefer` decides, and the
-    other fills the rows where the preferred one is empty."""
-    if "rating" in inter and "weight" in inter:
-        raise DataFormatError(f"{path}: has both 'rating' and 'weight'; keep the one that scores the rows")
-    score_name = "rating" if "rating" in inter else "weight" if "weight" in inter else None
-    if "label" in inter and score_name and options.prefer is None:
-        raise DataFormatError(
-            f"{path}: has both 'label' and '{score_name}', which may disagree; say which decides "
-            "with --prefer label or --prefer score"
-        )
-    label = np.ones(len(inter["user_id"]), dtype=np.int64)
-    given_label = np.zeros(len(label), dtype=bool)
-    if "label" in inter:
-        given_label = ~np.isnan(inter["label"])
-        bad = np.flatnonzero(given_label & ~np.isin(inter["label"], (0, 1, 2)))
-        if len(bad):
-            raise DataFormatError(f"{path}, row {bad[0] + first}, column 'label': use 0, 1 or 2")
-    scored = np.zeros(len(label), dtype=bool)
-    if score_name is not None:
-        scored = ~np.isnan(inter[score_name])
-        label[scored] = options.label_of(inter[score_name][scored])
-    if "label" in inter:
-        by_label = given_label & ~scored if options.prefer == "score" else given_label
-        label[by_label] = inter["label"][by_label]
-    return label
-
-
 def _users(folder: Path, interaction_users: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     if not (folder / "users.csv").exists() and not (folder / "users.parquet").exists():
         return np.array(sorted(set(interaction_users.tolist())), dtype=object), {}
@@ -183,7 +129,7 @@ def _users(folder: Path, interaction_users: np.ndarray) -> tuple[np.ndarray, dic
 
 
 def read_movielens(
-    folder: Path, options: ImportOptions = ImportOptions(), progress: Progress = no_progress
+    folder: Path, options: ImportOptions = DEFAULT_OPTIONS, progress: Progress = no_progress
 ) -> Table:
     """ratings.csv and movies.csv (tags.csv is not needed): genres become categories, the year
     in the title the release time, and ratings scored by the thresholds (4 and 5 unless told)."""
@@ -233,7 +179,7 @@ def import_dataset(
     *,
     dim: int | None = None,
     force: bool = False,
-    options: ImportOptions = ImportOptions(),
+    options: ImportOptions = DEFAULT_OPTIONS,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Read, check, convert and write; returns the new data set's manifest (its `source`
@@ -247,7 +193,7 @@ def import_dataset(
     if destination.exists() and not force:
         raise DataFormatError(f"{destination} already holds a data set; pass --force to replace it")
     table = READERS[format_name](source, options, progress)
-    table, added = _items_from_log(table, options.missing_items)
+    table, added = items_from_log(table, options.missing_items)
     progress("convert", 0, 1)
     catalog, users, interactions, attributes = convert(table, dim, progress)
     progress("convert", 1, 1)
@@ -280,40 +226,6 @@ def import_dataset(
         shutil.rmtree(temporary, ignore_errors=True)
     progress("write", 1, 1)
     return manifest
-
-
-def _items_from_log(table: Table, missing_items: str) -> tuple[Table, int]:
-    """Items the log names that items.csv lacks: refused (naming the first), or added with
-    every attribute missing (the id as title, category Unknown, no embedding)."""
-    known = np.isin(table.inter_item.astype(str), table.item_keys.astype(str))
-    if known.all():
-        return table, 0
-    inter_file, first_row, items_file, _ = table.files
-    if missing_items != "add":
-        row = int(np.flatnonzero(~known)[0])
-        count = len(np.unique(table.inter_item[~known]))
-        raise DataFormatError(
-            f"{inter_file}, row {row + first_row}, column 'item_id': {table.inter_item[row]!r} is not in "
-            f"{items_file} ({count:,} items are missing); add them there, or pass --missing-items add "
-            "to import them with missing attributes"
-        )
-    new = np.unique(table.inter_item[~known])
-    attributes = {
-        name: np.concatenate([values.astype(np.float64), np.full(len(new), np.nan)])
-        for name, values in table.item_attributes.items()
-    }
-    embeddings = table.embeddings
-    if embeddings is not None:
-        embeddings = np.vstack([embeddings, np.zeros((len(new), embeddings.shape[1]), dtype=np.float32)])
-    grown = replace(
-        table,
-        item_keys=np.concatenate([table.item_keys, new]),
-        titles=[*table.titles, *new.tolist()],
-        categories=[*table.categories, *[UNKNOWN_CATEGORY] * len(new)],
-        item_attributes=attributes,
-        embeddings=embeddings,
-    )
-    return grown, len(new)
 
 
 def convert(
