@@ -11,16 +11,19 @@ unknown key is refused by name.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from dataclasses import dataclass
 from functools import reduce
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
 
 from engine.ann import backend_class
 from engine.engine import Engine
 from engine.events import EVENT_KINDS
+from engine.explain import Explanation
 from engine.funnel import FunnelStep
 from engine.limits import HOURS_PER_DAY, MAX_CANDIDATES, MAX_ID, MAX_K, MAX_SEARCH_PARAM
 from engine.requests import Context, RecommendRequest
@@ -121,28 +124,26 @@ class RecommendOut(BaseModel):
     funnel: list[FunnelStep] | None = None
 
 
-class ContributionOut(BaseModel):
-    """engine.explain.Contribution on the wire: a missing feature value (NaN) is null."""
+def on_the_wire(kind: Any) -> Any:
+    """The type a dataclass field has in the API's JSON: NaN is written as null, so every float
+    may be null; tuples are arrays; nested dataclasses become models (named `...Out`)."""
+    if kind is float:
+        return float | None
+    if dataclasses.is_dataclass(kind):
+        hints = get_type_hints(kind)
+        fields = {field.name: (on_the_wire(hints[field.name]), ...) for field in dataclasses.fields(kind)}
+        return create_model(f"{kind.__name__}Out", **fields)
+    arguments = get_args(kind)
+    if get_origin(kind) is tuple:
+        return list[on_the_wire(arguments[0])]  # type: ignore[misc]
+    if get_origin(kind) is dict:
+        return dict[arguments[0], on_the_wire(arguments[1])]  # type: ignore[misc]
+    if isinstance(kind, UnionType):
+        return reduce(operator.or_, [on_the_wire(argument) for argument in arguments])
+    return kind
 
-    feature: str
-    group: Literal["user", "item", "cross"]
-    description: str
-    value: float | None
-    other_value: float | None
-    contribution: float
 
-
-class ExplanationOut(BaseModel):
-    """engine.explain.Explanation on the wire."""
-
-    item_id: int
-    score: float
-    baseline: float
-    other_id: int | None
-    other_score: float | None
-    groups: dict[str, float]
-    found_by: dict[str, int]
-    contributions: list[ContributionOut]
+ExplanationOut = on_the_wire(Explanation)
 
 
 class EventOut(BaseModel):
