@@ -15,7 +15,7 @@ from engine.api import create_app
 from engine.config import load_config
 from engine.engine import Engine
 
-EXAMPLES = 150  # per operation and phase, as the CLI run in the README
+EXAMPLES = 150  # per operation and phase, as the CLI run in docs/loadtests.md
 
 
 @pytest.fixture(scope="module")
