@@ -73,8 +73,15 @@ def test_include_adds_what_the_client_asks_for(client: TestClient, engine: Engin
     body = client.post("/recommend", json={"user_id": 3, "k": 5, "include": everything}).json()
     assert body["items"][0]["rank_after"] == 1 and body["n_candidates"] == len(body["candidates"]["item_ids"])
     assert [v["stage"] for v in body["verdicts"]] == ["retrieval", "features", "model", "buffer", "total"]
-    assert 0 <= body["queue_ms"] < body["timings_ms"]["total"] and "ann" in body["retrieval_timings_ms"]
-    assert isinstance(body["rule_effects"], list)
+    assert body["queue_ms"] >= 0 and "ann" in body["retrieval_timings_ms"]
+    # forty items from eight categories cannot keep three per category: the cap must act
+    capped = client.post(
+        "/recommend", json={"user_id": 3, "k": 40, "include": ["rules", "candidates"]}
+    ).json()
+    effects = capped["rule_effects"]
+    assert any(effect["rule"] == "category_cap" for effect in effects)
+    assert {effect["action"] for effect in effects} <= {"dropped", "moved up", "moved down", "pinned"}
+    assert {effect["item_id"] for effect in effects} <= set(capped["candidates"]["item_ids"])
     candidates = body["candidates"]
     assert len(candidates["model_scores"]) == len(candidates["item_ids"])
     assert len(candidates["path_ranks"][0]) == len(candidates["paths"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -197,7 +198,9 @@ def test_bench_json_reports_every_stage(capsys, small_dir: Path, small_config: P
     # Retrieval is the sum of its steps in every request, so its worst is at most theirs added.
     assert stages["retrieval"]["max_ms"] <= sum(stages[p]["max_ms"] for p in parts) + 1e-6
     assert stages["retrieval"]["p50_ms"] >= stages["ann"]["p50_ms"]
-    assert stages["total"]["p50_ms"] >= stages["model"]["p50_ms"] + stages["features"]["p50_ms"]
+    # a stage inside another is never longer in any request, so neither is its median (medians
+    # of two stages do not add up, so the total is only compared with each)
+    assert stages["total"]["p50_ms"] >= max(stages["model"]["p50_ms"], stages["features"]["p50_ms"])
     bare = result["bare"]
     assert bare["ann_bare_ms"] > 0 and bare["model_bare_ms"] > 0
     assert result["requests_per_second"] > 0 and 0 < result["ann_recall"] <= 1
@@ -351,7 +354,7 @@ def test_fidelity_compares_the_engine_the_app_and_the_server(small_dir, small_co
         assert set(stages) == {"retrieval", "features", "model", "total"}
         assert 0 < stages["retrieval"] < stages["total"] < 1000, client
     assert report["server_round_trip_p50_ms"] > report["p50_ms"]["server"]["total"]
-    assert 0 <= report["server_queue_p50_ms"] < report["p50_ms"]["server"]["total"], "one at a time: no wait"
+    assert report["server_queue_p50_ms"] >= 0  # how it compares with the stages is a speed
 
 
 def test_fidelity_refuses_no_users(small_dir, capsys) -> None:
@@ -374,11 +377,16 @@ def test_compare_two_settings_for_one_user(capsys, small_dir: Path, small_config
     assert code == 1 and "unknown backend 'annoy'" in err
 
 
-def test_every_help_page_renders() -> None:
-    """`--help` of the command and of each subcommand (a stray % in a help text used to crash it)."""
+def test_every_help_page_renders_and_the_readme_lists_each_command_as_it_is() -> None:
+    """`--help` of the command and of each subcommand renders (a stray % in a help text used to
+    crash it), and the README's command table and its claim about `--data-dir` match them."""
     root = parser()
-    pages = [root.format_help()]
-    commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
-    pages += [sub.format_help() for sub in commands.choices.values()]
-    assert len(pages) == len(commands.choices) + 1 >= 10
-    assert "95 % intervals" in pages[0] and all("usage: twostage" in page for page in pages)
+    commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction)).choices
+    pages = {name: sub.format_help() for name, sub in commands.items()}
+    assert "95 % intervals" in root.format_help()
+    assert all(page.startswith(f"usage: twostage {name}") for name, page in pages.items())
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    listed = re.findall(r"^\| `twostage ([a-z-]+)", readme, flags=re.MULTILINE)
+    assert listed == list(commands), "the README lists every command once, in --help's order"
+    without = sorted(name for name, page in pages.items() if "--data-dir" not in page)
+    assert without == ["ann-scale"] and "every\ncommand but `ann-scale` takes `--data-dir DIR`" in readme
