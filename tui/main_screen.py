@@ -38,7 +38,6 @@ from engine.errors import TwostageError
 from engine.requests import RecommendRequest, RecommendResponse
 from engine.stats import SessionStats
 from engine.sweep import candidate_sweep, recall_sweep
-from tui.candidate_list import StageOneTable
 from tui.messages import (
     ComparisonReady,
     ExplanationReady,
@@ -50,7 +49,8 @@ from tui.messages import (
     Why,
 )
 from tui.panels import BackendSelect, RequestPanel, TimingsPanel, search_params
-from tui.tables import StageTwoTable
+from tui.stage_one_table import StageOneTable
+from tui.stage_two_table import StageTwoTable
 from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
 
 WIDE_COLUMNS = 140  # from here on, before | after side by side

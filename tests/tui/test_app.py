@@ -13,9 +13,9 @@ from sample_data.synthetic import SyntheticParams
 from tests.conftest import SMALL_MODEL
 from tests.tui.pilot import SIZE, main_screen, notes, opened, plain, run, settle, wait_until
 from tui.app import MainScreen, TwostageApp
-from tui.candidate_list import StageOneTable
 from tui.screens import BuildScreen, HelpScreen
-from tui.tables import StageTwoTable
+from tui.stage_one_table import StageOneTable
+from tui.stage_two_table import StageTwoTable
 from tui.views import ExplainPanel, SweepPanel
 
 

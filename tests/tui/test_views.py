@@ -11,9 +11,9 @@ from textual.widgets import Input, Select, Static, TabbedContent
 from engine.engine import Engine
 from engine.funnel import funnel
 from tests.tui.pilot import SIZE, WIDE, notes, opened, plain, run, wait_until
-from tui.candidate_list import StageOneTable
 from tui.drive import SETTLE_S, drive
-from tui.tables import StageTwoTable
+from tui.stage_one_table import StageOneTable
+from tui.stage_two_table import StageTwoTable
 from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
 
 

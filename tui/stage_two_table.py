@@ -1,4 +1,4 @@
-"""The re-ranked top K (the candidate set in stage-1 order is `tui.candidate_list`).
+"""The re-ranked top K (the candidate set in stage-1 order is `tui.stage_one_table`).
 
 Each list owns the keys that act on its selected item (click, buy, explain) and posts an
 `ItemAction` for the screen to carry out, and an `ItemHighlighted` when its cursor moves;
