@@ -170,7 +170,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     # What is alive now lives as long as the server (the libraries, the compiled loops, the
     # artifacts: ~190,000 objects). Frozen, a full collection during a request walks only the
-    # requests' own objects: 0.1 ms instead of 76 ms at 100,000 items (numba doubled it).
+    # requests' own objects, not the server's (docs/benchmarks.md: a pause two orders of
+    # magnitude shorter).
     gc.collect()
     gc.freeze()
     return app

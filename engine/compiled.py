@@ -7,9 +7,9 @@ together). Where a stage reads more plainly as one loop over its entries, numba 
 that loop: one call, no temporaries, the GIL released so requests run side by side.
 
 Machine code is cached next to the module (`__pycache__`, else numba's user cache directory,
-or $NUMBA_CACHE_DIR): only the first run after an install or a change pays the compile (about
-8 s for all of them), later processes load it (~0.3 s); a warmed-up engine (`Engine.warm_up`)
-has done either before its first measured request.
+or $NUMBA_CACHE_DIR): only the first run after an install or a change pays the compile,
+later processes load it (docs/benchmarks.md, "Why the code is as it is", has both times); a
+warmed-up engine (`Engine.warm_up`) has done either before its first measured request.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ def kernel(function: Callable[..., Any]) -> Any:
 def gather_rows(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """table[rows] for a few hundred random rows of a large table (a request's candidates'
     vectors at a million items): copied element by element, the loop keeps many cache misses
-    in flight; numpy's row-by-row copy took 2.7x as long (63 against 23 us for 500 rows of
-    64 floats, cold)."""
+    in flight, where numpy copies row by row (docs/benchmarks.md: the loop is the faster)."""
     out = np.empty((len(rows), table.shape[1]), dtype=table.dtype)
     for i in range(len(rows)):
         row = rows[i]

@@ -290,8 +290,8 @@ def load_dataset(directory: Path, *, verify: bool = True) -> Dataset:
     items = load_table(directory / "items.npz", ITEM_SCHEMA)
     # Read into memory rather than mapped: a request gathers its ~500 candidates' rows, and
     # from a mapped file each is a TLB miss on a 4 KiB page; numpy's own large allocations
-    # sit on 2 MiB pages. At a million items: -65 us per request, +256 MiB per process (a
-    # mapped file is shared between server workers; this copy is not).
+    # sit on 2 MiB pages. The price is memory: each server worker holds its own copy, where
+    # a mapped file is shared (docs/benchmarks.md has both figures).
     item_vectors = load_array(directory / "item_vectors.npy", dtype="float32", ndim=2, mmap=False)
     user_cols = load_table(directory / "users.npz", USER_SCHEMA)
     user_vectors = load_array(directory / "user_vectors.npy", dtype="float32", ndim=2)

@@ -64,7 +64,7 @@ def explain(
     other_row = None if other_id is None else _row(response, other_id)
     values = response.features
     if other_row is None:
-        shap = reranker.shap(values)[:, :-1]  # every candidate, for the mean: ~17 ms for 500
+        shap = reranker.shap(values)[:, :-1]  # every candidate, for the mean
         effect, other_values = shap[row] - shap.mean(axis=0), None
         baseline = float(response.scores.mean())
     else:  # the request's mean cancels out of a difference: two rows are enough

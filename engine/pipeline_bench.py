@@ -151,8 +151,8 @@ def _bare_pass(engine: Engine, requests: list[RecommendRequest], recall_sample: 
     `recall_sample` requests.
 
     Calling the library right after its own stage would time a search whose inverted lists
-    that stage has just read into the cache: 0.1 ms (20 %) faster at a million items than
-    the same search among other requests, which is what a bare engine would run."""
+    that stage has just read into the cache, faster than the same search among other
+    requests, which is what a bare engine would run."""
     ann_stage, model_stage, inputs, recalls = [], [], [], []
     response = None
     for i, request in enumerate(requests):

@@ -32,8 +32,8 @@ class ServeError(TwostageError, RuntimeError):
 def listening_socket(config: uvicorn.Config) -> socket:
     """The socket every worker accepts on, with TCP_NODELAY, which accepted connections
     inherit. asyncio sets it only on sockets it creates itself: without it, a response's second
-    write (headers, then body) waits for the client's delayed ACK, 40 ms, on every keep-alive
-    request that follows a response (measured: events p50 49 ms under load, 4 ms with it)."""
+    write (headers, then body) waits for the client's delayed ACK on every keep-alive request
+    that follows a response (docs/benchmarks.md has the events' p50 with and without it)."""
     sock = config.bind_socket()
     sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
     return sock

@@ -1,7 +1,7 @@
 """The candidate set in stage-1 order, drawn with Textual's line API.
 
-A DataTable measures every cell of every row it is given: 500 candidates cost the UI thread
-about 110 ms per answer, more than everything else on screen. This list computes each
+A DataTable measures every cell of every row it is given: for 500 candidates that cost the
+UI thread more than everything else on screen (docs/benchmarks.md). This list computes each
 column's text once per answer (plain strings) and renders only the lines on screen.
 """
 

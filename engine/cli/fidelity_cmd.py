@@ -111,8 +111,8 @@ def _through_server(
             if server.poll() is not None or time.monotonic() > deadline:
                 raise TwostageError("the server did not start; run `twostage serve` to see why")
             time.sleep(0.25)
-        # The stdlib client, kept alive: a heavier client library would add its own time
-        # (httpx: about 0.5 ms a request here) to what is meant to be the server's.
+        # The stdlib client, kept alive: a heavier client library (httpx) would add its own
+        # time to what is meant to be the server's.
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for body in bodies[:5]:  # the server's own warm-up (first requests load the model)
             _post(client, body)

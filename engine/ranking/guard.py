@@ -17,8 +17,8 @@ import numpy as np
 
 SMOOTHING = 0.2  # weight of a new measurement in the moving estimate
 #: A prediction costs a fixed overhead plus a little per row; below this many rows the overhead
-#: dominates, so a call is counted as this many rows: a 1-candidate request taking 0.3 ms must
-#: not make 150 candidates look like 45 ms (it switched the model off for the next requests).
+#: dominates, so a call is counted as this many rows: a 1-candidate request's fixed cost must
+#: not be scaled up to a 150-candidate one (it used to switch the model off for the requests after).
 MIN_ROWS = 100
 
 

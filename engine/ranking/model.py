@@ -38,9 +38,9 @@ class Reranker:
         """(rows x features + 1) SHAP contributions; the last column is the expected value."""
         pool = Pool(np.ascontiguousarray(matrix, dtype=np.float32), feature_names=self.feature_names)
         shap = np.asarray(self.model.get_feature_importance(pool, type="ShapValues", thread_count=1))
-        # A SHAP call leaves CatBoost's predictor cold: the next request's predict took 2x as
-        # long (0.45 against 0.22 ms for 500 rows), so the app, which explains every answer,
-        # showed a slower model stage. One prediction of the same size warms it again (~0.3 ms).
+        # A SHAP call leaves CatBoost's predictor cold: the next request's predict is slower
+        # (docs/benchmarks.md), so the app, which explains every answer, would show a slower
+        # model stage. One prediction of the same size warms it again.
         self.model.predict(matrix, thread_count=1)
         return shap
 

@@ -1,8 +1,8 @@
 """The history path's searches, done once at build time: every item's nearest items.
 
 The history path looks up items similar to the user's last clicks: ten ANN searches per
-request, a third of stage 1's time at a million items (0.48 of 2.0 ms) and most of it with a
-remote or embedded vector database. Those searches depend on the item alone, so `twostage
+request, a large share of stage 1's time (docs/benchmarks.md) and most of it with a remote or
+embedded vector database. Those searches depend on the item alone, so `twostage
 build` runs them for every item of the default backend, with the history path's own search
 settings, and keeps the first `k` answers. A request then reads rows of this table instead
 of searching: the same items in the same order, as long as it needs at most `k` per seed.

@@ -50,8 +50,8 @@ def ann_recall(
 
 class RecallSampler:
     """Recall@k of the ANN path against exact search for a random share of served requests,
-    measured off the request's path (an exact search costs far more than the request: about
-    19 ms at a million items), so an operator sees how recall holds in service."""
+    measured off the request's path (an exact search costs far more than the request), so an
+    operator sees how recall holds in service."""
 
     def __init__(self, rate: float, seed: int | None = None, recent: int = HISTORY):
         self.rate = rate
