@@ -1,4 +1,5 @@
-"""twostage engine: stage 1 (ANN candidate generation) and, later, stage 2 (re-ranking)."""
+"""twostage engine: stage 1 (retrieval paths over ANN backends), stage 2 (features, a CatBoost
+re-ranker, business rules), and `Engine`, which runs one request through both."""
 
 from engine.errors import (
     ArtifactError,

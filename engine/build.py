@@ -1,4 +1,5 @@
-"""`twostage build`: generate (or keep) the data set, then the trending table and indexes.
+"""`twostage build`: generate (or keep) the data set, then its embeddings, the trending table,
+the indexes, the history table and the re-ranker.
 
 Each step is skipped when its artifact already exists for the same data and parameters,
 so a second build is quick; `force` redoes everything.

@@ -1,1 +1,2 @@
-"""Data sets for twostage: a synthetic catalog generator (and, later, real-data adapters)."""
+"""Data sets for twostage: the synthetic world (the default), the importer for MovieLens and
+any interaction log, and a retail-shaped log generator for sizing."""
