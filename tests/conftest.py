@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from engine.ann import available
-from engine.build import build
 from engine.config import load_config
 from engine.engine import Engine
 from engine.layout import Layout
-from engine.local_redis import LocalRedis, free_port  # noqa: F401 (tests import free_port from here)
+from lab.build import build
 from sample_data.synthetic import SyntheticParams
+from serving.local_redis import LocalRedis, free_port  # noqa: F401 (tests import free_port from here)
 
 T = TypeVar("T")
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.api import MAX_BODY_BYTES, create_app
 from engine.config import load_config
 from engine.engine import Engine
 from engine.requests import RecommendRequest
+from serving.api import MAX_BODY_BYTES, create_app
 
 
 @pytest.fixture(scope="module")
@@ -201,10 +201,10 @@ def test_the_pre_forked_server_socket_sends_small_writes_at_once() -> None:
 
     import uvicorn
 
-    from engine.serve import listening_socket
+    from serving.serve import listening_socket
     from tests.conftest import free_port
 
-    sock = listening_socket(uvicorn.Config("engine.api:create_app", host="127.0.0.1", port=free_port()))
+    sock = listening_socket(uvicorn.Config("serving.api:create_app", host="127.0.0.1", port=free_port()))
     try:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         sock.listen()  # as the workers' event loops do

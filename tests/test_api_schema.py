@@ -11,9 +11,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from engine.api import create_app
 from engine.config import load_config
 from engine.engine import Engine
+from serving.api import create_app
 
 EXAMPLES = 150  # per operation and phase, as the CLI run in docs/loadtests.md
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main, parser
 from engine.ann import grid_axes
-from engine.cli.main import main, parser
 from engine.retrieval.types import PATHS
 from tests.conftest import SMALL
 
@@ -331,7 +331,7 @@ def test_sweep_json_and_png(capsys, small_dir: Path, small_config: Path, tmp_pat
 
 def test_the_cli_does_not_import_locust() -> None:
     """Importing Locust monkey-patches the process with gevent; only locustfiles may do it."""
-    probe = "import sys, engine.cli.main; print('locust' in sys.modules or 'gevent' in sys.modules)"
+    probe = "import sys, cli.main; print('locust' in sys.modules or 'gevent' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.build import build
 from engine.config import EmbeddingsConfig, load_config
 from engine.data import Dataset, load_dataset
 from engine.embeddings import fit, open_dataset
@@ -19,6 +18,7 @@ from engine.errors import ArtifactError
 from engine.factorise import FitSettings, Holdout, fit_factors, interaction_matrix
 from engine.layout import Layout
 from engine.splits import Splits
+from lab.build import build
 from sample_data.importer import import_dataset
 from tests.test_import import write_generic
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.compare import compare
 from engine.engine import Engine
 from engine.funnel import funnel
 from engine.requests import RecommendRequest
+from lab.compare import compare
 
 
 def active_user(engine: Engine) -> int:

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.build import build
 from engine.config import load_config
 from engine.data import load_dataset
 from engine.engine import Engine
 from engine.errors import DataFormatError, InvalidRequestError
-from engine.evaluation import evaluate
 from engine.layout import Layout
 from engine.requests import RecommendRequest
-from engine.sweep import candidate_sweep
 from engine.wire import payload
+from lab.build import build
+from lab.evaluation import evaluate
+from lab.sweep import candidate_sweep
 from sample_data.importer import import_dataset
 
 MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small"
@@ -234,7 +234,7 @@ def test_malformed_parquet_names_row_and_column(tmp_path: Path) -> None:
 
 
 def test_import_command_builds_and_reports_the_model(capsys, tmp_path: Path, small_config: Path) -> None:
-    from engine.cli.main import main
+    from cli.main import main
 
     source = write_generic(tmp_path / "src")
     code = main(

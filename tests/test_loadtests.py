@@ -60,7 +60,7 @@ def _locust(args: list[str], small_dir: Path, config: Path, out: Path) -> subpro
     command = [
         sys.executable,
         "-m",
-        "engine.cli.main",
+        "cli.main",
         "loadtest",
         "--users",
         "2",
@@ -131,7 +131,7 @@ def test_http_run_against_a_two_worker_server(
         [
             sys.executable,
             "-m",
-            "engine.cli.main",
+            "cli.main",
             "serve",
             "--port",
             str(port),

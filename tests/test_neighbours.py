@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.build import build
 from engine.config import load_config
 from engine.engine import Engine
 from engine.errors import ArtifactError
 from engine.layout import Layout
 from engine.requests import CandidateRequest
 from engine.retrieval import neighbours, paths, resolve
+from lab.build import build
 
 
 def same_answer(read, search) -> None:

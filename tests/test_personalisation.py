@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.personalisation import overlap, path_shares
+from lab.personalisation import overlap, path_shares
 
 
 def test_overlap_counts_distinct_items_and_pairwise_jaccard() -> None:

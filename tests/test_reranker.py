@@ -20,10 +20,10 @@ from engine.errors import ArtifactError, InvalidRequestError
 from engine.features import FeatureContext, assemble
 from engine.layout import Layout
 from engine.ranking.metrics import graded_ndcg, list_metrics
-from engine.ranking.training import candidate_rows, train
 from engine.requests import CandidateRequest, RecommendRequest
 from engine.response import request_inputs
 from engine.splits import Splits
+from lab.training import candidate_rows, train
 
 
 def test_list_metrics_on_a_hand_made_list() -> None:
@@ -162,7 +162,7 @@ def test_windows_with_the_same_vectors_share_one_index(
 def test_yetirank_permutations_reach_catboost_and_other_losses_ignore_them(
     small_dir: Path, small_config: Path
 ) -> None:
-    from engine.ranking.training import loss_function
+    from lab.training import loss_function
 
     config = load_config(small_config)
     assert loss_function(config.model) == "YetiRank:permutations=5"
@@ -174,7 +174,7 @@ def test_yetirank_permutations_reach_catboost_and_other_losses_ignore_them(
 
 
 def test_an_unset_ensemble_averages_three_models_on_a_small_log_only() -> None:
-    from engine.ranking.training import SMALL_LOG_LISTS, ensemble_size
+    from lab.training import SMALL_LOG_LISTS, ensemble_size
 
     assert ensemble_size(0, 195) == 3 and ensemble_size(0, SMALL_LOG_LISTS - 1) == 3
     assert ensemble_size(0, SMALL_LOG_LISTS) == 1 and ensemble_size(0, 50_000) == 1

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli.main import main
+from cli.main import main
 from engine.errors import DataFormatError
-from engine.scale import curves, read_runs, scale_points
+from lab.ann_scale import curves, read_runs, scale_points
 
 
 def _row(backend: str, nprobe: int, recall: float, p50: float, build: float = 1.0) -> dict:

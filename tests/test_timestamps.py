@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.build import build
 from engine.config import load_config
 from engine.data import load_dataset
 from engine.engine import Engine
@@ -17,6 +16,7 @@ from engine.errors import DataFormatError
 from engine.events import EARLIEST, LATEST, NEVER, EventIndex
 from engine.layout import Layout
 from engine.requests import RecommendRequest
+from lab.build import build
 from sample_data.importer import ImportOptions, import_dataset
 from tests.test_import import write_generic
 

@@ -14,12 +14,12 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, Label
 
 from engine.ann import available
-from engine.build import build
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import TwostageError
 from engine.features import FEATURES
 from engine.layout import Layout
+from lab.build import build
 from sample_data.synthetic import SyntheticParams
 from tui.main_screen import MainScreen
 from tui.messages import BackendsBuilt, BuildProgress, EngineReady

@@ -31,13 +31,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, TabbedContent, TabPane
 
 from engine.ann import backend_class
-from engine.compare import Comparison, compare
 from engine.data import CategoryAffinity
 from engine.engine import Engine
 from engine.errors import TwostageError
 from engine.requests import RecommendRequest, RecommendResponse
 from engine.stats import SessionStats
-from engine.sweep import candidate_sweep, recall_sweep
+from lab.compare import Comparison, compare
+from lab.sweep import candidate_sweep, recall_sweep
 from tui.messages import (
     ComparisonReady,
     ExplanationReady,

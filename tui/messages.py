@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.compare import Comparison
 from engine.engine import Engine
 from engine.explain import Explanation
 from engine.requests import RecommendResponse
-from engine.sweep import RecallSweep, Sweep
+from lab.compare import Comparison
+from lab.sweep import RecallSweep, Sweep
 
 
 @dataclass

@@ -13,8 +13,8 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
 from engine.data import Catalog
-from engine.render.marks import ranked_cells
 from engine.requests import RecommendResponse
+from lab.render.marks import ranked_cells
 from tui.item_keys import ITEM_BINDINGS, post_item_action
 from tui.messages import ItemHighlighted
 

@@ -12,13 +12,13 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from engine.compare import Comparison
 from engine.data import Catalog
 from engine.funnel import funnel
-from engine.render.compare import comparison_view
-from engine.render.plot import line_plot
 from engine.requests import RecommendResponse
-from engine.sweep import RecallSweep, Sweep
+from lab.compare import Comparison
+from lab.render.compare import comparison_view
+from lab.render.plot import line_plot
+from lab.sweep import RecallSweep, Sweep
 from tui.messages import Why
 from tui.panels import BackendSelect
 

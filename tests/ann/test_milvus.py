@@ -73,7 +73,7 @@ def test_more_results_than_milvus_returns_is_a_clear_error(rng) -> None:
 def test_a_configured_server_that_does_not_answer_makes_the_backend_unavailable(
     milvus_server: str, tmp_path: Path, capsys
 ) -> None:
-    from engine.cli.main import main
+    from cli.main import main
 
     down, up = tmp_path / "down.toml", tmp_path / "up.toml"
     down.write_text(f'[build.milvus]\nuri = "http://127.0.0.1:{free_port()}"\n')

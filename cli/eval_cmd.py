@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.table import Table
 
-from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
-from engine.evaluation import CLICK_METRICS, METRICS, POPULARITY, SERVED, STAGE1, TWO_STAGE, evaluate
+from cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
+from lab.evaluation import CLICK_METRICS, METRICS, POPULARITY, SERVED, STAGE1, TWO_STAGE, evaluate
 
 LABELS = {
     POPULARITY: "popularity",

@@ -8,9 +8,7 @@ from dataclasses import asdict
 
 from rich.table import Table
 
-from engine.ann import available, names
-from engine.build import build
-from engine.cli.common import (
+from cli.common import (
     add_common,
     config_of,
     emit_json,
@@ -20,7 +18,9 @@ from engine.cli.common import (
     progress_bars,
     stdout,
 )
+from engine.ann import available, names
 from engine.errors import InvalidRequestError
+from lab.build import build
 from sample_data.synthetic import EMBEDDINGS, SyntheticParams
 
 SIZE_FLAGS = {

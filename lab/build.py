@@ -21,8 +21,8 @@ from engine.features import feature_names
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.ranking.model import MODEL_KIND
-from engine.ranking.training import train, training_params
 from engine.retrieval import neighbours, trending
+from lab.training import train, training_params
 from sample_data import synthetic
 
 

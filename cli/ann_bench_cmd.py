@@ -7,12 +7,12 @@ from dataclasses import asdict
 
 from rich.table import Table
 
+from cli.build_cmd import backend_list
+from cli.common import add_common, config_of, emit_json, layout_of, mib, progress_bars, stdout
 from engine.ann import grid_axes
-from engine.bench import BenchRow, ann_sweep
-from engine.cli.build_cmd import backend_list
-from engine.cli.common import add_common, config_of, emit_json, layout_of, mib, progress_bars, stdout
 from engine.engine import Engine
-from engine.render.plot import line_plot
+from lab.ann_bench import BenchRow, ann_sweep
+from lab.render.plot import line_plot
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,13 +9,13 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from engine.cli import common
+from cli import common
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
 from engine.explain import Explanation
-from engine.render.marks import ranked_cells
 from engine.requests import Context, RecommendRequest, RecommendResponse
 from engine.wire import payload
+from lab.render.marks import ranked_cells
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from engine.compare import Comparison
+from lab.compare import Comparison
 
 TITLES_SHOWN = 5
 

@@ -20,7 +20,7 @@ import uvicorn
 
 from engine.errors import TwostageError
 
-APP = "engine.api:create_app"
+APP = "serving.api:create_app"
 EARLY_DEATH_SECONDS = 10.0
 EARLY_DEATHS = 3
 

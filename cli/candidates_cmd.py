@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from engine.cli import common
+from cli import common
 from engine.engine import Engine
 from engine.requests import CandidateRequest, CandidateResult
 

@@ -6,9 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from engine.ann import available
-from engine.build import build
-from engine.cli.common import (
+from cli.common import (
     add_common,
     config_of,
     emit_json,
@@ -17,7 +15,9 @@ from engine.cli.common import (
     progress_bars,
     stdout,
 )
+from engine.ann import available
 from engine.progress import StepClock
+from lab.build import build
 from sample_data.importer import READERS, ImportOptions, import_dataset
 from sample_data.timestamps import UNITS
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import loadtests
+from cli.common import add_common, layout_of, stderr
 from engine.ann import backend_class
-from engine.cli.common import add_common, layout_of, stderr
 from engine.config import CONFIG_ENV, EVENTS_ENV
 from engine.errors import InvalidRequestError
 from engine.layout import ENV_VAR

@@ -22,12 +22,12 @@ from engine.config import EngineConfig
 from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
-from engine.evaluation import SIZES, ClickModel, HeldOut, is_synthetic
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.ranking.metrics import list_metrics
 from engine.requests import RecommendRequest
 from engine.splits import Splits
+from lab.evaluation import SIZES, ClickModel, HeldOut, is_synthetic
 
 WARMUP = 20  # untimed requests per size before timing starts
 TOLERANCE = 0.02  # "stops improving": within 2 % of the best NDCG of any size

@@ -11,7 +11,7 @@ users. The lift of the two-stage list is against the strongest baseline, with a 
 bootstrap interval. Candidate recall, the share of each user's positives that reach the
 candidate set, bounds what stage 2 can do: it is reported per path alone and merged, for
 every candidate-set size. How personal each list is (distinct items, the overlap of two
-users' lists, which paths filled the slots) comes with it (engine.personalisation).
+users' lists, which paths filled the slots) comes with it (lab.personalisation).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from engine.data import load_dataset
 from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.layout import Layout
-from engine.personalisation import overlap, path_shares
 from engine.progress import Progress, no_progress
 from engine.ranking.metrics import graded_ndcg, list_metrics
 from engine.requests import CandidateRequest, RecommendRequest
 from engine.retrieval.types import PATHS
 from engine.splits import Splits
+from lab.personalisation import overlap, path_shares
 
 SIZES = (10, 20, 50, 100, 200, 500, 1000)
 METRICS = ("ndcg", "recall", "mrr")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import add_common, config_of, layout_of
+from cli.common import add_common, config_of, layout_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:

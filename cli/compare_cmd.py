@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, replace
 
-from engine.cli import common
-from engine.compare import compare
+from cli import common
 from engine.engine import Engine
-from engine.render.compare import comparison_view
 from engine.requests import RecommendRequest
+from lab.compare import compare
+from lab.render.compare import comparison_view
 
 
 def register(sub: argparse._SubParsersAction) -> None:

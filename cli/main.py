@@ -7,8 +7,7 @@ import sys
 
 from rich.text import Text
 
-from engine import __version__
-from engine.cli import (
+from cli import (
     ann_bench_cmd,
     backends_cmd,
     bench_cmd,
@@ -25,7 +24,8 @@ from engine.cli import (
     serve_cmd,
     sweep_cmd,
 )
-from engine.cli.common import stderr
+from cli.common import stderr
+from engine import __version__
 from engine.errors import TwostageError
 
 COMMANDS = (

@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from rich.table import Table
 
-from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
+from cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.engine import Engine
 from engine.errors import TwostageError
-from engine.local_redis import free_port
 from engine.requests import RecommendRequest
 from engine.wire import encode, request_body
+from serving.local_redis import free_port
 
 SHOWN = ("retrieval", "features", "model", "total")
 START_TIMEOUT_S = 120.0
@@ -100,7 +100,7 @@ def _through_server(
         encode(request_body(replace(request, measure_recall=False), ["timings"])) for request in requests
     ]
     port = free_port()
-    command = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--events", "memory"]
+    command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--events", "memory"]
     command += ["--data-dir", str(layout_of(args).root)]
     if args.config is not None:
         command += ["--config", str(args.config)]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from rich.table import Table
 
-from engine.cli.common import emit_json, stdout
-from engine.cli.png import check_png_path, panels, save_png
+from cli.common import emit_json, stdout
+from cli.png import check_png_path, panels, save_png
 from engine.errors import InvalidRequestError
-from engine.render.plot import line_plot
-from engine.scale import ScalePoint, curves, read_runs, scale_points
+from lab.ann_scale import ScalePoint, curves, read_runs, scale_points
+from lab.render.plot import line_plot
 
 PANELS = (
     ("p50_ms", "search p50 (ms)"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 
-from engine.cli.common import add_common, config_of, layout_of, stderr
+from cli.common import add_common, config_of, layout_of, stderr
 from engine.config import CONFIG_ENV, EVENTS_ENV
 from engine.errors import InvalidRequestError
 from engine.layout import ENV_VAR
-from engine.local_redis import LocalRedis
+from serving.local_redis import LocalRedis
 
 LOCAL_REDIS = "local-redis"
 
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.serve import serve  # imported here so other commands start without uvicorn
+    from serving.serve import serve  # imported here so other commands start without uvicorn
 
     root = layout_of(args).root
     local = None

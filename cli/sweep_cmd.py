@@ -8,12 +8,12 @@ from pathlib import Path
 
 from rich.table import Table
 
+from cli.build_cmd import backend_list
+from cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
+from cli.png import check_png_path, panels, save_png
 from engine.ann import backend_class, usable
-from engine.cli.build_cmd import backend_list
-from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
-from engine.cli.png import check_png_path, panels, save_png
-from engine.render.plot import line_plot
-from engine.sweep import JUDGES, RecallSweep, Sweep, candidate_sweep, recall_sweep
+from lab.render.plot import line_plot
+from lab.sweep import JUDGES, RecallSweep, Sweep, candidate_sweep, recall_sweep
 
 
 def register(sub: argparse._SubParsersAction) -> None:

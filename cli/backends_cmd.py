@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rich.table import Table
 
+from cli.common import add_common, config_of, emit_json, layout_of, stdout
 from engine.ann import availability, backend_class, grid_axes
 from engine.artifacts import MANIFEST
-from engine.cli.common import add_common, config_of, emit_json, layout_of, stdout
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,16 +17,6 @@ from typing import Annotated, Any
 from fastapi import BackgroundTasks, Body, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from engine.api_models import (
-    ERRORS,
-    NOT_IN_RESPONSE,
-    NOT_SCORED,
-    EventOut,
-    ExplanationOut,
-    RecommendOut,
-    api_models,
-    to_request,
-)
 from engine.engine import Engine
 from engine.errors import (
     ArtifactError,
@@ -36,11 +26,21 @@ from engine.errors import (
     TwostageError,
 )
 from engine.live_store import EventStoreUnavailable
-from engine.metrics import LocalMetrics, SharedMetrics, prometheus_text, summary
 from engine.requests import RecommendResponse
 from engine.retrieval.recall import RecallSampler
 from engine.stats import QUEUE
 from engine.wire import encode, payload
+from serving.api_models import (
+    ERRORS,
+    NOT_IN_RESPONSE,
+    NOT_SCORED,
+    EventOut,
+    ExplanationOut,
+    RecommendOut,
+    api_models,
+    to_request,
+)
+from serving.metrics import LocalMetrics, SharedMetrics, prometheus_text, summary
 
 MAX_BODY_BYTES = 64 * 1024
 

@@ -8,9 +8,9 @@ from dataclasses import asdict
 from rich.table import Table
 from rich.text import Text
 
-from engine.cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
+from cli.common import add_common, config_of, emit_json, layout_of, progress_bars, stdout
 from engine.engine import Engine
-from engine.pipeline_bench import pipeline_bench
+from lab.bench import pipeline_bench
 
 
 def register(sub: argparse._SubParsersAction) -> None:
