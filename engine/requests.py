@@ -9,48 +9,8 @@ from typing import Any
 import numpy as np
 
 from engine.features.matrix import FeatureRows
-from engine.retrieval.types import CandidateSet
+from engine.retrieval.types import CandidateRequest, CandidateResult
 from engine.rules import RuleChanges, RuleEffect, effects_of
-
-
-@dataclass(frozen=True)
-class CandidateRequest:
-    """Stage-1 request. `None` fields take the engine configuration's defaults.
-
-    `query` replaces the user's embedding for the ANN path; `search_params` overrides the
-    backend's search settings (efSearch, nprobe, ...) for this request only; `paths` runs only
-    the named retrieval paths (engine.retrieval.paths.PATHS), e.g. one path alone.
-    """
-
-    user_id: int
-    query: Any = None
-    n_candidates: int | None = None
-    backend: str | None = None
-    search_params: dict[str, int] = field(default_factory=dict)
-    measure_recall: bool = False
-    paths: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class CandidateResult:
-    """Candidates with provenance, per-stage timings (ns) and, if asked, the ANN path's
-    recall@`ann_k` against exact search (`ann_ids` may be shorter than `ann_k`)."""
-
-    user_id: int
-    known_user: bool
-    cold_start: bool
-    backend: str
-    search_params: dict[str, int]
-    candidates: CandidateSet
-    ann_ids: np.ndarray
-    ann_k: int
-    query_vector: np.ndarray | None
-    timings_ns: dict[str, int]
-    recall: float | None
-    notes: tuple[str, ...]
-
-    def timings_ms(self) -> dict[str, float]:
-        return {stage: ns / 1e6 for stage, ns in self.timings_ns.items()}
 
 
 @dataclass(frozen=True)

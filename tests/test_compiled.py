@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from engine.event_store import Cooccurrence
 from engine.events import NEVER
 from engine.features.loops import rank_key, rank_pct_one_group, summarise_history
-from engine.features.store import Cooccurrence
 from engine.retrieval.resolve import _strongest_categories
 
 

@@ -11,7 +11,7 @@ from engine.ann.exact import top_k
 from engine.config import RetrievalConfig
 from engine.data import Catalog, Dataset, Interactions, StringColumn
 from engine.errors import InvalidRequestError
-from engine.features.store import Cooccurrence
+from engine.event_store import Cooccurrence
 from engine.retrieval import quotas, trending
 from engine.retrieval.paths import (
     _best_first_unique,

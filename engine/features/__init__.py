@@ -4,10 +4,10 @@
 logged impressions) and `FeatureRows` a request's (its candidates), with the same code.
 """
 
+from engine.event_store import EventStore
 from engine.features.context import FeatureContext, FeatureInputs
 from engine.features.matrix import FeatureRows, assemble
 from engine.features.registry import FEATURES, FeatureSpec, feature_names, feature_specs
-from engine.features.store import EventStore
 
 __all__ = [
     "FEATURES",

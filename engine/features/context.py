@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.compiled import gather_rows
 from engine.data import Catalog, Users
+from engine.event_store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 from engine.events import EARLIEST, EVENT_KINDS, NEVER, LiveRows, event_key, event_key_int
 from engine.features.loops import (
     gather_transposed,
@@ -24,7 +25,6 @@ from engine.features.loops import (
     ranks_by_path,
     summarise_history,
 )
-from engine.features.store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 from engine.limits import DAY
 from engine.retrieval.types import PATHS
 from engine.runs import contains, run_first_index, run_starts

@@ -10,7 +10,7 @@ import numpy as np
 from engine.ann.base import AnnIndex
 from engine.compiled import kernel
 from engine.data import Catalog
-from engine.features.store import Cooccurrence
+from engine.event_store import Cooccurrence
 from engine.retrieval.neighbours import NeighbourTable
 from engine.retrieval.trending import Trending
 from engine.retrieval.types import PATHS, PathResult, Query

@@ -8,8 +8,7 @@ from engine.ann.base import as_float32_matrix
 from engine.compiled import kernel
 from engine.data import Catalog, Users
 from engine.limits import DAY, check_user_id
-from engine.requests import CandidateRequest
-from engine.retrieval.types import Query
+from engine.retrieval.types import CandidateRequest, Query
 
 TOP_CATEGORY_HALF_LIFE_DAYS = 30.0
 
