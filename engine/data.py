@@ -239,6 +239,21 @@ class Dataset:
         return Interactions(**cols)
 
 
+def favourite_categories(dataset: Dataset) -> np.ndarray:
+    """Each user's strongest category (-1: none): the declared profile's where the data set
+    has one, else the category they clicked most; kept sparse, as users x categories can be
+    huge."""
+    users, catalog = dataset.users, dataset.catalog
+    if "category_affinity" in dataset.attributes:
+        return users.category_affinity.strongest(users.n_users)
+    owners = np.repeat(np.arange(users.n_users), np.diff(users.history_offsets))
+    n_categories = len(catalog.category_names)
+    keys, clicks = np.unique(
+        owners * n_categories + catalog.category[users.history_items], return_counts=True
+    )
+    return CategoryAffinity(keys, clicks.astype(np.float32), n_categories).strongest(users.n_users)
+
+
 def save_dataset(
     directory: Path,
     catalog: Catalog,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cli.main import main
-from engine.data import CategoryAffinity, load_dataset
+from engine.data import CategoryAffinity, favourite_categories, load_dataset
 from engine.errors import DataFormatError
 from sample_data.importer import ImportOptions, import_dataset
 
@@ -159,3 +159,11 @@ def test_the_retail_shaped_log_imports_as_its_docstring_says(tmp_path: Path) -> 
     pairs = log.user * manifest["n_items"] + log.item
     assert len(np.unique(pairs)) < len(pairs), "repeated pairs"
     assert log.time.min() >= 1_577_836_800 and log.time.max() < 1_577_836_800 + 2 * 365 * 86_400
+
+
+def test_favourite_categories_come_from_the_profile_or_else_the_clicks(tmp_path: Path) -> None:
+    rows = ["user_id,item_id,timestamp", "u0,i0,1", "u0,i2,2", "u0,i1,3", "u1,i1,4"]
+    import_dataset(write_log(tmp_path / "src", ITEMS, rows), "generic", tmp_path / "out", dim=4)
+    dataset = load_dataset(tmp_path / "out")
+    names = dataset.catalog.category_names
+    assert [names[c] for c in favourite_categories(dataset)] == ["A", "B"], "u0 clicked A twice, B once"

@@ -31,7 +31,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, TabbedContent, TabPane
 
 from engine.ann import backend_class
-from engine.data import CategoryAffinity
+from engine.data import favourite_categories
 from engine.engine import Engine
 from engine.errors import TwostageError
 from engine.requests import RecommendRequest, RecommendResponse
@@ -218,24 +218,12 @@ class MainScreen(Screen[None]):
             )
             return
         code = names.index(text.strip().lower())
-        fans = np.flatnonzero(self.favourite_categories() == code)
+        fans = np.flatnonzero(favourite_categories(self.engine.dataset) == code)
         if len(fans) == 0:
             self.notify(f"no user prefers {text}", severity="warning")
             return
         self.query_one(RequestPanel).set_user(int(self.rng.choice(fans)))
         self.action_run()
-
-    def favourite_categories(self) -> np.ndarray:
-        """Each user's strongest category: the profile's when the data set has one, else the
-        category they clicked most."""
-        users, catalog = self.engine.users, self.engine.catalog
-        if "category_affinity" in self.engine.dataset.attributes:
-            return users.category_affinity.strongest(users.n_users)
-        owners = np.repeat(np.arange(users.n_users), np.diff(users.history_offsets))
-        n_categories = len(catalog.category_names)
-        pairs = owners * n_categories + catalog.category[users.history_items]
-        keys, clicks = np.unique(pairs, return_counts=True)  # sparse: users x categories can be huge
-        return CategoryAffinity(keys, clicks.astype(np.float32), n_categories).strongest(users.n_users)
 
     # ------------------------------------------- the selected item, in both lists
     def on_item_highlighted(self, message: ItemHighlighted) -> None:
