@@ -29,9 +29,11 @@ from engine.ranking.guard import ModelGuard, guarded_scores
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest, CandidateResult, RecommendRequest, RecommendResponse
 from engine.response import build_response, request_inputs
-from engine.retrieval import paths, quotas, resolve, trending
+from engine.retrieval import paths, quotas, registry, resolve, trending
 from engine.retrieval.merge import merge
 from engine.retrieval.recall import ann_recall
+from engine.retrieval.registry import PathInputs
+from engine.retrieval.types import Query
 from engine.rules import Ranked, apply_rules
 from engine.runs import best_first
 from engine.timing import StageTimer
@@ -166,41 +168,20 @@ class Engine:
             history = self.history(user_id, live) if self.users.knows(user_id) else None
             query = resolve.resolve(request, self.catalog, self.users, history, self.now, cfg.top_categories)
             sizes = quotas.path_sizes(
-                cfg.shares(),
-                n,
-                active,
-                has_vector=query.vector is not None,
-                has_history=len(query.history) > 0,
+                cfg, n, active, has_vector=query.vector is not None, has_history=len(query.history) > 0
             )
         params = request.search_params or None
         if params:
             index.check_search_params(params)
-        history_params = self.artifacts.history_params(index)
-        with timer.stage("ann"):
-            ann = paths.ann_path(query, index, n if sizes["ann"] else 0, sizes["ann"], params)
-        with timer.stage("history"):
-            recent = paths.history_path(
-                query,
-                index,
-                self.catalog,
-                cfg.history_items,
-                sizes["history"],
-                history_params or None,
-                self.artifacts.history_table(index),
-            )
-        with timer.stage("covisit"):
-            covisit = paths.covisit_path(query, self.store.cooc, cfg.history_items, sizes["covisit"])
-        with timer.stage("popular"):
-            popular = paths.popular_path(
-                query, self.popular, self.catalog, n if sizes["popular"] else 0, sizes["popular"]
-            )
-        with timer.stage("trending"):
-            trend = paths.trending_path(query, self.trending, sizes["trending"])
-        with timer.stage("promoted"):
-            promoted = paths.promoted_path(query, self._promoted, sizes["promoted"])
+        inputs = self._path_inputs(query, n, index, params)
+        results = []
+        for path in registry.REGISTRY:
+            with timer.stage(path.name):
+                results.append(path.find(inputs, sizes[path.name]))
+        ann = next(result for result in results if result.name == "ann")  # its recall is measured
         with timer.stage("merge"):
             seen = self.seen(user_id, query.history) if cfg.exclude_seen else None
-            merged = merge([ann, recent, covisit, popular, trend, promoted], n, exclude=seen)
+            merged = merge(results, n, exclude=seen)
             if query.vector is not None:
                 vectors = gather_rows(self.catalog.vectors, merged.item_ids)
                 merged = replace(merged, similarity=vectors @ query.vector, vectors=vectors)
@@ -222,6 +203,36 @@ class Engine:
             notes=resolve.notes(request, query, n, len(merged)),
         )
         return result, live
+
+    def path_inputs(self, request: CandidateRequest) -> PathInputs:
+        """What the retrieval paths read for `request` (its user resolved, nothing run): for
+        running one path by hand, as the path contract tests do."""
+        cfg = self.config.retrieval
+        n = check_size(request.n_candidates, cfg.n_candidates, self.catalog.n_items)
+        user_id = check_user_id(request.user_id)
+        history = self.history(user_id) if self.users.knows(user_id) else None
+        query = resolve.resolve(request, self.catalog, self.users, history, self.now, cfg.top_categories)
+        return self._path_inputs(
+            query, n, self.index(request.backend or cfg.backend), request.search_params or None
+        )
+
+    def _path_inputs(
+        self, query: Query, n: int, index: AnnIndex, params: dict[str, int] | None
+    ) -> PathInputs:
+        return PathInputs(
+            query=query,
+            n=n,
+            index=index,
+            search_params=params,
+            history_params=self.artifacts.history_params(index) or None,
+            history_table=self.artifacts.history_table(index),
+            catalog=self.catalog,
+            cooc=self.store.cooc,
+            popular=self.popular,
+            trending=self.trending,
+            promoted=self._promoted,
+            config=self.config.retrieval,
+        )
 
     def measure_recall(self, result: CandidateResult) -> float | None:
         """The ANN path's recall for an answered request (None for a cold start)."""

@@ -30,7 +30,7 @@ from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.ranking.metrics import graded_ndcg, list_metrics
 from engine.requests import CandidateRequest, RecommendRequest
-from engine.retrieval.types import PATHS
+from engine.retrieval.registry import PATHS
 from engine.splits import Splits
 from lab.personalisation import overlap, path_shares
 

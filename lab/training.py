@@ -28,7 +28,7 @@ from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest
-from engine.retrieval.types import PATHS
+from engine.retrieval.registry import PATHS
 from engine.runs import run_starts
 from engine.splits import Splits
 

@@ -14,7 +14,7 @@ import pytest
 
 from cli.main import main, parser
 from engine.ann import grid_axes
-from engine.retrieval.types import PATHS
+from engine.retrieval.registry import PATHS
 from tests.conftest import SMALL
 
 

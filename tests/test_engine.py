@@ -16,8 +16,8 @@ from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import ArtifactError, InvalidRequestError, UnknownBackendError
 from engine.requests import CandidateRequest
+from engine.retrieval.registry import PATHS
 from engine.retrieval.resolve import resolve
-from engine.retrieval.types import PATHS
 
 APPROXIMATE = [b for b in available() if b != "exact"]
 

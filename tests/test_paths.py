@@ -21,7 +21,8 @@ from engine.retrieval.paths import (
     popular_path,
     trending_path,
 )
-from engine.retrieval.types import PATHS, Query
+from engine.retrieval.registry import PATHS
+from engine.retrieval.types import Query
 
 HOUR, DAY = 3600, 86_400
 
@@ -141,13 +142,13 @@ def test_popular_counts_only_likes_before_now_and_inside_the_window(tmp_path: Pa
 
 
 def test_quotas_share_the_set_and_give_the_rest_to_the_ann_or_popular_path() -> None:
-    shares = RetrievalConfig().shares()
+    config = RetrievalConfig()
     every = frozenset(PATHS)
-    warm = quotas.path_sizes(shares, 100, every, has_vector=True, has_history=True)
+    warm = quotas.path_sizes(config, 100, every, has_vector=True, has_history=True)
     assert warm == {"ann": 31, "history": 20, "covisit": 20, "popular": 20, "trending": 5, "promoted": 4}
-    cold = quotas.path_sizes(shares, 100, every, has_vector=False, has_history=False)
+    cold = quotas.path_sizes(config, 100, every, has_vector=False, has_history=False)
     assert cold == {"ann": 0, "history": 0, "covisit": 0, "popular": 91, "trending": 5, "promoted": 4}
-    alone = quotas.path_sizes(shares, 100, frozenset({"history"}), has_vector=True, has_history=True)
+    alone = quotas.path_sizes(config, 100, frozenset({"history"}), has_vector=True, has_history=True)
     assert alone["history"] == 100 and sum(alone.values()) == 100
 
 

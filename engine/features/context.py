@@ -26,7 +26,7 @@ from engine.features.loops import (
     summarise_history,
 )
 from engine.limits import DAY
-from engine.retrieval.types import PATHS
+from engine.retrieval.registry import PATHS
 from engine.runs import contains, run_first_index, run_starts
 
 HISTORY = 50  # clicks used for category affinity and "clicked before"
@@ -41,7 +41,7 @@ class FeatureInputs:
     """Row-aligned inputs. `end` is exclusive: serving passes now + 1, training the impression
     time (so its own outcome is not counted). `query_sim` is NaN where there is no query;
     `context_category` is -1 where the session names none; `hour` is NaN to take the hour
-    from `end`; `path_ranks` (rows x retrieval paths, engine.retrieval.paths.PATHS) holds each
+    from `end`; `path_ranks` (rows x retrieval paths, engine.retrieval.registry.PATHS) holds each
     row's 0-based rank in every path that found it, -1 elsewhere (None: unknown);
     `item_vectors` the rows' item embeddings when stage 1 already gathered them (at a million
     items that gather is a cache miss per row, worth doing once)."""

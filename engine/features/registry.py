@@ -13,7 +13,7 @@ import numpy as np
 from engine.features import formulas
 from engine.features.context import SESSION, FeatureContext
 from engine.limits import DAY
-from engine.retrieval.types import PATHS
+from engine.retrieval.registry import PATHS
 
 WEEK, MONTH, YEAR = 7 * DAY, 30 * DAY, 365 * DAY
 

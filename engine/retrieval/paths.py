@@ -13,13 +13,12 @@ from engine.data import Catalog
 from engine.event_store import Cooccurrence
 from engine.retrieval.neighbours import NeighbourTable
 from engine.retrieval.trending import Trending
-from engine.retrieval.types import PATHS, PathResult, Query
+from engine.retrieval.types import PathResult, Query
 from engine.runs import contains
 
 POPULAR_LOOKAHEAD = 4  # the popular path re-scores this many times its size of the global list
 
 __all__ = [
-    "PATHS",
     "ann_path",
     "covisit_path",
     "history_path",

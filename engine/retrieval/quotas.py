@@ -5,41 +5,46 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from engine.config import RetrievalConfig
 from engine.errors import InvalidRequestError
-from engine.retrieval.types import PATHS
+from engine.retrieval import registry
 
 
 def check_paths(paths: Sequence[str] | None) -> frozenset[str]:
     """The paths a request runs (all of them when it names none)."""
+    names = [path.name for path in registry.REGISTRY]
     if paths is None:
-        return frozenset(PATHS)
+        return frozenset(names)
     if isinstance(paths, str) or not paths:
-        raise InvalidRequestError(f"paths must be a non-empty list of path names from {', '.join(PATHS)}")
-    unknown = [p for p in paths if p not in PATHS]
+        raise InvalidRequestError(f"paths must be a non-empty list of path names from {', '.join(names)}")
+    unknown = [p for p in paths if p not in names]
     if unknown:
         raise InvalidRequestError(
-            f"unknown retrieval path(s) {', '.join(map(str, unknown))}; use {', '.join(PATHS)}"
+            f"unknown retrieval path(s) {', '.join(map(str, unknown))}; use {', '.join(names)}"
         )
     return frozenset(paths)
 
 
 def path_sizes(
-    shares: dict[str, float], n: int, active: frozenset[str], *, has_vector: bool, has_history: bool
+    config: RetrievalConfig, n: int, active: frozenset[str], *, has_vector: bool, has_history: bool
 ) -> dict[str, int]:
-    """Each quota-bound path gets ceil(share x n); what is left goes to the ANN path, or,
-    when it cannot run (no vector, or not asked for), to the popular path, else to the first
-    path that runs. Paths that cannot run get 0: history and co-visits need a history."""
-    runnable = set(active)
-    if not has_vector:
-        runnable.discard("ann")
-    if not has_history:
-        runnable -= {"history", "covisit"}
-    sizes = {path: 0 for path in PATHS}
-    for path, share in shares.items():
-        if path in runnable:
-            sizes[path] = math.ceil(share * n)
+    """Each path with a share gets ceil(share x n); what is left goes to the first runnable
+    path that takes the rest (the ANN path, else the popular path), else to the first path
+    that runs. Paths that cannot run get 0: the ANN path needs a vector, history and
+    co-visits a history (the registry says which)."""
+    runnable = [
+        path
+        for path in registry.REGISTRY
+        if path.name in active
+        and (has_vector or not path.needs_vector)
+        and (has_history or not path.needs_history)
+    ]
+    sizes = {path.name: 0 for path in registry.REGISTRY}
+    for path in runnable:
+        if path.share is not None:
+            sizes[path.name] = math.ceil(path.share(config) * n)
     rest = max(0, n - sum(sizes.values()))
-    taker = next((p for p in ("ann", "popular", *PATHS) if p in runnable), None)
+    taker = next((path for path in runnable if path.takes_rest), runnable[0] if runnable else None)
     if taker is not None:
-        sizes[taker] += max(rest, 1 if taker == "ann" else 0)
+        sizes[taker.name] += max(rest, 1 if taker.share is None else 0)  # a path without a share runs
     return sizes

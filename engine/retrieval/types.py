@@ -7,10 +7,6 @@ from typing import Any
 
 import numpy as np
 
-#: every retrieval path, in the order of the candidate set's provenance columns and of the
-#: path features (engine.retrieval.paths implements them)
-PATHS = ("ann", "history", "covisit", "popular", "trending", "promoted")
-
 
 @dataclass(frozen=True)
 class Query:
@@ -95,7 +91,7 @@ class CandidateRequest:
 
     `query` replaces the user's embedding for the ANN path; `search_params` overrides the
     backend's search settings (efSearch, nprobe, ...) for this request only; `paths` runs only
-    the named retrieval paths (engine.retrieval.paths.PATHS), e.g. one path alone.
+    the named retrieval paths (engine.retrieval.registry.PATHS), e.g. one path alone.
     """
 
     user_id: int
