@@ -17,7 +17,6 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
@@ -48,7 +47,7 @@ from tui.messages import (
     SweepReady,
     Why,
 )
-from tui.panels import BackendSelect, RequestPanel, TimingsPanel, search_params
+from tui.panels import BackendSelect, RequestPanel, TimingsPanel
 from tui.stage_one_table import StageOneTable
 from tui.stage_two_table import StageTwoTable
 from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
@@ -114,7 +113,6 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(RequestPanel).show_param_hint(self.query_one("#backend", Select).value)
         # After the first paint: a request racing the screen's layout for the GIL would
         # report the UI's work as its own latency.
         self.call_after_refresh(self.action_run)
@@ -199,9 +197,6 @@ class MainScreen(Screen[None]):
 
     @on(Select.Changed, "#backend, #candidates, #category")
     def request_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "backend" and event.value is not Select.NULL:
-            self.query_one(RequestPanel).show_param_hint(event.value)
-            self.query_one("#param", Input).value = ""
         if self.response is not None:
             self.action_run()
 
@@ -293,16 +288,14 @@ class MainScreen(Screen[None]):
         """The shown answer's request again, with the backend and setting of the compare tab."""
         if self.response is None:
             return
-        panel = self.query_one(ComparePanel)
-        backend = panel.query_one("#compare-backend", Select).value
         try:
-            params = search_params(panel.query_one("#compare-param", Input).value)
             request = self.query_one(RequestPanel).request()
+            other = self.query_one(ComparePanel).second(request)
         except TwostageError as error:
             self.notify(str(error), severity="error", title="Bad request")
             return
         self.action_tab("compare")
-        self.run_comparison(request, replace(request, backend=str(backend), search_params=params))
+        self.run_comparison(request, other)
 
     @work(exclusive=True, group="compare", description="compare two answers")
     async def run_comparison(self, a: RecommendRequest, b: RecommendRequest) -> None:
@@ -329,13 +322,13 @@ class MainScreen(Screen[None]):
         self.sweep()
 
     def action_recall_sweep(self) -> None:
-        backend = self.query_one("#backend", Select).value
-        if backend is Select.NULL or not backend_class(str(backend)).needs_build:
+        backend = self.query_one(RequestPanel).backend
+        if backend is None or not backend_class(backend).needs_build:
             self.notify("choose an approximate backend first: exact search has recall 1", severity="warning")
             return
         self.query_one(SweepPanel).update(f"Running the recall sweep: {backend}'s search settings ...")
         self.action_tab("sweep")
-        self.sweep(str(backend))
+        self.sweep(backend)
 
     @work(thread=True, exclusive=True, group="sweep", description="sweep")
     def sweep(self, backend: str | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
@@ -83,8 +84,25 @@ class RequestPanel(Vertical):
     def set_user(self, user: int) -> None:
         self.query_one("#user", Input).value = str(user)
 
-    def show_param_hint(self, backend: str) -> None:
-        index_defaults = self.engine.index(backend).search_params
+    @property
+    def backend(self) -> str | None:
+        value = self.query_one("#backend", Select).value
+        return None if value is Select.NULL else str(value)
+
+    def on_mount(self) -> None:
+        self._show_param_hint()
+
+    @on(Select.Changed, "#backend")
+    def _backend_changed(self) -> None:
+        """Another backend takes other search settings: clear the field, show its defaults
+        (the event goes on up: the screen runs the request again)."""
+        self.query_one("#param", Input).value = ""
+        self._show_param_hint()
+
+    def _show_param_hint(self) -> None:
+        if self.backend is None:
+            return
+        index_defaults = self.engine.index(self.backend).search_params
         hint = " ".join(f"{k}={v}" for k, v in index_defaults.items()) or "no parameters"
         self.query_one("#param", Input).placeholder = hint
 

@@ -4,23 +4,25 @@ reactive attribute it shows changes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, Select, Static
 
 from engine.data import Catalog
 from engine.funnel import funnel
-from engine.requests import RecommendResponse
+from engine.requests import RecommendRequest, RecommendResponse
 from lab.compare import Comparison
 from lab.render.compare import comparison_view
 from lab.render.plot import line_plot
 from lab.sweep import RecallSweep, Sweep
 from tui.messages import Why
-from tui.panels import BackendSelect
+from tui.panels import BackendSelect, search_params
 
 CONTRIBUTIONS_SHOWN = 6
 PAIR_CONTRIBUTIONS_SHOWN = 4
@@ -125,6 +127,12 @@ class ComparePanel(Vertical):
             yield Input(id="compare-param", placeholder="param, e.g. nprobe=4", classes="param", compact=True)
             yield Label("x: compare", classes="hint")
         yield Static("Press x to run this request again with the backend chosen here.", id="compare-result")
+
+    def second(self, request: RecommendRequest) -> RecommendRequest:
+        """`request` with this panel's backend and search setting (a clear error on a bad one)."""
+        backend = self.query_one("#compare-backend", Select).value
+        params = search_params(self.query_one("#compare-param", Input).value)
+        return replace(request, backend=str(backend), search_params=params)
 
     def watch_comparison(self, comparison: Comparison | None) -> None:
         if comparison is not None:

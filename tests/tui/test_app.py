@@ -80,9 +80,11 @@ def test_random_user_backend_and_candidate_count(engine: Engine, small_dir: Path
             await wait_until(
                 pilot, lambda: screen.response.user_id == int(screen.query_one("#user", Input).value)
             )
+            screen.query_one("#param", Input).value = "nprobe=4"  # the old backend's setting
             screen.query_one("#backend", Select).value = "faiss-hnsw"
             await wait_until(pilot, lambda: screen.response.candidates.backend == "faiss-hnsw")
             assert screen.query_one("#param", Input).placeholder.startswith("efSearch=")
+            assert screen.query_one("#param", Input).value == "", "the request panel cleared it"
             screen.query_one("#candidates", Select).value = 100
             await pilot.press("2")
             await wait_until(pilot, lambda: screen.query_one("#stage1", StageOneTable).row_count == 100)
