@@ -28,7 +28,7 @@ from engine.embeddings import open_dataset
 from engine.engine import Engine
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
-from engine.ranking.metrics import graded_ndcg, list_metrics
+from engine.ranking.quality import graded_ndcg, list_metrics
 from engine.requests import CandidateRequest, RecommendRequest
 from engine.retrieval.registry import PATHS
 from engine.splits import Splits

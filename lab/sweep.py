@@ -24,7 +24,7 @@ from engine.engine import Engine
 from engine.errors import InvalidRequestError
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
-from engine.ranking.metrics import list_metrics
+from engine.ranking.quality import list_metrics
 from engine.requests import RecommendRequest
 from engine.splits import Splits
 from lab.evaluation import SIZES, ClickModel, HeldOut, is_synthetic

@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.config import BudgetConfig
 from engine.errors import ConfigError
-from engine.stats import QUEUE
+from engine.latency import QUEUE
 
 #: what the verdict judges: the engine's stages (the budget's own table, less the buffer,
 #: which is what is left of the total) and "recommend", the client-measured call, against

@@ -25,10 +25,10 @@ from engine.errors import (
     NotScoredError,
     TwostageError,
 )
+from engine.latency import QUEUE
 from engine.live_store import EventStoreUnavailable
 from engine.requests import RecommendResponse
 from engine.retrieval.recall import RecallSampler
-from engine.stats import QUEUE
 from engine.wire import encode, payload
 from serving.api_models import (
     ERRORS,

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.latency import HISTORY, QUEUE, RECORDED, STAGES, SessionStats
 from engine.live_store import redis_prefix
 from engine.retrieval.recall import RecallSampler
-from engine.stats import HISTORY, QUEUE, RECORDED, STAGES, SessionStats
 
 QUANTILES = (("p50", 50), ("p95", 95), ("p99", 99))
 FLUSH_TIMEOUT_S = 1.0

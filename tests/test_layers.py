@@ -32,7 +32,7 @@ LAYERS = {
             "engine.compiled",
             "engine.runs",
             "engine.timing",
-            "engine.stats",
+            "engine.latency",
             "engine.splits",
         ),
         0,

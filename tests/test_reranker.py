@@ -19,7 +19,7 @@ from engine.engine import Engine
 from engine.errors import ArtifactError, InvalidRequestError
 from engine.features import FeatureContext, assemble
 from engine.layout import Layout
-from engine.ranking.metrics import graded_ndcg, list_metrics
+from engine.ranking.quality import graded_ndcg, list_metrics
 from engine.requests import CandidateRequest, RecommendRequest
 from engine.response import request_inputs
 from engine.splits import Splits

@@ -33,8 +33,8 @@ from engine.ann import backend_class
 from engine.data import favourite_categories
 from engine.engine import Engine
 from engine.errors import TwostageError
+from engine.latency import SessionStats
 from engine.requests import RecommendRequest, RecommendResponse
-from engine.stats import SessionStats
 from lab.compare import Comparison, compare
 from lab.sweep import candidate_sweep, recall_sweep
 from tui.messages import (

@@ -12,8 +12,8 @@ from textual.widgets import Input, Label, Select, Sparkline, Static
 
 from engine.engine import Engine
 from engine.errors import InvalidRequestError
+from engine.latency import SessionStats
 from engine.requests import Context, RecommendRequest, RecommendResponse
-from engine.stats import SessionStats
 
 SIZES = (10, 20, 50, 100, 200, 500, 1000)
 

@@ -13,7 +13,7 @@ from collections import deque
 
 import numpy as np
 
-from engine.stats import HISTORY  # the same recent window as the stage percentiles
+from engine.latency import HISTORY  # the same recent window as the stage percentiles
 
 TIE_EPS = 1e-5
 _BLOCK = 64

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.engine import Engine
+from engine.latency import STAGES, SessionStats
 from engine.requests import StageVerdict
-from engine.stats import STAGES, SessionStats
 from tests.tui.pilot import finish_workers, settle
 from tui.app import TwostageApp
 from tui.panels import TimingsPanel
