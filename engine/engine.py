@@ -245,7 +245,7 @@ class Engine:
     # ------------------------------------------------------------ both stages
     def recommend(self, request: RecommendRequest) -> RecommendResponse:
         started = time.perf_counter_ns()
-        k = check_k(request.k)
+        k = check_k(request.k, self.catalog.n_items)
         reranker = self.reranker
         # Recall needs an exact search: measured after the response, outside its timings.
         result, live = self._candidates(request.stage1(measure_recall=False))

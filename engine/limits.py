@@ -28,9 +28,12 @@ def check_user_id(user_id: object) -> int:
     return int(user_id)
 
 
-def check_k(k: object) -> int:
-    if not whole_number(k) or not 1 <= k <= MAX_K:
-        raise InvalidRequestError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+def check_k(k: object, n_items: int) -> int:
+    """The list length: at most MAX_K, and never more than the catalog holds."""
+    limit = min(MAX_K, n_items)
+    if not whole_number(k) or not 1 <= k <= limit:
+        catalog = f" (the catalog has {n_items} items)" if limit < MAX_K else ""
+        raise InvalidRequestError(f"k must be a whole number from 1 to {limit}{catalog}, got {k!r}")
     return int(k)
 
 

@@ -62,6 +62,8 @@ def test_generic_import_adapts_features_and_serves(tmp_path: Path, small_config:
     response = engine.recommend(RecommendRequest(3, k=5, n_candidates=40, backend="faiss-ivf"))
     assert len(response.items) == 5 and response.features.shape[1] == len(names)
     assert response.feature_names == tuple(names)
+    with pytest.raises(InvalidRequestError, match=r"from 1 to 60 \(the catalog has 60 items\), got 61"):
+        engine.recommend(RecommendRequest(3, k=61))  # a 60-item catalog has no top 61
     wired = payload(response, ["features"])["features"]
     assert wired["names"] == names and wired["rows"].shape == (5, len(names)), "the data set's own features"
     sweep = candidate_sweep(tmp_path / "data", load_config(small_config), sizes=(10, 40), n_users=6)
