@@ -24,6 +24,7 @@ from engine.artifacts import (
     write_manifest,
 )
 from engine.errors import ArtifactError
+from engine.runs import value_at
 
 DATASET_KIND = "twostage.dataset"
 
@@ -119,11 +120,9 @@ class CategoryAffinity:
 
     def lookup(self, users: np.ndarray, categories: np.ndarray) -> np.ndarray:
         """The weight of each (user, category) pair, 0 where the profile has none."""
-        wanted = np.asarray(users, dtype=np.int64) * self.n_categories + categories
-        if len(self.keys) == 0:
-            return np.zeros(wanted.shape, dtype=np.float32)
-        position = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
-        return np.where(self.keys[position] == wanted, self.weights[position], np.float32(0.0))
+        return value_at(
+            self.keys, self.weights, np.asarray(users, dtype=np.int64) * self.n_categories + categories
+        )
 
     def strongest(self, n_users: int) -> np.ndarray:
         """Each user's heaviest category (the lowest code on a tie), -1 without a profile."""

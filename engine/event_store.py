@@ -11,7 +11,7 @@ from engine.compiled import kernel
 from engine.data import Catalog, Interactions
 from engine.events import EventIndex
 from engine.limits import DAY
-from engine.runs import place_in_run, run_starts
+from engine.runs import place_in_run, run_starts, value_at
 
 #: the (kind, window) item counts features use; serving gathers them as one block.
 ITEM_COUNTS = (
@@ -92,13 +92,9 @@ class Cooccurrence:
 
     def lookup(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Counts for pairs (a[i], b[i]); 0 where the pair never co-occurred or a is -1."""
-        if len(self.keys) == 0:
-            return np.zeros(np.shape(a), dtype=np.float32)
         query = np.asarray(a, dtype=np.int64) * self.n_items + np.asarray(b, dtype=np.int64)
-        slot = np.searchsorted(self.keys, query).clip(max=len(self.keys) - 1)
-        return np.where((self.keys[slot] == query) & (np.asarray(a) >= 0), self.counts[slot], 0).astype(
-            np.float32
-        )
+        counts = value_at(self.keys, self.counts, query)
+        return np.where(np.asarray(a) >= 0, counts, 0).astype(np.float32)
 
     def neighbours(self, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Items co-clicked with any of `seeds`, with their summed counts, by item id."""

@@ -30,6 +30,16 @@ def run_first_index(starts: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.where(starts, index, 0))
 
 
+def value_at(sorted_keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """A sparse map's get: values[i] where sorted_keys[i] equals the query key, 0 where the
+    key is absent (pair counts, labels, profile weights kept as sorted int64 keys)."""
+    query = np.asarray(query)
+    if len(sorted_keys) == 0:
+        return np.zeros(query.shape, dtype=values.dtype)
+    slot = np.searchsorted(sorted_keys, query).clip(max=len(sorted_keys) - 1)
+    return np.where(sorted_keys[slot] == query, values[slot], values.dtype.type(0))
+
+
 def contains(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """True where `values` is in `pool`: np.isin for a request's few seen or seed ids, in one
     compiled pass (np.isin sorts both sides, or builds a table spanning the id range)."""

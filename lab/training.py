@@ -29,7 +29,7 @@ from engine.progress import Progress, no_progress
 from engine.ranking.model import Reranker
 from engine.requests import CandidateRequest
 from engine.retrieval.registry import PATHS
-from engine.runs import run_starts
+from engine.runs import run_starts, value_at
 from engine.splits import Splits
 
 CHUNK_ROWS = 100_000
@@ -76,13 +76,6 @@ def window_labels(engine: Engine, start: int, end: int) -> tuple[np.ndarray, np.
     return keys[first], labels[first]
 
 
-def lookup(keys: np.ndarray, labels: np.ndarray, query: np.ndarray) -> np.ndarray:
-    if len(keys) == 0:
-        return np.zeros(len(query), dtype=np.int64)
-    slot = np.searchsorted(keys, query).clip(max=len(keys) - 1)
-    return np.where(keys[slot] == query, labels[slot], 0)
-
-
 def loss_function(config: ModelConfig) -> str:
     """CatBoost's loss string: YetiRank's with its number of permutations."""
     if config.loss.startswith("YetiRank"):
@@ -127,7 +120,7 @@ def candidate_rows(
     for user in users.tolist():
         result = engine.candidates(CandidateRequest(user, n_candidates=n, backend=backend))
         items = result.candidates.item_ids
-        label = lookup(keys, labels, user * engine.catalog.n_items + items)
+        label = value_at(keys, labels, user * engine.catalog.n_items + items)
         positives = int((label > 0).sum())
         if positives:
             parts.append((np.full(len(items), user), items, label, result.candidates.path_ranks))
