@@ -28,9 +28,19 @@ def check_user_id(user_id: object) -> int:
     return int(user_id)
 
 
+def k_limit(n_items: int) -> int:
+    """The longest list a catalog of `n_items` can answer (the API's document says the same)."""
+    return min(MAX_K, n_items)
+
+
+def size_limit(n_items: int) -> int:
+    """The largest candidate set a catalog of `n_items` can give."""
+    return min(n_items, MAX_CANDIDATES)
+
+
 def check_k(k: object, n_items: int) -> int:
     """The list length: at most MAX_K, and never more than the catalog holds."""
-    limit = min(MAX_K, n_items)
+    limit = k_limit(n_items)
     if not whole_number(k) or not 1 <= k <= limit:
         catalog = f" (the catalog has {n_items} items)" if limit < MAX_K else ""
         raise InvalidRequestError(f"k must be a whole number from 1 to {limit}{catalog}, got {k!r}")
@@ -39,7 +49,7 @@ def check_k(k: object, n_items: int) -> int:
 
 def check_size(requested: object, default: int, n_items: int) -> int:
     """The candidate-set size: as requested (checked), or the default capped at the catalog."""
-    limit = min(n_items, MAX_CANDIDATES)
+    limit = size_limit(n_items)
     n = min(default, limit) if requested is None else requested
     if not whole_number(n) or not 1 <= n <= limit:
         raise InvalidRequestError(

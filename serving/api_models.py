@@ -25,7 +25,7 @@ from engine.engine import Engine
 from engine.events import EVENT_KINDS
 from engine.explain import Explanation
 from engine.funnel import FunnelStep
-from engine.limits import HOURS_PER_DAY, MAX_CANDIDATES, MAX_ID, MAX_K, MAX_SEARCH_PARAM
+from engine.limits import HOURS_PER_DAY, MAX_ID, MAX_SEARCH_PARAM, k_limit, size_limit
 from engine.requests import Context, RecommendRequest
 from engine.rules import RuleEffect
 from engine.wire import INCLUDE
@@ -178,7 +178,7 @@ def api_models(engine: Engine) -> ApiModels:
             whole(ge=0, le=MAX_ID),
             Field(description=f"users 0..{n_users - 1} are known; any other id gets a cold start"),
         ),
-        "k": (whole(ge=1, le=min(MAX_K, n_items)), 10),
+        "k": (whole(ge=1, le=k_limit(n_items)), 10),
         "context": (context, Field(default_factory=context)),
         "measure_recall": (bool, False),
         "include": (
@@ -200,7 +200,7 @@ def api_models(engine: Engine) -> ApiModels:
         value = whole(ge=1, le=MAX_SEARCH_PARAM)
         settings = dict[Literal[params], value] if params else dict[str, value]  # type: ignore[valid-type]
         backend = (Literal[name] | None, None) if name == default else (Literal[name], ...)
-        most = min(MAX_CANDIDATES, n_items, backend_class(name).max_results or n_items)
+        most = min(size_limit(n_items), backend_class(name).max_results or n_items)
         model = create_model(
             f"{kind}_{name.replace('-', '_')}",
             __config__=STRICT,
