@@ -165,8 +165,7 @@ class Engine:
             user_id = check_user_id(request.user_id)
             active = quotas.check_paths(request.paths)
             live = self.live_user(user_id)
-            history = self.history(user_id, live) if self.users.knows(user_id) else None
-            query = resolve.resolve(request, self.catalog, self.users, history, self.now, cfg.top_categories)
+            query = self._query(request, user_id, live)
             sizes = quotas.path_sizes(
                 cfg, n, active, has_vector=query.vector is not None, has_history=len(query.history) > 0
             )
@@ -210,11 +209,16 @@ class Engine:
         cfg = self.config.retrieval
         n = check_size(request.n_candidates, cfg.n_candidates, self.catalog.n_items)
         user_id = check_user_id(request.user_id)
-        history = self.history(user_id) if self.users.knows(user_id) else None
-        query = resolve.resolve(request, self.catalog, self.users, history, self.now, cfg.top_categories)
+        query = self._query(request, user_id, self.live_user(user_id))
         return self._path_inputs(
             query, n, self.index(request.backend or cfg.backend), request.search_params or None
         )
+
+    def _query(self, request: CandidateRequest, user_id: int, live: LiveUser) -> Query:
+        """Who the request retrieves for: the user's vector, history and top categories."""
+        history = self.history(user_id, live) if self.users.knows(user_id) else None
+        top = self.config.retrieval.top_categories
+        return resolve.resolve(request, self.catalog, self.users, history, self.now, top)
 
     def _path_inputs(
         self, query: Query, n: int, index: AnnIndex, params: dict[str, int] | None
