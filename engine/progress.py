@@ -29,3 +29,21 @@ class StepClock:
 
     def seconds(self) -> dict[str, float]:
         return {step: round(end - start, 2) for step, (start, end) in self.spans.items()}
+
+
+class Throttled:
+    """Passes on a step's first and last report and at most one per `interval_s` between
+    them: a UI that redraws on every report would otherwise share the interpreter with the
+    work it watches (a build reports once per training request, thousands of times)."""
+
+    def __init__(self, report: Progress, interval_s: float = 0.1) -> None:
+        self.report, self.interval_ns = report, int(interval_s * 1e9)
+        self.step: str | None = None
+        self.last_ns = 0
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        now = time.perf_counter_ns()
+        if step == self.step and done < total and now - self.last_ns < self.interval_ns:
+            return
+        self.step, self.last_ns = step, now
+        self.report(step, done, total)

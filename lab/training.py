@@ -10,7 +10,10 @@ later) reaches them. The windows are the test window's length and lie right befo
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -27,12 +30,14 @@ from engine.features import FeatureContext, FeatureInputs, assemble, feature_nam
 from engine.layout import Layout
 from engine.progress import Progress, no_progress
 from engine.ranking.model import Reranker
-from engine.requests import CandidateRequest
+from engine.requests import CandidateRequest, CandidateResult
 from engine.retrieval.registry import PATHS
 from engine.runs import run_starts, value_at
 from engine.splits import Splits
 
 CHUNK_ROWS = 100_000
+REQUEST_THREADS = os.cpu_count() or 1  # training lists are requested side by side
+BATCH_USERS = 256
 #: training lists come from this backend, built in memory over each window's vectors (fast to
 #: build, recall near exact at its default setting); "exact" where FAISS is missing
 TRAINING_BACKEND = "faiss-ivf"
@@ -117,8 +122,7 @@ def candidate_rows(
         engine.build_index(backend, reuse)
     parts: list[tuple[np.ndarray, ...]] = []
     planned = 0
-    for user in users.tolist():
-        result = engine.candidates(CandidateRequest(user, n_candidates=n, backend=backend))
+    for user, result in _candidate_lists(engine, users, n, backend):
         items = result.candidates.item_ids
         label = value_at(keys, labels, user * engine.catalog.n_items + items)
         positives = int((label > 0).sum())
@@ -139,6 +143,22 @@ def candidate_rows(
     sampled = config.list_negatives and negatives > room
     keep |= rng.random(len(label)) < (room / negatives if sampled else 1.0)
     return RankingRows(user, item, np.full(len(user), start), user, label, ranks, keep)
+
+
+def _candidate_lists(
+    engine: Engine, users: np.ndarray, n_candidates: int, backend: str
+) -> Iterator[tuple[int, CandidateResult]]:
+    """Each user's candidates, in the users' order: requests run side by side (the engine's
+    compiled loops and the ANN libraries release the GIL), a batch at a time so that a
+    caller that stops early has asked for at most one batch too many."""
+
+    def ask(user: int) -> CandidateResult:
+        return engine.candidates(CandidateRequest(user, n_candidates=n_candidates, backend=backend))
+
+    with ThreadPoolExecutor(max_workers=REQUEST_THREADS) as pool:
+        for first in range(0, len(users), BATCH_USERS):
+            batch = users[first : first + BATCH_USERS].tolist()
+            yield from zip(batch, pool.map(ask, batch), strict=True)
 
 
 def _empty_rows() -> RankingRows:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from engine.ranking.quality import graded_ndcg, list_metrics
 from engine.requests import CandidateRequest, RecommendRequest
 from engine.response import request_inputs
 from engine.splits import Splits
+from lab import training
 from lab.training import candidate_rows, train
 
 
@@ -122,6 +123,25 @@ def test_training_lists_are_stage_1_candidates_labelled_by_the_window(
     sampled = candidate_rows(engine, end, config.model.replace(list_negatives=5), 600, seed=0)
     assert (sampled.label[sampled.keep] > 0).sum() == (sampled.label > 0).sum()
     assert sampled.keep.sum() <= 600 + (sampled.label > 0).sum()
+
+
+def test_training_lists_requested_side_by_side_are_those_asked_one_by_one(
+    small_dir: Path, small_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config(small_config)
+    layout = Layout(small_dir)
+    dataset = open_dataset(layout, config, roles(config)[1])
+    start, end = Splits.of(dataset, config).windows[0]
+    engine = Engine(layout, dataset, config, as_of=start - 1)
+    model = config.model.replace(list_negatives=5)
+    monkeypatch.setattr(training, "REQUEST_THREADS", 1)
+    one_by_one = candidate_rows(engine, end, model, 2_000, seed=3)
+    monkeypatch.setattr(training, "REQUEST_THREADS", 3)
+    monkeypatch.setattr(training, "BATCH_USERS", 7)  # several batches, the last one cut short
+    side_by_side = candidate_rows(engine, end, model, 2_000, seed=3)
+    assert len(np.unique(one_by_one.user)) > 2 * 7
+    for column in fields(one_by_one):
+        np.testing.assert_array_equal(getattr(side_by_side, column.name), getattr(one_by_one, column.name))
 
 
 def test_an_ensemble_averages_models_of_successive_seeds(small_dir: Path, small_config: Path) -> None:

@@ -19,6 +19,7 @@ from engine.engine import Engine
 from engine.errors import TwostageError
 from engine.features import FEATURES
 from engine.layout import Layout
+from engine.progress import Throttled
 from lab.build import build
 from sample_data.synthetic import SyntheticParams
 from tui.main_screen import MainScreen
@@ -82,7 +83,7 @@ class TwostageApp(App[None]):
                     self.build_params,
                     [self.config.retrieval.backend],
                     config=self.config.replace(retrieval=untabled),
-                    progress=lambda step, done, total: self.post_message(BuildProgress(step, done, total)),
+                    progress=Throttled(self.report_build),
                 )
             engine = Engine.open(self.data_dir, self.config)
             engine.warm_up()
@@ -127,6 +128,10 @@ class TwostageApp(App[None]):
             for screen in self.screen_stack:
                 if isinstance(screen, MainScreen):
                     screen.add_backends(self.engine.usable_backends())
+
+    def report_build(self, step: str, done: int, total: int) -> None:
+        """Called from the build's thread: the screen updates on the app's."""
+        self.post_message(BuildProgress(step, done, total))
 
     def on_build_progress(self, message: BuildProgress) -> None:
         if isinstance(self.screen, BuildScreen):
