@@ -101,7 +101,10 @@ class Cooccurrence:
         seeds = np.asarray(seeds, dtype=np.int64)
         if len(self.keys) == 0 or len(seeds) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        items, counts = _summed_rows(self.keys, self.counts, self.n_items, seeds)
+        seeds = seeds[seeds >= 0]
+        lo = np.searchsorted(self.keys, seeds * self.n_items)
+        hi = np.searchsorted(self.keys, (seeds + 1) * self.n_items)
+        items, counts = _summed_rows(self.keys, self.counts, self.n_items, lo, hi)
         order = np.argsort(items)
         return items[order], counts[order]
 
@@ -144,15 +147,13 @@ def _pair_rows(
 
 @kernel
 def _summed_rows(
-    keys: np.ndarray, counts: np.ndarray, n_items: int, seeds: np.ndarray
+    keys: np.ndarray, counts: np.ndarray, n_items: int, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The seeds' rows added up: each neighbour once, in the order first met (an
+    """The rows keys[lo[j]:hi[j]] added up: each neighbour once, in the order first met (an
     open-addressing table from item to its place)."""
-    bounds = np.searchsorted(keys, np.concatenate((seeds, seeds + 1)) * n_items)
     total = 0
-    for j in range(len(seeds)):
-        if seeds[j] >= 0:
-            total += bounds[len(seeds) + j] - bounds[j]
+    for j in range(len(lo)):
+        total += hi[j] - lo[j]
     slots = 1
     while slots < 2 * total + 2:
         slots *= 2
@@ -161,10 +162,8 @@ def _summed_rows(
     items = np.empty(total, dtype=np.int64)
     sums = np.zeros(total, dtype=np.float32)
     n = 0
-    for j in range(len(seeds)):
-        if seeds[j] < 0:
-            continue
-        for at in range(bounds[j], bounds[len(seeds) + j]):
+    for j in range(len(lo)):
+        for at in range(lo[j], hi[j]):
             item = keys[at] % n_items
             slot = (item * 2654435761) & (slots - 1)
             while slot_item[slot] != -1 and slot_item[slot] != item:

@@ -137,13 +137,21 @@ def _merge_two_runs(scores: np.ndarray, in_first: np.ndarray, merged_by: np.ndar
     for i in range(1, n):
         if not scores[i] <= scores[i - 1]:
             return np.empty(0, dtype=np.int64)
-    first = np.flatnonzero(in_first)
-    rest = np.flatnonzero(~in_first)
+    first = np.empty(n, dtype=np.int64)  # the two runs' positions, in order
+    rest = np.empty(n, dtype=np.int64)
+    n_first = n_rest = 0
+    for i in range(n):
+        if in_first[i]:
+            first[n_first] = i
+            n_first += 1
+        else:
+            rest[n_rest] = i
+            n_rest += 1
     order = np.empty(n, dtype=np.int64)
     a = b = 0
     for place in range(n):
-        if b == len(rest) or (
-            a < len(first)
+        if b == n_rest or (
+            a < n_first
             and (
                 merged_by[first[a]] > merged_by[rest[b]]
                 or (merged_by[first[a]] == merged_by[rest[b]] and first[a] < rest[b])

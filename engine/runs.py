@@ -8,6 +8,8 @@ import numpy as np
 
 from engine.compiled import kernel
 
+LONG_RUN = 16  # ties beyond this many: a stable sort of the whole list beats insertion
+
 
 def run_starts(sorted_keys: np.ndarray) -> np.ndarray:
     """True where a run of equal keys begins (the first element always does)."""
@@ -42,20 +44,20 @@ def value_at(sorted_keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> 
 
 def contains(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """True where `values` is in `pool`: np.isin for a request's few seen or seed ids, in one
-    compiled pass (np.isin sorts both sides, or builds a table spanning the id range)."""
+    compiled pass over the sorted pool (np.isin sorts both sides, or builds a table spanning
+    the id range)."""
     values = np.asarray(values)
     if len(pool) == 0 or values.size == 0:
         return np.zeros(values.shape, dtype=bool)
-    return _contains(values.ravel(), np.asarray(pool)).reshape(values.shape)
+    return _contains(values.ravel(), np.sort(pool)).reshape(values.shape)
 
 
 @kernel
-def _contains(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    pool = np.sort(pool)
+def _contains(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
     found = np.empty(len(values), dtype=np.bool_)
     for i in range(len(values)):
-        at = np.searchsorted(pool, values[i])
-        found[i] = at < len(pool) and pool[at] == values[i]
+        at = np.searchsorted(sorted_pool, values[i])
+        found[i] = at < len(sorted_pool) and sorted_pool[at] == values[i]
     return found
 
 
@@ -65,12 +67,16 @@ def best_first(scores: np.ndarray) -> np.ndarray:
     For a model's scores: numpy's stable sort (timsort) is 3x slower on a request's 500 of
     them than its default sort (vectorised, SIMD), which is not stable. So: the fast sort,
     then each run of equal scores (a model's tie often, in runs of two or three) put back in
-    position order by one compiled pass. Counts, which tie in long runs, suit timsort better."""
-    return _ties_in_position_order(scores, np.argsort(-scores))
+    position order by one compiled pass. Where a run is long (counts tie often), timsort
+    suits better and is used instead."""
+    order, long_run = _ties_in_position_order(scores, np.argsort(-scores))
+    return np.argsort(-scores, kind="stable") if long_run else order
 
 
 @kernel
-def _ties_in_position_order(scores: np.ndarray, order: np.ndarray) -> np.ndarray:
+def _ties_in_position_order(scores: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, bool]:
+    """`order` with each short run of equal scores in position order (an insertion sort:
+    most runs are two or three entries); True, and the rest left as it is, at a long run."""
     order = order.copy()
     start = 0
     for end in range(1, len(order) + 1):
@@ -78,15 +84,13 @@ def _ties_in_position_order(scores: np.ndarray, order: np.ndarray) -> np.ndarray
             a, b = scores[order[start]], scores[order[end]]
             if a == b or (np.isnan(a) and np.isnan(b)):  # NaN sorts last, unequal to itself
                 continue
-        if end - start > 16:  # a long run (counts tie often): one sort
-            order[start:end] = np.sort(order[start:end])
-            start = end
-            continue
-        for i in range(start + 1, end):  # insertion sort: most runs are two or three entries
+        if end - start > LONG_RUN:
+            return order, True
+        for i in range(start + 1, end):
             position, j = order[i], i
             while j > start and order[j - 1] > position:
                 order[j] = order[j - 1]
                 j -= 1
             order[j] = position
         start = end
-    return order
+    return order, False

@@ -20,7 +20,7 @@ def merge(results: list[PathResult], size: int, exclude: np.ndarray | None = Non
     quotas = np.array([max(r.quota, 1) for r in results], dtype=np.int64)
     ids = np.concatenate([r.item_ids for r in results]).astype(np.int64, copy=False)
     scores = np.concatenate([r.scores for r in results]).astype(np.float32, copy=False)
-    exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+    exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.sort(np.asarray(exclude, dtype=np.int64))
     item_ids, path_scores, path_ranks, distinct, unseen = _merge(ids, scores, lengths, quotas, exclude, size)
     n = len(item_ids)
     return CandidateSet(
@@ -39,7 +39,7 @@ def _merge(
     scores: np.ndarray,
     lengths: np.ndarray,
     quotas: np.ndarray,
-    exclude: np.ndarray,
+    sorted_exclude: np.ndarray,
     size: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """One pass over the entries in key order (a k-way merge of the paths, each already in
@@ -47,8 +47,10 @@ def _merge(
     or "distinct but beyond `size`")."""
     n_paths, n_entries = len(lengths), len(ids)
     starts = np.zeros(n_paths + 1, dtype=np.int64)
-    starts[1:] = np.cumsum(lengths)
-    exclude = np.sort(exclude)
+    next_key = np.empty(n_paths)  # each path's next entry's rank / quota
+    for p in range(n_paths):
+        starts[p + 1] = starts[p] + lengths[p]
+        next_key[p] = 0.0 if lengths[p] > 0 else np.inf
     slots = 1
     while slots < 2 * n_entries + 2:
         slots *= 2
@@ -60,7 +62,6 @@ def _merge(
     path_scores = np.full((capacity, n_paths), np.nan, dtype=np.float32)
     path_ranks = np.full((capacity, n_paths), -1, dtype=np.int32)
     next_rank = np.zeros(n_paths, dtype=np.int64)
-    next_key = np.where(lengths > 0, 0.0, np.inf)  # each path's next entry's rank / quota
     n_kept, n_unseen, n_excluded = 0, 0, 0
     for _ in range(n_entries):
         # The entry with the smallest rank / quota; ties go to the earlier path.
@@ -78,8 +79,8 @@ def _merge(
             slot = (slot + 1) & (slots - 1)
         if slot_item[slot] == -1:  # first time this item is seen
             slot_item[slot] = item
-            at = np.searchsorted(exclude, item)
-            if at < len(exclude) and exclude[at] == item:
+            at = np.searchsorted(sorted_exclude, item)
+            if at < len(sorted_exclude) and sorted_exclude[at] == item:
                 slot_row[slot] = excluded
                 n_excluded += 1
             elif n_kept < size:

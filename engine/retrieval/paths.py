@@ -117,7 +117,8 @@ def _raised_top(
                 run[i] = j
         raised[i] = scores[i] * (np.float32(1.0) + (weights[run[i]] if run[i] < k else np.float32(0.0)))
         starts[run[i] + 1] += 1
-    starts = np.cumsum(starts)  # run r's members are members[starts[r]:starts[r + 1]]
+    for r in range(k + 1):  # run r's members are members[starts[r]:starts[r + 1]]
+        starts[r + 1] += starts[r]
     members = np.empty(n, dtype=np.int64)
     fill = starts[:-1].copy()
     for i in range(n):
@@ -202,17 +203,16 @@ def _best_first_unique(
     """Drop -1 padding and `exclude`, keep each id's best score, sort best first (ties: the
     earlier entry). The few duplicates go first, in one compiled pass, so the sort is of
     distinct ids only."""
-    exclude = np.zeros(0, dtype=np.int64) if exclude is None else exclude
+    exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.sort(exclude)
     kept = _best_entry_per_id(ids, scores, exclude)
     kept = kept[np.argsort(-scores[kept], kind="stable")]
     return ids[kept], scores[kept]
 
 
 @kernel
-def _best_entry_per_id(ids: np.ndarray, scores: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+def _best_entry_per_id(ids: np.ndarray, scores: np.ndarray, sorted_exclude: np.ndarray) -> np.ndarray:
     """Positions, ascending, of each id's best entry (ties: the earlier), with -1 and the
-    ids of `exclude` left out: an open-addressing table from id to its best entry."""
-    exclude = np.sort(exclude)
+    ids of `sorted_exclude` left out: an open-addressing table from id to its best entry."""
     slots = 1
     while slots < 2 * len(ids) + 2:
         slots *= 2
@@ -222,8 +222,8 @@ def _best_entry_per_id(ids: np.ndarray, scores: np.ndarray, exclude: np.ndarray)
         item = ids[entry]
         if item < 0:
             continue
-        at = np.searchsorted(exclude, item)
-        if at < len(exclude) and exclude[at] == item:
+        at = np.searchsorted(sorted_exclude, item)
+        if at < len(sorted_exclude) and sorted_exclude[at] == item:
             continue
         slot = (item * 2654435761) & (slots - 1)
         while slot_id[slot] != -1 and slot_id[slot] != item:
@@ -233,10 +233,18 @@ def _best_entry_per_id(ids: np.ndarray, scores: np.ndarray, exclude: np.ndarray)
         elif scores[entry] > scores[slot_entry[slot]]:
             slot_entry[slot] = entry
     best = np.zeros(len(ids), dtype=np.bool_)
+    n_best = 0
     for slot in range(slots):
         if slot_id[slot] != -1:
             best[slot_entry[slot]] = True
-    return np.flatnonzero(best)
+            n_best += 1
+    positions = np.empty(n_best, dtype=np.int64)
+    n_best = 0
+    for entry in range(len(ids)):
+        if best[entry]:
+            positions[n_best] = entry
+            n_best += 1
+    return positions
 
 
 def _empty(name: str, quota: int) -> PathResult:
