@@ -66,7 +66,7 @@ class BuildScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="build"):
-            yield Label("Building the default data set, indexes and model (about a minute, once)")
+            yield Label("Building the default data set, index and model (under a minute, once)")
             yield Label("", id="step")
             yield ProgressBar(total=1, show_eta=False, id="progress")
         yield Footer()
