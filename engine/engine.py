@@ -15,13 +15,13 @@ import numpy as np
 
 from engine.ann import AnnIndex
 from engine.artifact_cache import ArtifactCache
-from engine.compiled import gather_rows
 from engine.config import EngineConfig, config_from_environment
 from engine.data import Dataset
 from engine.embeddings import open_dataset
 from engine.events import EARLIEST, LiveRows, LiveUser, check_event
 from engine.explain import Explanation, explain, ranked_below
 from engine.features import EventStore, FeatureContext, FeatureRows, feature_specs
+from engine.kernels import gather_rows
 from engine.layout import Layout, default_data_dir
 from engine.limits import DAY, check_k, check_size, check_user_id
 from engine.live_store import LiveStore, open_store

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.compiled import kernel
 from engine.data import Catalog, Interactions
 from engine.events import EventIndex
+from engine.kernels import pair_rows, summed_rows
 from engine.limits import DAY
 from engine.runs import place_in_run, run_starts, value_at
 
@@ -104,7 +104,7 @@ class Cooccurrence:
         seeds = seeds[seeds >= 0]
         lo = np.searchsorted(self.keys, seeds * self.n_items)
         hi = np.searchsorted(self.keys, (seeds + 1) * self.n_items)
-        items, counts = _summed_rows(self.keys, self.counts, self.n_items, lo, hi)
+        items, counts = summed_rows(self.keys, self.counts, self.n_items, lo, hi)
         order = np.argsort(items)
         return items[order], counts[order]
 
@@ -116,64 +116,7 @@ class Cooccurrence:
             return np.zeros((len(a), len(b)), dtype=np.float32)
         b = np.asarray(b, dtype=np.int64)
         order = np.argsort(b)
-        return _pair_rows(
-            self.keys, self.counts, self.n_items, np.asarray(a, dtype=np.int64), b[order], order
-        )
-
-
-@kernel
-def _pair_rows(
-    keys: np.ndarray,
-    counts: np.ndarray,
-    n_items: int,
-    firsts: np.ndarray,
-    sorted_seconds: np.ndarray,
-    order: np.ndarray,
-) -> np.ndarray:
-    out = np.zeros((len(firsts), len(sorted_seconds)), dtype=np.float32)
-    for j in range(len(firsts)):
-        if firsts[j] < 0:
-            continue
-        lo = np.searchsorted(keys, firsts[j] * n_items)
-        hi = np.searchsorted(keys, (firsts[j] + 1) * n_items)
-        for at in range(lo, hi):
-            second = keys[at] - firsts[j] * n_items
-            place = np.searchsorted(sorted_seconds, second)
-            while place < len(sorted_seconds) and sorted_seconds[place] == second:
-                out[j, order[place]] = counts[at]
-                place += 1
-    return out
-
-
-@kernel
-def _summed_rows(
-    keys: np.ndarray, counts: np.ndarray, n_items: int, lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The rows keys[lo[j]:hi[j]] added up: each neighbour once, in the order first met (an
-    open-addressing table from item to its place)."""
-    total = 0
-    for j in range(len(lo)):
-        total += hi[j] - lo[j]
-    slots = 1
-    while slots < 2 * total + 2:
-        slots *= 2
-    slot_item = np.full(slots, -1, dtype=np.int64)
-    slot_place = np.empty(slots, dtype=np.int64)
-    items = np.empty(total, dtype=np.int64)
-    sums = np.zeros(total, dtype=np.float32)
-    n = 0
-    for j in range(len(lo)):
-        for at in range(lo[j], hi[j]):
-            item = keys[at] % n_items
-            slot = (item * 2654435761) & (slots - 1)
-            while slot_item[slot] != -1 and slot_item[slot] != item:
-                slot = (slot + 1) & (slots - 1)
-            if slot_item[slot] == -1:
-                slot_item[slot], slot_place[slot] = item, n
-                items[n] = item
-                n += 1
-            sums[slot_place[slot]] += counts[at]
-    return items[:n], sums[:n]
+        return pair_rows(self.keys, self.counts, self.n_items, np.asarray(a, dtype=np.int64), b[order], order)
 
 
 def _strongest_per_item(

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.compiled import kernel
 from engine.config import RulesConfig
 from engine.data import Catalog
+from engine.kernels import kernel, merge_two_runs
 from engine.runs import best_first, contains
 
 
@@ -125,44 +125,8 @@ def _boosted_order(scores: np.ndarray, is_promoted: np.ndarray, boosted: np.ndar
     """`best_first(boosted)` when the list is in score order (as the engine hands it over):
     promoted items all rise by the same boost, so they and the rest are two runs still in
     order, merged in one compiled pass. None when it is not in order (another rule ran first)."""
-    order = _merge_two_runs(scores, is_promoted, boosted)
+    order = merge_two_runs(scores, is_promoted, boosted)
     return order if len(order) == len(scores) else None
-
-
-@kernel
-def _merge_two_runs(scores: np.ndarray, in_first: np.ndarray, merged_by: np.ndarray) -> np.ndarray:
-    """Positions best first by `merged_by`, ties by position, merging the run of positions
-    `in_first` and the rest; empty when `scores` is not in descending order (or holds NaN)."""
-    n = len(scores)
-    for i in range(1, n):
-        if not scores[i] <= scores[i - 1]:
-            return np.empty(0, dtype=np.int64)
-    first = np.empty(n, dtype=np.int64)  # the two runs' positions, in order
-    rest = np.empty(n, dtype=np.int64)
-    n_first = n_rest = 0
-    for i in range(n):
-        if in_first[i]:
-            first[n_first] = i
-            n_first += 1
-        else:
-            rest[n_rest] = i
-            n_rest += 1
-    order = np.empty(n, dtype=np.int64)
-    a = b = 0
-    for place in range(n):
-        if b == n_rest or (
-            a < n_first
-            and (
-                merged_by[first[a]] > merged_by[rest[b]]
-                or (merged_by[first[a]] == merged_by[rest[b]] and first[a] < rest[b])
-            )
-        ):
-            order[place] = first[a]
-            a += 1
-        else:
-            order[place] = rest[b]
-            b += 1
-    return order
 
 
 def category_cap(ranked: Ranked, catalog: Catalog, config: RulesConfig, k: int) -> Ranked:

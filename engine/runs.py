@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.compiled import kernel
+from engine.kernels import contains_sorted, kernel
 
 LONG_RUN = 16  # ties beyond this many: a stable sort of the whole list beats insertion
 
@@ -49,16 +49,7 @@ def contains(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if len(pool) == 0 or values.size == 0:
         return np.zeros(values.shape, dtype=bool)
-    return _contains(values.ravel(), np.sort(pool)).reshape(values.shape)
-
-
-@kernel
-def _contains(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
-    found = np.empty(len(values), dtype=np.bool_)
-    for i in range(len(values)):
-        at = np.searchsorted(sorted_pool, values[i])
-        found[i] = at < len(sorted_pool) and sorted_pool[at] == values[i]
-    return found
+    return contains_sorted(values.ravel(), np.sort(pool)).reshape(values.shape)
 
 
 def best_first(scores: np.ndarray) -> np.ndarray:

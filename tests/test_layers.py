@@ -29,7 +29,7 @@ LAYERS = {
             "engine.data",
             "engine.events",
             "engine.event_store",
-            "engine.compiled",
+            "engine.kernels",
             "engine.runs",
             "engine.timing",
             "engine.latency",

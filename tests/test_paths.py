@@ -12,10 +12,10 @@ from engine.config import RetrievalConfig
 from engine.data import Catalog, Dataset, Interactions, StringColumn
 from engine.errors import InvalidRequestError
 from engine.event_store import Cooccurrence
+from engine.kernels import raised_top
 from engine.retrieval import quotas, trending
 from engine.retrieval.paths import (
     _best_first_unique,
-    _raised_top,
     _top,
     covisit_path,
     popular_path,
@@ -203,5 +203,5 @@ def test_popular_raised_top_is_a_stable_sort_of_the_raised_scores() -> None:
         share[top] = weights
         raised = scores * (1.0 + share[category[ids]])
         expected = np.argsort(-raised, kind="stable")[:size]
-        order, got = _raised_top(ids, scores, category, top.astype(np.int64), weights, size)
+        order, got = raised_top(ids, scores, category, top.astype(np.int64), weights, size)
         assert order.tolist() == expected.tolist() and got.tolist() == raised[expected].tolist()

@@ -13,18 +13,17 @@ from functools import cached_property
 
 import numpy as np
 
-from engine.compiled import gather_rows
 from engine.data import Catalog, Users
 from engine.event_store import ITEM_ATTRIBUTES, ITEM_COUNTS, EventStore
 from engine.events import EARLIEST, EVENT_KINDS, NEVER, LiveRows, event_key, event_key_int
 from engine.features.loops import (
-    gather_transposed,
     history_similarity_stats,
     rank_key,
     rank_pct_one_group,
     ranks_by_path,
     summarise_history,
 )
+from engine.kernels import gather_rows, gather_transposed
 from engine.limits import DAY
 from engine.retrieval.registry import PATHS
 from engine.runs import contains, run_first_index, run_starts

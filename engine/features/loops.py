@@ -1,13 +1,13 @@
 """The feature context's compiled loops: each replaces a chain of numpy calls over one
-request's rows (engine.compiled says why), and each has a test against the rule it
-implements, written plainly (tests/test_compiled.py)."""
+request's rows (engine.kernels says why), and each has a test against the rule it
+implements, written plainly (tests/test_kernels.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from engine.compiled import kernel
 from engine.events import NEVER
+from engine.kernels import kernel
 
 RANK_DECIMALS = 5  # rank features compare values rounded to this many decimals
 
@@ -80,17 +80,6 @@ def summarise_history(
                     bits -= share * np.log2(share)
             entropy[user] = bits
     return counts, last, log_price, entropy
-
-
-@kernel
-def gather_transposed(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """table[rows].T as one contiguous array, in one pass (see engine.compiled.gather_rows)."""
-    out = np.empty((table.shape[1], len(rows)), dtype=table.dtype)
-    for i in range(len(rows)):
-        row = rows[i]
-        for j in range(table.shape[1]):
-            out[j, i] = table[row, j]
-    return out
 
 
 @kernel

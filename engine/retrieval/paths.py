@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.ann.base import AnnIndex
-from engine.compiled import kernel
 from engine.data import Catalog
 from engine.event_store import Cooccurrence
+from engine.kernels import best_entry_per_id, raised_top
 from engine.retrieval.neighbours import NeighbourTable
 from engine.retrieval.trending import Trending
 from engine.retrieval.types import PathResult, Query
@@ -89,53 +89,8 @@ def popular_path(query: Query, popular: Trending, catalog: Catalog, size: int, q
     ids = popular.global_items[: POPULAR_LOOKAHEAD * size]
     scores = popular.global_scores[: len(ids)]
     weights = query.category_weights.astype(np.float32)
-    order, raised = _raised_top(ids, scores, catalog.category, query.top_categories, weights, size)
+    order, raised = raised_top(ids, scores, catalog.category, query.top_categories, weights, size)
     return PathResult("popular", ids[order], raised, quota)
-
-
-@kernel
-def _raised_top(
-    ids: np.ndarray,
-    scores: np.ndarray,
-    item_category: np.ndarray,
-    categories: np.ndarray,
-    weights: np.ndarray,
-    size: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the `size` best raised scores (score x (1 + weight of the item's
-    category)), best first, ties by position, and those scores. The list is sorted by score
-    and one category's items are raised alike, so the items of each user category and the
-    rest are each still in order: a merge of those few runs, no sort."""
-    n, k = len(ids), len(categories)
-    run = np.empty(n, dtype=np.int64)  # the user category's index, or k for the rest
-    raised = np.empty(n, dtype=np.float32)
-    starts = np.zeros(k + 2, dtype=np.int64)
-    for i in range(n):
-        run[i] = k
-        for j in range(k):
-            if categories[j] == item_category[ids[i]]:
-                run[i] = j
-        raised[i] = scores[i] * (np.float32(1.0) + (weights[run[i]] if run[i] < k else np.float32(0.0)))
-        starts[run[i] + 1] += 1
-    for r in range(k + 1):  # run r's members are members[starts[r]:starts[r + 1]]
-        starts[r + 1] += starts[r]
-    members = np.empty(n, dtype=np.int64)
-    fill = starts[:-1].copy()
-    for i in range(n):
-        members[fill[run[i]]] = i
-        fill[run[i]] += 1
-    head = starts[:-1].copy()
-    best = np.empty(min(size, n), dtype=np.int64)
-    for place in range(len(best)):
-        chosen, from_run = -1, -1
-        for r in range(k + 1):
-            if head[r] < starts[r + 1]:
-                i = members[head[r]]
-                if chosen < 0 or raised[i] > raised[chosen] or (raised[i] == raised[chosen] and i < chosen):
-                    chosen, from_run = i, r
-        best[place] = chosen
-        head[from_run] += 1
-    return best, raised[best]
 
 
 def trending_path(query: Query, trending: Trending, size: int) -> PathResult:
@@ -204,47 +159,9 @@ def _best_first_unique(
     earlier entry). The few duplicates go first, in one compiled pass, so the sort is of
     distinct ids only."""
     exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.sort(exclude)
-    kept = _best_entry_per_id(ids, scores, exclude)
+    kept = best_entry_per_id(ids, scores, exclude)
     kept = kept[np.argsort(-scores[kept], kind="stable")]
     return ids[kept], scores[kept]
-
-
-@kernel
-def _best_entry_per_id(ids: np.ndarray, scores: np.ndarray, sorted_exclude: np.ndarray) -> np.ndarray:
-    """Positions, ascending, of each id's best entry (ties: the earlier), with -1 and the
-    ids of `sorted_exclude` left out: an open-addressing table from id to its best entry."""
-    slots = 1
-    while slots < 2 * len(ids) + 2:
-        slots *= 2
-    slot_id = np.full(slots, -1, dtype=np.int64)
-    slot_entry = np.empty(slots, dtype=np.int64)
-    for entry in range(len(ids)):
-        item = ids[entry]
-        if item < 0:
-            continue
-        at = np.searchsorted(sorted_exclude, item)
-        if at < len(sorted_exclude) and sorted_exclude[at] == item:
-            continue
-        slot = (item * 2654435761) & (slots - 1)
-        while slot_id[slot] != -1 and slot_id[slot] != item:
-            slot = (slot + 1) & (slots - 1)
-        if slot_id[slot] == -1:
-            slot_id[slot], slot_entry[slot] = item, entry
-        elif scores[entry] > scores[slot_entry[slot]]:
-            slot_entry[slot] = entry
-    best = np.zeros(len(ids), dtype=np.bool_)
-    n_best = 0
-    for slot in range(slots):
-        if slot_id[slot] != -1:
-            best[slot_entry[slot]] = True
-            n_best += 1
-    positions = np.empty(n_best, dtype=np.int64)
-    n_best = 0
-    for entry in range(len(ids)):
-        if best[entry]:
-            positions[n_best] = entry
-            n_best += 1
-    return positions
 
 
 def _empty(name: str, quota: int) -> PathResult:

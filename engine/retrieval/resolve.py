@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.ann.base import as_float32_matrix
-from engine.compiled import kernel
 from engine.data import Catalog, Users
+from engine.kernels import kernel
 from engine.limits import DAY, check_user_id
 from engine.retrieval.types import CandidateRequest, Query
 

@@ -1,8 +1,11 @@
-"""The compiled request-path loops (engine.compiled) against the plain numpy rule they replace."""
+"""The compiled request-path loops (engine.kernels, and the few beside their callers) against
+the plain numpy rule they replace; and the rule that keeps numba's cache honest."""
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from engine.event_store import Cooccurrence
 from engine.events import NEVER
 from engine.features.loops import rank_key, rank_pct_one_group, summarise_history
+from engine.kernels import gather_rows, gather_transposed, lower_bound, merge_runs
 from engine.retrieval.resolve import _strongest_categories
 
 
@@ -116,7 +120,7 @@ def test_a_kernel_compiles_where_no_cache_directory_is_writable(monkeypatch: pyt
     """numba refuses `cache=True` when it can write nowhere; the loop still compiles."""
     import numba.core.caching
 
-    from engine.compiled import kernel
+    from engine.kernels import kernel
 
     monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
 
@@ -152,3 +156,65 @@ def test_history_similarity_stats_match_the_rule_written_plainly() -> None:
         assert mean[i] == pytest.approx(sum(cosines) / len(cosines), abs=1e-5)
         slot = recent[row_user[i], -1]
         assert np.isnan(last[i]) if slot < 0 else last[i] == pytest.approx(cosines[-1], abs=1e-5)
+
+
+def test_merging_ordered_runs_is_a_stable_descending_sort() -> None:
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        n, n_runs = int(rng.integers(0, 80)), int(rng.integers(1, 5))
+        key = np.round(rng.random(n), 1 if trial % 2 else 3)  # ties, across and within runs
+        run = rng.integers(0, n_runs, n)
+        # Each run in the merge's order (key descending, then position), runs one after another.
+        members = np.lexsort((np.arange(n), -key, run))
+        starts = np.searchsorted(run[members], np.arange(n_runs + 1))
+        n_out = int(rng.integers(0, n + 1))
+        expected = np.lexsort((np.arange(n), -key))[:n_out]
+        np.testing.assert_array_equal(merge_runs(key, starts, members, n_out), expected)
+
+
+def test_lower_bound_is_searchsorted_left() -> None:
+    rng = np.random.default_rng(12)
+    values = np.sort(rng.integers(0, 50, 200))
+    for value in range(-2, 53):
+        assert lower_bound(values, value) == np.searchsorted(values, value)
+    assert lower_bound(values[:0], 7) == 0
+
+
+def test_gathered_rows_are_numpys_fancy_index_and_its_transpose() -> None:
+    rng = np.random.default_rng(13)
+    table = rng.normal(size=(50, 7)).astype(np.float32)
+    rows = rng.integers(0, 50, 30)
+    np.testing.assert_array_equal(gather_rows(table, rows), table[rows])
+    transposed = gather_transposed(table, rows)
+    np.testing.assert_array_equal(transposed, table[rows].T)
+    assert transposed.flags.c_contiguous
+
+
+def _kernel_names(tree: ast.Module) -> set[str]:
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any(getattr(d, "id", None) == "kernel" for d in node.decorator_list)
+    }
+
+
+def test_a_compiled_loop_calls_only_loops_of_its_own_file() -> None:
+    """numba keys its cache on the file of the loop it compiles: a loop calling a loop of
+    another file would keep running that loop's old code after it changed."""
+    root = Path(__file__).resolve().parents[1] / "engine"
+    modules = {path: ast.parse(path.read_text()) for path in root.rglob("*.py")}
+    everywhere = set().union(*(_kernel_names(tree) for tree in modules.values()))
+    assert {"merge_runs", "lower_bound", "merge_paths", "summarise_history"} <= everywhere
+    crossing = []
+    for path, tree in modules.items():
+        own = _kernel_names(tree)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name in own:
+                called = {
+                    c.func.id
+                    for c in ast.walk(node)
+                    if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                }
+                crossing += [f"{path.name}:{node.name} -> {name}" for name in called & (everywhere - own)]
+    assert not crossing, crossing
