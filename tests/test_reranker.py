@@ -101,14 +101,20 @@ def test_nothing_from_a_later_window_reaches_an_earlier_one(small_dir: Path, sma
     assert [list(w) for w in Splits.of(dataset, config).windows] == trained["windows"]
 
 
-def test_training_lists_are_stage_1_candidates_labelled_by_the_window(
-    small_dir: Path, small_config: Path
-) -> None:
+def first_window(small_dir: Path, small_config: Path) -> tuple[EngineConfig, Engine, int, int]:
+    """The configuration, and an engine opened at the first training window's start."""
     config = load_config(small_config)
     layout = Layout(small_dir)
     dataset = open_dataset(layout, config, roles(config)[1])
     start, end = Splits.of(dataset, config).windows[0]
-    engine = Engine(layout, dataset, config, as_of=start - 1)
+    return config, Engine(layout, dataset, config, as_of=start - 1), start, end
+
+
+def test_training_lists_are_stage_1_candidates_labelled_by_the_window(
+    small_dir: Path, small_config: Path
+) -> None:
+    config, engine, start, end = first_window(small_dir, small_config)
+    dataset = engine.dataset
     rows = candidate_rows(engine, end, config.model.replace(list_negatives=0), 5_000, seed=0)
     assert len(rows) and rows.keep.all() and (rows.end == start).all()
     log = dataset.interactions
@@ -128,11 +134,7 @@ def test_training_lists_are_stage_1_candidates_labelled_by_the_window(
 def test_training_lists_requested_side_by_side_are_those_asked_one_by_one(
     small_dir: Path, small_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = load_config(small_config)
-    layout = Layout(small_dir)
-    dataset = open_dataset(layout, config, roles(config)[1])
-    start, end = Splits.of(dataset, config).windows[0]
-    engine = Engine(layout, dataset, config, as_of=start - 1)
+    config, engine, _, end = first_window(small_dir, small_config)
     model = config.model.replace(list_negatives=5)
     monkeypatch.setattr(training, "REQUEST_THREADS", 1)
     one_by_one = candidate_rows(engine, end, model, 2_000, seed=3)
