@@ -101,10 +101,7 @@ class Cooccurrence:
         seeds = np.asarray(seeds, dtype=np.int64)
         if len(self.keys) == 0 or len(seeds) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        seeds = seeds[seeds >= 0]
-        lo = np.searchsorted(self.keys, seeds * self.n_items)
-        hi = np.searchsorted(self.keys, (seeds + 1) * self.n_items)
-        items, counts = summed_rows(self.keys, self.counts, self.n_items, lo, hi)
+        items, counts = summed_rows(self.keys, self.counts, self.n_items, seeds)
         order = np.argsort(items)
         return items[order], counts[order]
 

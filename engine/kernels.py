@@ -81,11 +81,21 @@ def _slot(table: np.ndarray, item: int) -> int:
 
 
 @kernel
-def merge_runs(key: np.ndarray, starts: np.ndarray, members: np.ndarray, n_out: int) -> np.ndarray:
-    """The `n_out` positions of largest `key`, ties by the lower position, from runs
-    (members[starts[r]:starts[r + 1]]) each already in that order: a merge of the runs'
-    heads, no sort. The candidate merge, the promoted boost and the popular path use it."""
-    n_runs = len(starts) - 1
+def merge_runs(key: np.ndarray, run: np.ndarray, n_runs: int, n_out: int) -> np.ndarray:
+    """The `n_out` positions of largest `key`, ties by the lower position, where the
+    positions of each run (`run[i]` in 0..n_runs-1) already come in that order: a merge of
+    the runs' heads, no sort. The candidate merge, the promoted boost and the popular path
+    use it."""
+    starts = np.zeros(n_runs + 1, dtype=np.int64)  # run r's members: members[starts[r]:starts[r + 1]]
+    for i in range(len(run)):
+        starts[run[i] + 1] += 1
+    for r in range(n_runs):
+        starts[r + 1] += starts[r]
+    members = np.empty(len(run), dtype=np.int64)
+    fill = starts[:-1].copy()
+    for i in range(len(run)):
+        members[fill[run[i]]] = i
+        fill[run[i]] += 1
     head = starts[:-1].copy()  # each run's next member, its position and its key
     head_at = np.full(n_runs, -1, dtype=np.int64)
     head_key = np.empty(n_runs, dtype=key.dtype)
@@ -202,13 +212,18 @@ def pair_rows(
 
 @kernel
 def summed_rows(
-    keys: np.ndarray, counts: np.ndarray, n_items: int, lo: np.ndarray, hi: np.ndarray
+    keys: np.ndarray, counts: np.ndarray, n_items: int, seeds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The rows keys[lo[j]:hi[j]] added up by item (key % n_items): each item once, in the
-    order first met."""
+    """The seeds' rows of the sorted (seed x n_items + item) `keys` added up by item: each
+    item once, in the order first met (a seed of -1 has no row)."""
+    lo = np.zeros(len(seeds), dtype=np.int64)
+    hi = np.zeros(len(seeds), dtype=np.int64)
     total = 0
-    for j in range(len(lo)):
-        total += hi[j] - lo[j]
+    for j in range(len(seeds)):
+        if seeds[j] >= 0:
+            lo[j] = lower_bound(keys, seeds[j] * n_items)
+            hi[j] = lower_bound(keys, (seeds[j] + 1) * n_items)
+            total += hi[j] - lo[j]
     table = _id_table(total)
     place = np.empty(len(table), dtype=np.int64)
     items = np.empty(total, dtype=np.int64)
@@ -255,7 +270,7 @@ def merge_paths(
     path_scores = np.full((capacity, n_paths), np.nan, dtype=np.float32)
     path_ranks = np.full((capacity, n_paths), -1, dtype=np.int32)
     n_kept, n_unseen, n_excluded = 0, 0, 0
-    for entry in merge_runs(key, starts, np.arange(n_entries), n_entries):
+    for entry in merge_runs(key, path_of, n_paths, n_entries):
         item, path = ids[entry], path_of[entry]
         slot = _slot(table, item)
         if table[slot] == -1:  # first time this item is seen
@@ -286,17 +301,10 @@ def merge_two_runs(scores: np.ndarray, in_first: np.ndarray, merged_by: np.ndarr
     for i in range(1, n):
         if not scores[i] <= scores[i - 1]:
             return np.empty(0, dtype=np.int64)
-    starts = np.zeros(3, dtype=np.int64)
+    run = np.empty(n, dtype=np.int64)
     for i in range(n):
-        starts[1] += in_first[i]
-    starts[2] = n
-    members = np.empty(n, dtype=np.int64)
-    fill = starts[:2].copy()
-    for i in range(n):
-        run = 0 if in_first[i] else 1
-        members[fill[run]] = i
-        fill[run] += 1
-    return merge_runs(merged_by, starts, members, n)
+        run[i] = 0 if in_first[i] else 1
+    return merge_runs(merged_by, run, 2, n)
 
 
 @kernel
@@ -316,7 +324,6 @@ def raised_top(
     run = np.empty(n, dtype=np.int64)  # the user category's index, or k for the rest
     raised = np.empty(n, dtype=np.float32)
     key = np.empty(n)
-    starts = np.zeros(k + 2, dtype=np.int64)
     for i in range(n):
         run[i] = k
         for j in range(k):
@@ -324,13 +331,5 @@ def raised_top(
                 run[i] = j
         raised[i] = scores[i] * (np.float32(1.0) + (weights[run[i]] if run[i] < k else np.float32(0.0)))
         key[i] = raised[i]
-        starts[run[i] + 1] += 1
-    for r in range(k + 1):
-        starts[r + 1] += starts[r]
-    members = np.empty(n, dtype=np.int64)
-    fill = starts[:-1].copy()
-    for i in range(n):
-        members[fill[run[i]]] = i
-        fill[run[i]] += 1
-    best = merge_runs(key, starts, members, min(size, n))
+    best = merge_runs(key, run, k + 1, min(size, n))
     return best, raised[best]
