@@ -16,7 +16,7 @@ from engine.engine import Engine
 from engine.errors import TwostageError
 from engine.requests import RecommendRequest
 from tui.app import MainScreen, TwostageApp
-from tui.panels import RequestPanel
+from tui.request_panel import RequestPanel
 
 SETTLE_S = 0.05  # a person's pause between requests: the screen finishes drawing first
 ANSWER_TIMEOUT_S = 30.0
@@ -50,7 +50,7 @@ async def drive(engine: Engine, users: list[int], progress: Callable[[int], None
             requests.append(panel.request())
             previous, deadline = screen.response, time.monotonic() + ANSWER_TIMEOUT_S
             idle.append(time.perf_counter() - answered)
-            screen.action_run()
+            panel.submit()
             while screen.response is previous:  # until the app has shown the answer
                 if time.monotonic() > deadline:
                     why = f"the app showed no answer for user {user} within {ANSWER_TIMEOUT_S:g} s"

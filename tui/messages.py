@@ -1,5 +1,6 @@
-"""Messages that widgets and thread workers post to the screen (the UI thread never waits on
-the engine)."""
+"""Messages that cross widgets: thread workers to the app, the lists and workers to the
+screen (the UI thread never waits on the engine). A message one widget posts to itself is
+declared in that widget."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from textual.message import Message
 
 from engine.engine import Engine
 from engine.explain import Explanation
-from engine.requests import RecommendResponse
-from lab.compare import Comparison
-from lab.sweep import RecallSweep, Sweep
+from engine.requests import RecommendRequest, RecommendResponse
 
 
 @dataclass
@@ -45,8 +44,10 @@ class Why:
 
 @dataclass
 class ResultReady(Message):
-    """An answer, with the explanation of its top item (None when the model did not score)."""
+    """An answer and its request, with the explanation of its top item (None when the model
+    did not score)."""
 
+    request: RecommendRequest
     response: RecommendResponse
     why: Why | None = None
 
@@ -69,19 +70,3 @@ class ItemHighlighted(Message):
 @dataclass
 class ExplanationReady(Message):
     why: Why
-
-
-@dataclass
-class ComparisonReady(Message):
-    comparison: Comparison
-
-
-@dataclass
-class SweepProgress(Message):
-    done: int
-    total: int
-
-
-@dataclass
-class SweepReady(Message):
-    sweep: Sweep | RecallSweep

@@ -24,16 +24,16 @@ each step kept and how long it took.
 
 | key | does |
 | --- | --- |
-| enter | run the request in the panel |
+| enter | run the request in the panel (in find: a user who prefers that category) |
 | r | a random user |
-| c / b | click / buy the selected item (recorded, then the request runs again) |
+| c / b | click / buy the selected item (recorded, then the shown request runs again) |
 | e | show why the selected item ranks there (the explanation follows the selection) |
 | up / down, page up / down, home / end | move the selection in a list |
 | left / right | scroll the stage-1 list sideways (rules and category on a narrow screen) |
 | 1 2 3 4 5 6 | re-ranked (and stage 1 beside it when wide), candidates, why, funnel, compare, sweep |
-| x | compare: run the request again with the backend and setting of the compare tab |
+| x | compare: run the shown request again with the backend and setting of the compare tab |
 | s | run the candidate-size sweep (quality and latency per size) |
-| S | run the recall sweep: the chosen backend's search settings, final quality against ANN recall |
+| S | run the recall sweep: the shown backend's search settings, final quality against ANN recall |
 | ? | this help |
 | q | quit |
 

@@ -8,15 +8,17 @@ from pathlib import Path
 from textual.widgets import Input, Select, TabbedContent
 
 from engine.config import BudgetConfig, load_config
+from engine.data import favourite_categories
 from engine.engine import Engine
 from sample_data.synthetic import SyntheticParams
 from tests.conftest import SMALL_MODEL
 from tests.tui.pilot import SIZE, main_screen, notes, opened, plain, run, settle, wait_until
 from tui.app import MainScreen, TwostageApp
+from tui.explain_panel import ExplainPanel
 from tui.screens import BuildScreen, HelpScreen
 from tui.stage_one_table import StageOneTable
 from tui.stage_two_table import StageTwoTable
-from tui.views import ExplainPanel, SweepPanel
+from tui.sweep_panel import SweepPanel
 
 
 def test_opens_and_shows_both_stages(engine: Engine, small_dir: Path) -> None:
@@ -112,14 +114,36 @@ def test_explain_then_click_changes_the_ranking(small_dir: Path, small_config: P
             await pilot.press("1")
             screen.query_one(StageTwoTable).focus()
             before = [item.item_id for item in screen.response.items]
+            screen.query_one("#user", Input).value = "7"  # typed, not sent: the shown user is ranked again
             await pilot.press("c")
             await wait_until(pilot, lambda: [item.item_id for item in screen.response.items] != before)
-            assert len(engine.live) == 1
+            assert len(engine.live) == 1 and screen.response.user_id == 42
             after = [item.item_id for item in screen.response.items]
             assert after != before and before[0] not in screen.response.candidates.candidates.item_ids
             await pilot.press("b")
             await wait_until(pilot, lambda: len(engine.live) == 2)
             assert engine.live.user_state(42).counts[1] == 1  # a purchase
+
+    run(scenario)
+
+
+def test_find_a_user_by_their_favourite_category(engine: Engine, small_dir: Path) -> None:
+    async def scenario() -> None:
+        async with opened(engine, small_dir, SIZE) as (app, pilot, screen):
+            told = notes(app)
+            search = screen.query_one("#search", Input)
+            search.value = "no such category"
+            search.focus()
+            await pilot.press("enter")
+            assert any("no category named 'no such category'; try one of:" in note for note in told)
+            favourites = favourite_categories(engine.dataset)
+            code = int(favourites[favourites >= 0][0])
+            shown = screen.response
+            search.value = engine.catalog.category_names[code].upper()  # any case
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: screen.response is not shown)
+            assert favourites[screen.response.user_id] == code
+            assert screen.query_one("#user", Input).value == str(screen.response.user_id)
 
     run(scenario)
 

@@ -16,7 +16,7 @@ from engine.latency import STAGES, SessionStats
 from engine.requests import StageVerdict
 from tests.tui.pilot import finish_workers, settle
 from tui.app import TwostageApp
-from tui.panels import TimingsPanel
+from tui.timings_panel import TimingsPanel
 
 RENDERER = "8.2."  # the Textual the pictures were taken with; the app itself runs on any 8.x
 pytestmark = pytest.mark.skipif(

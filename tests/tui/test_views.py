@@ -11,10 +11,13 @@ from textual.widgets import Input, Select, Static, TabbedContent
 from engine.engine import Engine
 from engine.funnel import funnel
 from tests.tui.pilot import SIZE, WIDE, notes, opened, plain, run, wait_until
+from tui.compare_panel import ComparePanel
 from tui.drive import SETTLE_S, drive
+from tui.explain_panel import ExplainPanel
+from tui.funnel_panel import FunnelPanel
 from tui.stage_one_table import StageOneTable
 from tui.stage_two_table import StageTwoTable
-from tui.views import ComparePanel, ExplainPanel, FunnelPanel, SweepPanel
+from tui.sweep_panel import SweepPanel
 
 
 def test_wide_terminal_shows_before_and_after_side_by_side(engine: Engine, small_dir: Path) -> None:
@@ -123,9 +126,11 @@ def test_compare_two_backends_for_the_shown_user(engine: Engine, small_dir: Path
             await pilot.press("5")
             panel = screen.query_one(ComparePanel)
             panel.query_one("#compare-backend", Select).value = "exact"
+            screen.query_one("#k", Input).value = "5"  # typed, not sent: the shown request is compared
             await pilot.press("x")
             await wait_until(pilot, lambda: panel.comparison is not None)
             c = panel.comparison
+            assert c.k == 10
             assert c.a.label.startswith("faiss-ivf") and c.b.label == "exact" and c.b.recall == 1.0
             assert c.a.candidates == c.b.candidates == 500 and 0 < c.shared_candidates <= 500
             text = plain(panel.query_one("#compare-result", Static))

@@ -1,21 +1,22 @@
-"""The request panel (what to ask) and the timings panel (what it cost)."""
+"""What to ask: user, context, K, candidates, backend and search parameter. The panel turns
+its fields into a `RecommendRequest` and posts it; a bad field is a notification naming it."""
 
 from __future__ import annotations
 
-from rich.table import Table
-from rich.text import Text
+from dataclasses import dataclass
+
+import numpy as np
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.reactive import reactive
-from textual.widgets import Input, Label, Select, Sparkline, Static
+from textual.message import Message
+from textual.widgets import Input, Label, Select
 
+from engine.data import favourite_categories
 from engine.engine import Engine
-from engine.errors import InvalidRequestError
-from engine.latency import SessionStats
-from engine.requests import Context, RecommendRequest, RecommendResponse
-
-SIZES = (10, 20, 50, 100, 200, 500, 1000)
+from engine.errors import InvalidRequestError, TwostageError
+from engine.requests import Context, RecommendRequest
+from lab.evaluation import SIZES  # the sizes the sweep compares
 
 
 class BackendSelect(Select[str]):
@@ -34,11 +35,18 @@ class BackendSelect(Select[str]):
 
 
 class RequestPanel(Vertical):
-    """User, context, K, candidates, backend and search parameter."""
+    """Posts `Submitted` on enter in a field and, once it has asked, on every changed choice
+    (before that a choice settling at start-up would race the first paint)."""
+
+    @dataclass
+    class Submitted(Message):
+        request: RecommendRequest
 
     def __init__(self, engine: Engine, **kwargs) -> None:
         super().__init__(**kwargs)
         self.engine = engine
+        self.rng = np.random.default_rng()
+        self.asked = False
 
     def compose(self) -> ComposeResult:
         engine = self.engine
@@ -57,6 +65,9 @@ class RequestPanel(Vertical):
             yield Select(sizes, value=default_size, allow_blank=False, id="candidates", compact=True)
             yield BackendSelect(engine.usable_backends(), engine.config.retrieval.backend, id="backend")
             yield Input(id="param", placeholder="param", classes="param", compact=True)
+
+    def on_mount(self) -> None:
+        self._show_param_hint()
 
     def request(self) -> RecommendRequest:
         """The request the fields describe, or a clear error naming the field."""
@@ -81,23 +92,61 @@ class RequestPanel(Vertical):
             measure_recall=True,
         )
 
+    def submit(self) -> None:
+        """Post the fields' request, or say which field is wrong."""
+        try:
+            request = self.request()
+        except TwostageError as error:
+            self.notify(str(error), severity="error", title="Bad request")
+            return
+        self.asked = True
+        self.post_message(self.Submitted(request))
+
     def set_user(self, user: int) -> None:
         self.query_one("#user", Input).value = str(user)
+
+    def random_user(self) -> None:
+        self.set_user(int(self.rng.integers(0, self.engine.users.n_users)))
+        self.submit()
+
+    def find_user(self, text: str) -> None:
+        """Ask for a user whose strongest category (from the profile) is the one typed."""
+        names = [n.lower() for n in self.engine.catalog.category_names]
+        wanted = text.strip().lower()
+        if wanted not in names:
+            self.notify(
+                f"no category named {text!r}; try one of: {', '.join(names[:8])}, ...", severity="error"
+            )
+            return
+        fans = np.flatnonzero(favourite_categories(self.engine.dataset) == names.index(wanted))
+        if len(fans) == 0:
+            self.notify(f"no user prefers {text}", severity="warning")
+            return
+        self.set_user(int(self.rng.choice(fans)))
+        self.submit()
+
+    @on(Input.Submitted)
+    def _entered(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "search":
+            self.find_user(event.value)
+        else:
+            self.submit()
+
+    @on(Select.Changed)
+    def _chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.select.id == "backend":
+            # Another backend takes other search settings: clear the field, show its defaults.
+            self.query_one("#param", Input).value = ""
+            self._show_param_hint()
+        if self.asked:
+            self.submit()
 
     @property
     def backend(self) -> str | None:
         value = self.query_one("#backend", Select).value
         return None if value is Select.NULL else str(value)
-
-    def on_mount(self) -> None:
-        self._show_param_hint()
-
-    @on(Select.Changed, "#backend")
-    def _backend_changed(self) -> None:
-        """Another backend takes other search settings: clear the field, show its defaults
-        (the event goes on up: the screen runs the request again)."""
-        self.query_one("#param", Input).value = ""
-        self._show_param_hint()
 
     def _show_param_hint(self) -> None:
         if self.backend is None:
@@ -123,59 +172,3 @@ def _integer(text: str, what: str) -> int:
         return int(text.strip())
     except ValueError:
         raise InvalidRequestError(f"{what} must be a whole number, got {text!r}") from None
-
-
-class TimingsPanel(Vertical):
-    """One bar per stage against its budget, a sparkline of recent totals, session p50/p99."""
-
-    response: reactive[RecommendResponse | None] = reactive(None, always_update=True)
-
-    def __init__(self, session: SessionStats, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.session = session
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="bars")
-        yield Sparkline([], id="spark", summary_function=max)
-        yield Static(id="recall")
-
-    def watch_response(self, response: RecommendResponse | None) -> None:
-        if response is not None:
-            self.show(response, self.session)
-
-    def show(self, response: RecommendResponse, session: SessionStats) -> None:
-        table = Table.grid(padding=(0, 1))
-        for _ in range(5):
-            table.add_column()
-        for verdict in response.verdicts:
-            share = verdict.ms / verdict.budget_ms if verdict.budget_ms else 0.0
-            style = "green" if verdict.ok else "bold white on red"
-            p50, p99 = session.percentile(verdict.stage, 50), session.percentile(verdict.stage, 99)
-            table.add_row(
-                Text(f"{verdict.stage:<9}", style="bold" if verdict.stage == "total" else ""),
-                bar(share, 16, style),
-                Text(f"{verdict.ms:6.2f}/{verdict.budget_ms:g} ms", style=style),
-                Text(f"p50 {p50:.2f}" if p50 is not None else "", style="dim"),
-                Text(f"p99 {p99:.2f}" if p99 is not None else "", style="dim"),
-            )
-        self.query_one("#bars", Static).update(table)
-        self.query_one("#spark", Sparkline).data = session.recent_totals()
-        result = response.candidates
-        degraded = " · ".join(response.degraded)
-        recall = "n/a (no query vector)" if result.recall is None else f"{result.recall:.3f}"
-        text = Text.assemble(
-            (f"ANN recall@{result.ann_k} vs exact: ", "dim"),
-            recall,
-            (f" · {len(session)} requests this session", "dim"),
-        )
-        if degraded:
-            text.append(f"\n{degraded}", style="bold yellow")
-        self.query_one("#recall", Static).update(text)
-
-
-def bar(share: float, width: int, style: str) -> Text:
-    """A horizontal bar: full = the stage's whole budget; over budget fills and turns red."""
-    filled = min(width, round(share * width))
-    if share > 0 and filled == 0:
-        filled = 1
-    return Text.assemble(("█" * filled, style), ("░" * (width - filled), "dim"))
