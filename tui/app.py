@@ -22,9 +22,10 @@ from engine.layout import Layout
 from engine.progress import Throttled
 from lab.build import build
 from sample_data.synthetic import SyntheticParams
+from tui.build_screen import BuildScreen
+from tui.help_screen import HelpScreen
 from tui.main_screen import MainScreen
 from tui.messages import BackendsBuilt, BuildProgress, EngineReady
-from tui.screens import BuildScreen, HelpScreen
 
 # A first run builds these (the exact one needs none): the configured backend first.
 DEMO_BACKENDS = ["faiss-ivf", "faiss-hnsw", "hnswlib", "scann"]

@@ -19,8 +19,9 @@ from tui.item_keys import ITEM_BINDINGS, post_item_action
 from tui.messages import ItemHighlighted
 
 
-class ItemTable(DataTable):
-    """A list of items keyed by item id, with the keys that act on the selected one."""
+class StageTwoTable(DataTable):
+    """The final list: rank, movement from the stage-1 rank, score, and rules; rows keyed by
+    item id."""
 
     BINDINGS = ITEM_BINDINGS
 
@@ -54,10 +55,6 @@ class ItemTable(DataTable):
 
     def action_act(self, action: str) -> None:
         post_item_action(self, self.selected_item(), action)
-
-
-class StageTwoTable(ItemTable):
-    """The final list: rank, movement from the stage-1 rank, score, and rules."""
 
     def on_mount(self) -> None:
         self.add_columns("#", "move", "item", "category", "score", "rules")

@@ -14,8 +14,9 @@ from sample_data.synthetic import SyntheticParams
 from tests.conftest import SMALL_MODEL
 from tests.tui.pilot import SIZE, main_screen, notes, opened, plain, run, settle, wait_until
 from tui.app import MainScreen, TwostageApp
+from tui.build_screen import BuildScreen
 from tui.explain_panel import ExplainPanel
-from tui.screens import BuildScreen, HelpScreen
+from tui.help_screen import HelpScreen
 from tui.stage_one_table import StageOneTable
 from tui.stage_two_table import StageTwoTable
 from tui.sweep_panel import SweepPanel

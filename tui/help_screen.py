@@ -1,11 +1,12 @@
-"""Screens other than the main one: first-run build progress and help."""
+"""The help screen: the keys, and what the two stages do with this engine's feature count and
+budget."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Label, Markdown, ProgressBar
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
 
 from engine.config import BudgetConfig
 
@@ -59,19 +60,3 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Markdown(self.text)
-
-
-class BuildScreen(Screen[None]):
-    """Shown on a first run while the default data set, indexes and model are built."""
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="build"):
-            yield Label("Building the default data set, index and model (under a minute, once)")
-            yield Label("", id="step")
-            yield ProgressBar(total=1, show_eta=False, id="progress")
-        yield Footer()
-
-    def report(self, step: str, done: int, total: int) -> None:
-        self.query_one("#step", Label).update(step)
-        bar = self.query_one("#progress", ProgressBar)
-        bar.update(total=max(total, 1), progress=done)
