@@ -48,8 +48,9 @@ class SweepPanel(Static):
     def start_recall(self) -> bool:
         """The recall sweep over the shown backend's search grid; False (and a notification)
         when that backend is exact: its recall is 1 at every setting."""
-        backend = self.engine.config.retrieval.backend if self.request is None else self.request.backend
-        if backend is None or not backend_class(backend).needs_build:
+        shown = None if self.request is None else self.request.backend
+        backend = shown or self.engine.config.retrieval.backend
+        if not backend_class(backend).needs_build:
             self.notify("choose an approximate backend first: exact search has recall 1", severity="warning")
             return False
         self.update(f"Running the recall sweep: {backend}'s search settings ...")

@@ -196,17 +196,23 @@ def test_first_run_builds_with_progress(tmp_path: Path) -> None:
     config_path = tmp_path / "small.toml"
     config_path.write_text(SMALL_MODEL)
     params = SyntheticParams(n_items=1_500, dim=8, n_users=150, n_categories=6, items_per_topic=100, seed=3)
-    seen: list[type] = []
+    pushed: list[type] = []
 
     async def scenario() -> None:
         app = TwostageApp(tmp_path / "data", load_config(config_path), build_params=params)
+        push = app.push_screen
+
+        def recorded(screen, *args, **kwargs):  # polling could miss a build shorter than a poll
+            pushed.append(type(screen))
+            return push(screen, *args, **kwargs)
+
+        app.push_screen = recorded  # type: ignore[method-assign]
         async with app.run_test(size=SIZE) as pilot:
-
-            def answered() -> bool:
-                seen.append(type(app.screen))
-                return isinstance(app.screen, MainScreen) and app.screen.response is not None
-
-            await wait_until(pilot, answered, timeout=60)
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, MainScreen) and app.screen.response is not None,
+                timeout=60,
+            )
             screen = main_screen(app)
             assert screen.query_one(StageTwoTable).row_count == 10
             # Results came from the default backend alone; the rest arrive in the background.
@@ -217,7 +223,9 @@ def test_first_run_builds_with_progress(tmp_path: Path) -> None:
             assert {"faiss-ivf", "faiss-hnsw", "exact"} <= offered
 
     run(scenario)
-    assert BuildScreen in seen and (tmp_path / "data" / "model" / "manifest.json").exists()
+    assert (
+        pushed[:2] == [BuildScreen, MainScreen] and (tmp_path / "data" / "model" / "manifest.json").exists()
+    )
     built = sorted(p.name for p in (tmp_path / "data" / "indexes").iterdir())
     assert "faiss-ivf" in built and "faiss-hnsw" in built
     assert (tmp_path / "data" / "neighbours" / "faiss-ivf" / "manifest.json").exists(), "in the background"
