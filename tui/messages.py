@@ -62,7 +62,7 @@ class ItemAction(Message):
 
 @dataclass
 class ItemHighlighted(Message):
-    """A list's cursor moved onto an item: the screen follows it in the other list."""
+    """A list's cursor moved onto an item: the screen has both lists follow it and explains it."""
 
     item_id: int
 
