@@ -22,7 +22,7 @@ from engine.data import Catalog, CategoryAffinity, Interactions, StringColumn, U
 from engine.errors import ArtifactError, DataFormatError
 from engine.progress import Progress, no_progress
 from sample_data.log_rules import DEFAULT_OPTIONS, UNKNOWN_CATEGORY, ImportOptions, items_from_log, labels
-from sample_data.tables import check_unique, read_csv, read_table
+from sample_data.tables import Keys, check_unique, read_csv, read_table
 from sample_data.timestamps import convert_numbers, parse_times
 
 ITEM_OPTIONAL = {
@@ -47,8 +47,8 @@ class Table:
     item_attributes: dict[str, np.ndarray]
     user_keys: np.ndarray
     user_attributes: dict[str, np.ndarray]
-    inter_user: np.ndarray
-    inter_item: np.ndarray
+    inter_user: Keys
+    inter_item: Keys
     inter_time: np.ndarray
     label: np.ndarray
     embeddings: np.ndarray | None = None
@@ -69,7 +69,7 @@ def read_generic(
     progress("read interactions", 0, 1)
     inter_path, inter, inter_first = read_table(
         folder / "interactions",
-        {"user_id": "str", "item_id": "str", "timestamp": "str"},
+        {"user_id": "key", "item_id": "key", "timestamp": "str"},
         {"rating": "float", "weight": "float", "label": "int"},
     )
     times = parse_times(inter["timestamp"], options.time_unit, inter_path, "timestamp", inter_first)
@@ -118,9 +118,9 @@ def read_generic(
     )
 
 
-def _users(folder: Path, interaction_users: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _users(folder: Path, interaction_users: Keys) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     if not (folder / "users.csv").exists() and not (folder / "users.parquet").exists():
-        return np.array(sorted(set(interaction_users.tolist())), dtype=object), {}
+        return np.array(sorted(interaction_users.distinct.tolist()), dtype=object), {}
     path, users, first = read_table(
         folder / "users", {"user_id": "str"}, {"segment": "str", "price_sensitivity": "float"}
     )
@@ -140,7 +140,7 @@ def read_movielens(
     progress("read items", 1, 1)
     progress("read interactions", 0, 1)
     ratings = read_csv(
-        ratings_path, {"userId": "str", "movieId": "str", "rating": "float", "timestamp": "int"}
+        ratings_path, {"userId": "key", "movieId": "key", "rating": "float", "timestamp": "int"}
     )
     ratings["timestamp"] = parse_times(ratings["timestamp"], options.time_unit, ratings_path, "timestamp", 2)
     progress("read interactions", 1, 1)
@@ -158,7 +158,7 @@ def read_movielens(
         titles=list(movies["title"]),
         categories=genres,
         item_attributes={"created_at": created},
-        user_keys=np.array(sorted(set(ratings["userId"].tolist()), key=int), dtype=object),
+        user_keys=np.array(sorted(ratings["userId"].distinct.tolist(), key=int), dtype=object),
         user_attributes={},
         inter_user=ratings["userId"],
         inter_item=ratings["movieId"],
@@ -317,19 +317,13 @@ def _all_missing(values: np.ndarray) -> bool:
     return bool((values == "").all())
 
 
-def _lookup(
-    keys: np.ndarray, index: np.ndarray, file: str, first_row: int, column: str, table: str
-) -> np.ndarray:
-    """The row of each key in `index` (ids are text, compared as fixed-width strings in C):
-    one sort, no Python loop over the log."""
-    keys, index = keys.astype(str), index.astype(str)
-    order = np.argsort(index, kind="stable")
-    position = np.searchsorted(index, keys, sorter=order)
-    position = np.minimum(position, len(index) - 1)
-    found = index[order[position]] == keys
-    if not found.all():
-        row = int(np.flatnonzero(~found)[0])
+def _lookup(keys: Keys, index: np.ndarray, file: str, first_row: int, column: str, table: str) -> np.ndarray:
+    """The row of each key in `index`; the first key it lacks is an error naming its row."""
+    rows = keys.rows_in(index)
+    missing = np.flatnonzero(rows < 0)
+    if len(missing):
+        row = int(missing[0])
         raise DataFormatError(
-            f"{file}, row {row + first_row}, column '{column}': {str(keys[row])!r} is not in {table}"
+            f"{file}, row {row + first_row}, column '{column}': {keys.at(row)!r} is not in {table}"
         )
-    return order[position].astype(np.int64)
+    return rows

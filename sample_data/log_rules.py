@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from engine.errors import DataFormatError
+from sample_data.tables import positions
 
 if TYPE_CHECKING:
     from sample_data.importer import Table
@@ -77,19 +78,20 @@ def labels(inter: dict[str, np.ndarray], options: ImportOptions, path: Path, fir
 def items_from_log(table: Table, missing_items: str) -> tuple[Table, int]:
     """Items the log names that items.csv lacks: refused (naming the first), or added with
     every attribute missing (the id as title, category Unknown, no embedding)."""
-    known = np.isin(table.inter_item.astype(str), table.item_keys.astype(str))
-    if known.all():
+    log_items = table.inter_item
+    known_ids = positions(log_items.distinct, table.item_keys) >= 0
+    if known_ids.all():
         return table, 0
     inter_file, first_row, items_file, _ = table.files
     if missing_items != "add":
-        row = int(np.flatnonzero(~known)[0])
-        count = len(np.unique(table.inter_item[~known]))
+        row = int(np.flatnonzero(~known_ids[log_items.codes])[0])
+        count = int((~known_ids).sum())
         raise DataFormatError(
-            f"{inter_file}, row {row + first_row}, column 'item_id': {table.inter_item[row]!r} is not in "
+            f"{inter_file}, row {row + first_row}, column 'item_id': {log_items.at(row)!r} is not in "
             f"{items_file} ({count:,} items are missing); add them there, or pass --missing-items add "
             "to import them with missing attributes"
         )
-    new = np.unique(table.inter_item[~known])
+    new = np.unique(log_items.distinct[~known_ids].astype(str)).astype(object)
     attributes = {
         name: np.concatenate([values.astype(np.float64), np.full(len(new), np.nan)])
         for name, values in table.item_attributes.items()

@@ -5,6 +5,7 @@ in this project."""
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,49 @@ def _int64(value: str | int | bool) -> int:
     return number
 
 
-#: column type -> (numpy dtype, parser, what the error calls it)
+#: column type -> (numpy dtype, parser, what the error calls it); a "key" column is text
+#: read as `Keys`
 TYPES = {
     "int": (np.int64, _int64, f"a whole number from {INT64[0]} to {INT64[1]}"),
     "float": (np.float64, float, "a number"),
     "str": (object, str, "text"),
+    "key": (object, str, "text"),
 }
+
+
+@dataclass(frozen=True)
+class Keys:
+    """A column of ids as codes into its distinct ids: a log's millions of rows name far fewer
+    users and items, and each id is one Python string, not one per row."""
+
+    codes: np.ndarray  # int64, one per row
+    distinct: np.ndarray  # object array of str
+
+    @classmethod
+    def of(cls, ids: np.ndarray) -> Keys:
+        distinct, codes = np.unique(ids.astype(str), return_inverse=True)
+        return cls(codes.astype(np.int64).reshape(-1), distinct.astype(object))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def at(self, row: int) -> str:
+        return str(self.distinct[self.codes[row]])
+
+    def rows_in(self, index: np.ndarray) -> np.ndarray:
+        """Each row's position in `index` (-1 where absent): distinct ids are looked up once,
+        compared as fixed-width strings in C."""
+        return positions(self.distinct, index)[self.codes]
+
+
+def positions(ids: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The position of each id in `index`, -1 where it is absent (one sort of the index)."""
+    if len(index) == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    ids, index = ids.astype(str), index.astype(str)
+    order = np.argsort(index, kind="stable")
+    at = np.minimum(np.searchsorted(index, ids, sorter=order), len(index) - 1)
+    return np.where(index[order[at]] == ids, order[at], -1).astype(np.int64)
 
 
 def read_csv(
@@ -64,7 +102,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 #: column type -> the Arrow type pyarrow parses it as
-ARROW_TYPES = {"int": "int64", "float": "float64", "str": "string"}
+ARROW_TYPES = {"int": "int64", "float": "float64", "str": "string", "key": "string"}
 
 
 def _read_csv_arrow(
@@ -93,7 +131,7 @@ def _read_csv_arrow(
     columns = {}
     for name, kind in wanted.items():
         column = table.column(name)
-        if kind == "str":
+        if kind in ("str", "key"):
             column = pc.utf8_trim_whitespace(column)
             if name not in optional and pc.sum(pc.equal(column, "")).as_py():
                 return None  # a blank row is skipped by the rules; a blank cell is kept
@@ -114,9 +152,13 @@ def _from_arrow(column, kind: str, optional: bool) -> np.ndarray | None:
     if column.null_count and not optional:
         return None
     kind_of = column.type
-    if kind == "str":
+    if kind in ("str", "key"):
         if not (pa.types.is_string(kind_of) or pa.types.is_large_string(kind_of)):
             return None
+        if kind == "key":  # the distinct ids, found by hashing in C
+            encoded = pc.dictionary_encode(column.fill_null("")).combine_chunks()
+            distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+            return Keys(encoded.indices.to_numpy().astype(np.int64), distinct)
         return column.fill_null("").to_numpy(zero_copy_only=False).astype(object)
     if kind == "int":
         if pa.types.is_floating(kind_of):
@@ -177,7 +219,7 @@ def _read_csv_rows(
 
 
 #: what an empty cell (CSV) or a null (Parquet) of an optional column becomes
-MISSING = {"int": float("nan"), "float": float("nan"), "str": ""}
+MISSING = {"int": float("nan"), "float": float("nan"), "str": "", "key": ""}
 
 
 def read_table(stem: Path, required: dict[str, str], optional: dict[str, str] | None = None):
@@ -234,11 +276,13 @@ def _parquet_rules(path: Path, name: str, kind: str, column, optional: bool) -> 
     return _column(values, kind, optional)
 
 
-def _column(values: list, kind: str, optional: bool) -> np.ndarray:
+def _column(values: list, kind: str, optional: bool) -> np.ndarray | Keys:
     """Numbers of an optional column are float64 with NaN where the value is missing (the
     importer fills them); text keeps "" for missing."""
     if optional and kind in ("int", "float"):
         return np.array(values, dtype=np.float64)
+    if kind == "key":
+        return Keys.of(np.array(values, dtype=object))
     return np.array(values, dtype=TYPES[kind][0])
 
 

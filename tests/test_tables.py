@@ -12,6 +12,7 @@ import pytest
 
 from engine.errors import DataFormatError
 from sample_data.tables import (
+    Keys,
     _csv_header,
     _from_arrow,
     _parquet_rules,
@@ -20,8 +21,8 @@ from sample_data.tables import (
     read_csv,
 )
 
-KINDS = {"id": "str", "count": "int", "score": "float", "note": "str", "size": "int", "weight": "float"}
-REQUIRED = {"id": "str", "count": "int", "score": "float"}
+KINDS = {"id": "key", "count": "int", "score": "float", "note": "str", "size": "int", "weight": "float"}
+REQUIRED = {"id": "key", "count": "int", "score": "float"}
 OPTIONAL = {"note": "str", "size": "int", "weight": "float"}
 #: cells that each column may hold: plain ones the fast reader takes, and ones only the rules read
 CELLS = {
@@ -29,9 +30,12 @@ CELLS = {
     "int": ["0", "7", "-12", "007", "42", "+3", " 5", "1.5", "1_000", "x", "", "99999999999999999999"],
     "float": ["0.5", "-2", "1e3", ".25", "nan", "inf", " 1.5", "1,5", "abc", ""],
 }
+CELLS["key"] = CELLS["str"]
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
+def _same(a: np.ndarray | Keys, b: np.ndarray | Keys) -> bool:
+    if isinstance(a, Keys) or isinstance(b, Keys):  # the same id on every row
+        return isinstance(a, Keys) and isinstance(b, Keys) and _same(a.distinct[a.codes], b.distinct[b.codes])
     if a.dtype != b.dtype or a.shape != b.shape:
         return False
     if a.dtype.kind == "f":
@@ -106,7 +110,7 @@ def test_arrow_columns_read_as_the_parquet_rules_do() -> None:
     taken = 0
     for column in columns:
         chunked = pa.chunked_array([column])
-        for kind in ("int", "float", "str"):
+        for kind in ("int", "float", "str", "key"):
             for optional in (False, True):
                 try:
                     rule, refusal = _parquet_rules(Path("t.parquet"), "c", kind, chunked, optional), None
