@@ -158,7 +158,7 @@ def read_movielens(
         titles=list(movies["title"]),
         categories=genres,
         item_attributes={"created_at": created},
-        user_keys=np.array(sorted(ratings["userId"].distinct.tolist(), key=int), dtype=object),
+        user_keys=_in_id_order(ratings["userId"].distinct),
         user_attributes={},
         inter_user=ratings["userId"],
         inter_item=ratings["movieId"],
@@ -167,6 +167,16 @@ def read_movielens(
         source={"format": "movielens", "path": str(folder)},
         files=("ratings.csv", 2, "movies.csv", "ratings.csv"),
     )
+
+
+def _in_id_order(ids: np.ndarray) -> np.ndarray:
+    """MovieLens numbers its users: user 2 comes before user 10. Ids that are not all whole
+    numbers (a file from elsewhere in this layout) are sorted as text."""
+    values = ids.tolist()
+    try:
+        return np.array(sorted(values, key=int), dtype=object)
+    except ValueError:
+        return np.array(sorted(values), dtype=object)
 
 
 READERS = {"generic": read_generic, "movielens": read_movielens}

@@ -12,7 +12,7 @@ import pytest
 from cli.main import main
 from engine.data import CategoryAffinity, favourite_categories, load_dataset
 from engine.errors import DataFormatError
-from sample_data.importer import ImportOptions, import_dataset
+from sample_data.importer import ImportOptions, import_dataset, read_movielens
 
 
 def write_log(folder: Path, items: list[str], interactions: list[str]) -> Path:
@@ -167,3 +167,16 @@ def test_favourite_categories_come_from_the_profile_or_else_the_clicks(tmp_path:
     dataset = load_dataset(tmp_path / "out")
     names = dataset.catalog.category_names
     assert [names[c] for c in favourite_categories(dataset)] == ["A", "B"], "u0 clicked A twice, B once"
+
+
+def test_movielens_users_are_numbered_in_id_order_and_text_ids_are_read(tmp_path: Path) -> None:
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,A (1999),Drama\n2,B,Comedy\n")
+    ratings = ["userId,movieId,rating,timestamp"]
+    for user in ("10", "2", "33", "2"):
+        ratings.append(f"{user},1,4.0,1600000000")
+    (folder / "ratings.csv").write_text("\n".join(ratings) + "\n")
+    assert read_movielens(folder).user_keys.tolist() == ["2", "10", "33"], "numeric, not text, order"
+    (folder / "ratings.csv").write_text("\n".join([*ratings, "alice,2,5.0,1600000001"]) + "\n")
+    assert read_movielens(folder).user_keys.tolist() == ["10", "2", "33", "alice"]
