@@ -221,15 +221,20 @@ class MainScreen(Screen[None]):
         if message.action == "explain":
             self.action_tab("why")
             return
+        self.record(self.request, self.response.user_id, message.item_id, message.action)
+
+    @work(group="events", description="record a simulated user's event")
+    async def record(self, request: RecommendRequest, user: int, item: int, action: str) -> None:
+        """On the engine thread, after the request in flight: a live store over the network
+        (Redis) must not stall the screen, nor change a user's state mid-request."""
         try:
-            self.engine.record_event(self.response.user_id, message.item_id, message.action)
+            await self.engine_thread.run(self.engine.record_event, user, item, action)
         except TwostageError as error:
             self.notify(str(error), severity="error")
             return
-        verb = "clicked" if message.action == "click" else "bought"
-        title = self.engine.catalog.titles[message.item_id]
-        self.notify(f"user {self.response.user_id} {verb} {title}; ranking again")
-        self.ask(self.request)
+        verb = "clicked" if action == "click" else "bought"
+        self.notify(f"user {user} {verb} {self.engine.catalog.titles[item]}; ranking again")
+        self.ask(request)
 
     # ------------------------------------------------------ compare, sweeps
     def action_compare(self) -> None:

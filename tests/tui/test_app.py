@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from pathlib import Path
 
 from textual.widgets import Input, Select, TabbedContent
@@ -98,6 +99,14 @@ def test_random_user_backend_and_candidate_count(engine: Engine, small_dir: Path
 
 def test_explain_then_click_changes_the_ranking(small_dir: Path, small_config: Path) -> None:
     engine = Engine.open(small_dir, load_config(small_config))  # its own: clicks are recorded
+    recorded_on = []
+    record_event = engine.record_event
+
+    def record_and_note_thread(*args: object) -> None:
+        recorded_on.append(threading.current_thread().name)
+        record_event(*args)
+
+    engine.record_event = record_and_note_thread
 
     async def scenario() -> None:
         async with opened(engine, small_dir, SIZE) as (_app, pilot, screen):
@@ -124,6 +133,7 @@ def test_explain_then_click_changes_the_ranking(small_dir: Path, small_config: P
             await pilot.press("b")
             await wait_until(pilot, lambda: len(engine.live) == 2)
             assert engine.live.user_state(42).counts[1] == 1  # a purchase
+            assert all(name.startswith("engine") for name in recorded_on), "not on the UI thread"
 
     run(scenario)
 
