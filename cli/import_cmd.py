@@ -25,8 +25,13 @@ from sample_data.timestamps import UNITS
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import a data set (docs/data-format.md) and build indexes and model")
     add_common(p)
-    p.add_argument("path", type=Path, help="the folder with the CSV files")
-    p.add_argument("--format", choices=list(READERS), default="generic", help="file layout (default generic)")
+    p.add_argument("path", type=Path, help="the folder with the data set's files")
+    p.add_argument(
+        "--format",
+        choices=list(READERS),
+        default="generic",
+        help="file layout: generic (CSV or Parquet) or movielens (any release; default generic)",
+    )
     p.add_argument(
         "--dim",
         type=int,

@@ -22,7 +22,8 @@ from engine.data import Catalog, CategoryAffinity, Interactions, StringColumn, U
 from engine.errors import ArtifactError, DataFormatError
 from engine.progress import Progress, no_progress
 from sample_data.log_rules import DEFAULT_OPTIONS, UNKNOWN_CATEGORY, ImportOptions, items_from_log, labels
-from sample_data.tables import Keys, check_unique, read_csv, read_table
+from sample_data.movielens_files import read_movielens_files
+from sample_data.tables import Keys, check_unique, read_table
 from sample_data.timestamps import convert_numbers, parse_times
 
 ITEM_OPTIONAL = {
@@ -131,18 +132,17 @@ def _users(folder: Path, interaction_users: Keys) -> tuple[np.ndarray, dict[str,
 def read_movielens(
     folder: Path, options: ImportOptions = DEFAULT_OPTIONS, progress: Progress = no_progress
 ) -> Table:
-    """ratings.csv and movies.csv (tags.csv is not needed): genres become categories, the year
-    in the title the release time, and ratings scored by the thresholds (4 and 5 unless told)."""
-    movies_path, ratings_path = folder / "movies.csv", folder / "ratings.csv"
-    progress("read items", 0, 1)
-    movies = read_csv(movies_path, {"movieId": "str", "title": "str", "genres": "str"})
-    check_unique(movies_path, "movieId", movies["movieId"])
-    progress("read items", 1, 1)
+    """Any MovieLens release (`sample_data/movielens_files.py`; tags are not needed): genres
+    become categories, the year in the title the release time, and ratings are scored by the
+    thresholds (4 and 5 unless told)."""
     progress("read interactions", 0, 1)
-    ratings = read_csv(
-        ratings_path, {"userId": "key", "movieId": "key", "rating": "float", "timestamp": "int"}
+    files = read_movielens_files(folder)
+    movies, ratings = files.movies, files.ratings
+    check_unique(folder / files.movies_name, "movieId", movies["movieId"])
+    ratings_path = folder / files.ratings_name
+    ratings["timestamp"] = parse_times(
+        ratings["timestamp"], options.time_unit, ratings_path, "timestamp", files.first_row
     )
-    ratings["timestamp"] = parse_times(ratings["timestamp"], options.time_unit, ratings_path, "timestamp", 2)
     progress("read interactions", 1, 1)
     years = [re.search(r"\((\d{4})\)\s*$", title) for title in movies["title"]]
     first = int(ratings["timestamp"].min()) if len(ratings["timestamp"]) else 0
@@ -165,7 +165,7 @@ def read_movielens(
         inter_time=ratings["timestamp"],
         label=options.label_of(ratings["rating"]),
         source={"format": "movielens", "path": str(folder)},
-        files=("ratings.csv", 2, "movies.csv", "ratings.csv"),
+        files=(files.ratings_name, files.first_row, files.movies_name, files.ratings_name),
     )
 
 

@@ -46,6 +46,15 @@ class Keys:
         distinct, codes = np.unique(ids.astype(str), return_inverse=True)
         return cls(codes.astype(np.int64).reshape(-1), distinct.astype(object))
 
+    @classmethod
+    def of_arrow(cls, column) -> Keys:
+        """From an Arrow text column: the distinct ids are found by hashing in C."""
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+        return cls(encoded.indices.to_numpy().astype(np.int64), distinct)
+
     def __len__(self) -> int:
         return len(self.codes)
 
@@ -155,10 +164,8 @@ def _from_arrow(column, kind: str, optional: bool) -> np.ndarray | None:
     if kind in ("str", "key"):
         if not (pa.types.is_string(kind_of) or pa.types.is_large_string(kind_of)):
             return None
-        if kind == "key":  # the distinct ids, found by hashing in C
-            encoded = pc.dictionary_encode(column.fill_null("")).combine_chunks()
-            distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
-            return Keys(encoded.indices.to_numpy().astype(np.int64), distinct)
+        if kind == "key":
+            return Keys.of_arrow(column.fill_null(""))
         return column.fill_null("").to_numpy(zero_copy_only=False).astype(object)
     if kind == "int":
         if pa.types.is_floating(kind_of):
