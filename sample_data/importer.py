@@ -138,7 +138,7 @@ def read_movielens(
     progress("read interactions", 0, 1)
     files = read_movielens_files(folder)
     movies, ratings = files.movies, files.ratings
-    check_unique(folder / files.movies_name, "movieId", movies["movieId"])
+    check_unique(folder / files.movies_name, "movieId", movies["movieId"], files.first_row)
     ratings_path = folder / files.ratings_name
     ratings["timestamp"] = parse_times(
         ratings["timestamp"], options.time_unit, ratings_path, "timestamp", files.first_row

@@ -133,6 +133,10 @@ def _parse(path: Path, names: tuple[str, ...], separator: str, types: dict[str, 
     import pyarrow.csv as pacsv
 
     text = _text(path)
+    if not text.strip():
+        raise DataFormatError(
+            f"{path} is empty; it needs one line per {'rating' if 'rating' in names else 'movie'}"
+        )
     single = "\x1f" if len(separator) > 1 else separator  # pyarrow splits on one character
     data = (text.replace(separator, single) if single != separator else text).encode("utf-8")
     try:

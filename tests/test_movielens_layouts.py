@@ -102,6 +102,13 @@ def test_every_release_layout_imports_to_the_same_data_set(tmp_path: Path) -> No
         ),
         ("100k", "u.data", "1\t1\t4\t978300760\n1\t2\tgood\t978300761\n", r"u.data, line 2, field 'rating'"),
         ("100k", "u.genre", "Action\n", r"u.genre: each line must be 'genre\|number'"),
+        ("dat", "ratings.dat", "\n", r"ratings.dat is empty; it needs one line per rating"),
+        (
+            "dat",
+            "movies.dat",
+            "1::A (1999)::Drama\n1::B::Drama\n",
+            r"movies.dat, row 2, column 'movieId': duplicate id '1' \(first at row 1\)",
+        ),
     ],
 )
 def test_a_malformed_release_file_names_its_line(
