@@ -135,7 +135,7 @@ def read_movielens(
     """Any MovieLens release (`sample_data/movielens_files.py`; tags are not needed): genres
     become categories, the year in the title the release time, and ratings are scored by the
     thresholds (4 and 5 unless told)."""
-    progress("read interactions", 0, 1)
+    progress("read movies and ratings", 0, 1)
     files = read_movielens_files(folder)
     movies, ratings = files.movies, files.ratings
     check_unique(folder / files.movies_name, "movieId", movies["movieId"], files.first_row)
@@ -143,7 +143,7 @@ def read_movielens(
     ratings["timestamp"] = parse_times(
         ratings["timestamp"], options.time_unit, ratings_path, "timestamp", files.first_row
     )
-    progress("read interactions", 1, 1)
+    progress("read movies and ratings", 1, 1)
     years = [re.search(r"\((\d{4})\)\s*$", title) for title in movies["title"]]
     first = int(ratings["timestamp"].min()) if len(ratings["timestamp"]) else 0
     created = np.array(
