@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DataFormatError
-from sample_data.tables import Keys, read_csv
+from sample_data.tables import ARROW_TYPES, TYPES, Keys, read_csv
 
 #: u.genre of the 100K release, for a copy of it that lacks that file
 GENRES_100K = [
@@ -41,8 +41,9 @@ GENRES_100K = [
     "War",
     "Western",
 ]
-RATING_FIELDS = ("userId", "movieId", "rating", "timestamp")
-RATING_TYPES = {"userId": "string", "movieId": "string", "rating": "float64", "timestamp": "int64"}
+#: the ratings' columns and their kinds (`sample_data.tables.TYPES`), in every release's order
+RATINGS = {"userId": "key", "movieId": "key", "rating": "float", "timestamp": "int"}
+MOVIES = {"movieId": "str", "title": "str", "genres": "str"}
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,12 @@ class MovieLensFiles:
 def read_movielens_files(folder: Path) -> MovieLensFiles:
     """The release's files, told apart by their names."""
     if (folder / "ratings.csv").exists() or (folder / "movies.csv").exists():
-        movies = read_csv(folder / "movies.csv", {"movieId": "str", "title": "str", "genres": "str"})
-        ratings = read_csv(
-            folder / "ratings.csv", {"userId": "key", "movieId": "key", "rating": "float", "timestamp": "int"}
-        )
+        movies = read_csv(folder / "movies.csv", MOVIES)
+        ratings = read_csv(folder / "ratings.csv", RATINGS)
         return MovieLensFiles(movies, ratings, "movies.csv", "ratings.csv", 2)
     if (folder / "ratings.dat").exists() or (folder / "movies.dat").exists():
-        fields = _read_fields(folder / "movies.dat", ("movieId", "title", "genres"), "::")
+        table = _parse(folder / "movies.dat", MOVIES, "::")
+        fields = {name: _strings(table, name) for name in MOVIES}
         ratings = _read_ratings(folder / "ratings.dat", "::")
         return MovieLensFiles(fields, ratings, "movies.dat", "ratings.dat", 1)
     if (folder / "u.data").exists() or (folder / "u.item").exists():
@@ -79,7 +79,7 @@ def read_movielens_files(folder: Path) -> MovieLensFiles:
 
 
 def _read_ratings(path: Path, separator: str) -> dict[str, np.ndarray | Keys]:
-    table = _parse(path, RATING_FIELDS, separator, RATING_TYPES)
+    table = _parse(path, RATINGS, separator)
     return {
         "userId": Keys.of_arrow(table.column("userId")),
         "movieId": Keys.of_arrow(table.column("movieId")),
@@ -88,21 +88,19 @@ def _read_ratings(path: Path, separator: str) -> dict[str, np.ndarray | Keys]:
     }
 
 
-def _read_fields(path: Path, names: tuple[str, ...], separator: str) -> dict[str, np.ndarray]:
-    """A small file of text fields (the movies), each column an object array of str."""
-    table = _parse(path, names, separator, dict.fromkeys(names, "string"))
-    return {name: table.column(name).to_numpy(zero_copy_only=False).astype(object) for name in names}
+def _strings(table, name: str) -> np.ndarray:
+    """A text column of the small movies table as an object array of str."""
+    return table.column(name).to_numpy(zero_copy_only=False).astype(object)
 
 
 def _read_u_item(folder: Path) -> dict[str, np.ndarray]:
     """100K's movies: id|title|release date|video release date|IMDb URL|19 genre flags."""
     names = _genre_names(folder)
     fields = ("movieId", "title", "released", "video", "url", *(f"g{i}" for i in range(len(names))))
-    table = _parse(folder / "u.item", fields, "|", dict.fromkeys(fields, "string"))
-    flags = np.stack([table.column(f"g{i}").to_numpy(zero_copy_only=False) == "1" for i in range(len(names))])
+    table = _parse(folder / "u.item", dict.fromkeys(fields, "str"), "|")
+    flags = np.stack([_strings(table, f"g{i}") == "1" for i in range(len(names))])
     genres = np.array(["|".join(np.array(names)[row]) for row in flags.T], dtype=object)
-    text = {name: table.column(name).to_numpy(zero_copy_only=False).astype(object) for name in fields[:2]}
-    return {**text, "genres": genres}
+    return {"movieId": _strings(table, "movieId"), "title": _strings(table, "title"), "genres": genres}
 
 
 def _genre_names(folder: Path) -> list[str]:
@@ -125,7 +123,7 @@ def _text(path: Path) -> str:
         return data.decode("latin-1")
 
 
-def _parse(path: Path, names: tuple[str, ...], separator: str, types: dict[str, str]):
+def _parse(path: Path, kinds: dict[str, str], separator: str):
     """The file as an Arrow table: pyarrow splits it in C; the first line it cannot read is
     found again line by line, for an error that names it."""
     import pyarrow as pa
@@ -135,29 +133,32 @@ def _parse(path: Path, names: tuple[str, ...], separator: str, types: dict[str, 
     text = _text(path)
     if not text.strip():
         raise DataFormatError(
-            f"{path} is empty; it needs one line per {'rating' if 'rating' in names else 'movie'}"
+            f"{path} is empty; it needs one line per {'rating' if 'rating' in kinds else 'movie'}"
         )
     single = "\x1f" if len(separator) > 1 else separator  # pyarrow splits on one character
     data = (text.replace(separator, single) if single != separator else text).encode("utf-8")
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=list(names)),
+            read_options=pacsv.ReadOptions(column_names=list(kinds)),
             parse_options=pacsv.ParseOptions(delimiter=single, quote_char=False),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: ARROW_TYPES[kind] for name, kind in kinds.items()},
+                strings_can_be_null=False,
+            ),
         )
     except pa.ArrowException:
-        raise DataFormatError(_first_bad_line(path, text, names, separator, types)) from None
-    for name in names:  # as the CSV rules read a cell: without surrounding spaces
-        if types[name] == "string":
-            table = table.set_column(names.index(name), name, pc.utf8_trim_whitespace(table.column(name)))
+        raise DataFormatError(_first_bad_line(path, text, kinds, separator)) from None
+    for index, (name, kind) in enumerate(kinds.items()):  # as the CSV rules read a cell: stripped
+        if kind in ("str", "key"):
+            table = table.set_column(index, name, pc.utf8_trim_whitespace(table.column(name)))
     return table
 
 
-def _first_bad_line(
-    path: Path, text: str, names: tuple[str, ...], separator: str, types: dict[str, str]
-) -> str:
-    readers = {"int64": int, "float64": float, "string": str}
+def _first_bad_line(path: Path, text: str, kinds: dict[str, str], separator: str) -> str:
+    """The first line that has the wrong number of fields or a field its kind refuses (the
+    parsers and words of the CSV rules)."""
+    names = list(kinds)
     shown = separator if separator != "\t" else "a tab"
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -169,8 +170,9 @@ def _first_bad_line(
                 f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})"
             )
         for name, cell in zip(names, cells, strict=True):
+            _, parse, expected = TYPES[kinds[name]]
             try:
-                readers[types[name]](cell)
+                parse(cell.strip())
             except ValueError:
-                return f"{path}, line {number}, field '{name}': {cell!r} is not a number"
+                return f"{path}, line {number}, field '{name}': {cell!r} is not {expected}"
     return f"{path}: cannot be read as fields split by {shown}"

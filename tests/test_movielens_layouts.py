@@ -98,7 +98,7 @@ def test_every_release_layout_imports_to_the_same_data_set(tmp_path: Path) -> No
             "dat",
             "ratings.dat",
             "1::1::5::x\n",
-            r"ratings.dat, line 1, field 'timestamp': 'x' is not a number",
+            r"ratings.dat, line 1, field 'timestamp': 'x' is not a whole number from",
         ),
         ("100k", "u.data", "1\t1\t4\t978300760\n1\t2\tgood\t978300761\n", r"u.data, line 2, field 'rating'"),
         ("100k", "u.genre", "Action\n", r"u.genre: each line must be 'genre\|number'"),
